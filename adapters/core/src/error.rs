@@ -1,0 +1,59 @@
+use thiserror::Error;
+
+use crate::{SnapshotError, UrlError};
+
+/// Why a directory could not answer.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum DirectoryError {
+    #[error("unknown tenant `{tenant}`")]
+    UnknownTenant { tenant: String },
+    #[error("no deleted member `{member}` in tenant `{tenant}`")]
+    UnknownMember { tenant: String, member: String },
+    #[error("actor `{actor}` is not an active member of tenant `{tenant}`")]
+    UnknownActor { tenant: String, actor: String },
+    #[error("a department is required to restore a member (F8)")]
+    MissingDepartment,
+    #[error(transparent)]
+    Url(#[from] UrlError),
+    #[error(transparent)]
+    Snapshot(#[from] SnapshotError),
+    /// A stored row breaks an invariant (unknown plan, negative seats, ...).
+    #[error("bad row in `{table}` ({key}): {reason}")]
+    BadRow {
+        table: &'static str,
+        key: String,
+        reason: String,
+    },
+    /// The member was restored, or the seat taken, by someone else meanwhile.
+    #[error("restore conflict: {0}")]
+    Conflict(String),
+    #[error("{0}")]
+    Unsupported(String),
+    /// The backend failed (connection, I/O, plugin).
+    #[error("{context}: {source}")]
+    Backend {
+        context: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+}
+
+impl DirectoryError {
+    /// A backend failure with what was being done.
+    pub fn backend(
+        context: impl Into<String>,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
+        DirectoryError::Backend {
+            context: context.into(),
+            source: source.into(),
+        }
+    }
+
+    /// True when the caller gave bad input (exit code 2), as opposed to a
+    /// backend failure.
+    pub fn is_bad_input(&self) -> bool {
+        !matches!(self, DirectoryError::Backend { .. })
+    }
+}

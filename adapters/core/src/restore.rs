@@ -1,0 +1,38 @@
+use chrono::{DateTime, Utc};
+use restore_engine::decision::Decision;
+use restore_engine::facts::Facts;
+use serde::{Deserialize, Serialize};
+
+/// Evaluates the policy on facts read inside the restore's transaction.
+pub type Decide = dyn Fn(&Facts) -> Decision + Send + Sync;
+
+/// A request to restore one member (F6: one member per restore).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RestoreRequest {
+    pub tenant: String,
+    pub member: String,
+    pub actor: String,
+    /// F8: the old department is not restored; the admin picks one.
+    pub department: String,
+    pub at: DateTime<Utc>,
+}
+
+/// What a successful restore did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Receipt {
+    pub decision: Decision,
+    pub department: String,
+    /// Id of the audit row that records the decision.
+    pub audit_id: i64,
+    /// Seats in use after the restore.
+    pub seats_used: i64,
+}
+
+/// The result of [`crate::Directory::apply_restore`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum RestoreOutcome {
+    Restored(Receipt),
+    /// The policy said no; nothing was changed.
+    Denied(Decision),
+}

@@ -1,0 +1,110 @@
+//! The decision contract (DESIGN.md, "Decision"): what an evaluation returns.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::facts::Plan;
+
+/// Which rules made a decision: enough to replay it later.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PolicyRef {
+    pub name: Arc<str>,
+    pub version: Arc<str>,
+    pub tier: Plan,
+    /// `sha256:<hex>` of the rule file's bytes.
+    pub digest: Arc<str>,
+}
+
+/// A blocker that holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlockerHit {
+    pub rule: Arc<str>,
+    pub fact: Arc<str>,
+    pub message: String,
+    pub remedy: String,
+}
+
+/// What happens to a resource when the member is restored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Comes back as it was.
+    Restored,
+    /// Comes back empty and must be set again.
+    Reset,
+    /// Does not come back.
+    NotRestored,
+    /// Re-derived by other rules (e.g. dynamic group mapping).
+    Automatic,
+    /// Each item comes back unless it was transferred to someone else.
+    TransferDependent,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Restored => "restored",
+            Outcome::Reset => "reset",
+            Outcome::NotRestored => "not_restored",
+            Outcome::Automatic => "automatic",
+            Outcome::TransferDependent => "transfer_dependent",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Outcome> {
+        Some(match s {
+            "restored" => Outcome::Restored,
+            "reset" => Outcome::Reset,
+            "not_restored" => Outcome::NotRestored,
+            "automatic" => Outcome::Automatic,
+            "transfer_dependent" => Outcome::TransferDependent,
+            _ => return None,
+        })
+    }
+}
+
+/// The outcome for one resource.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResourceDecision {
+    pub resource: Arc<str>,
+    pub outcome: Outcome,
+    /// Items that come back; present when the directory lists items for the
+    /// resource or the outcome depends on them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restored: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_restored: Option<u32>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub not_restored_items: Vec<String>,
+    /// Why an exception applied, when one did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<Arc<str>>,
+}
+
+/// The answer to "may this member be restored now, and what comes back?".
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Decision {
+    pub tenant: String,
+    pub member: String,
+    pub allowed: bool,
+    pub policy: PolicyRef,
+    pub evaluated_at: DateTime<Utc>,
+    pub restorable_until: DateTime<Utc>,
+    pub blockers: Vec<BlockerHit>,
+    pub requires: Vec<Arc<str>>,
+    pub resources: Vec<ResourceDecision>,
+}
+
+impl Decision {
+    /// The outcome for `resource`, if the policy lists it.
+    pub fn resource(&self, resource: &str) -> Option<&ResourceDecision> {
+        self.resources.iter().find(|r| &*r.resource == resource)
+    }
+
+    /// Whether the blocker with id `rule` holds.
+    pub fn blocked_by(&self, rule: &str) -> bool {
+        self.blockers.iter().any(|b| &*b.rule == rule)
+    }
+}

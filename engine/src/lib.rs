@@ -1,0 +1,3 @@
+//! Restore-policy engine: load → compile → evaluate.
+pub mod decision;
+pub mod facts;

@@ -1,0 +1,57 @@
+//! `restorectl`: may a deleted directory member be restored, and what comes back?
+//!
+//! Exit codes: 0 allowed (or success), 1 denied, 2 bad input or usage.
+
+mod commands;
+mod directory;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(name = "restorectl", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Validate rule files; exit 0, or 2 with diagnostics.
+    Check(commands::check::Args),
+    /// Decide on one deleted member.
+    Eval(commands::eval::Args),
+}
+
+/// What a command asks `main` to exit with.
+pub enum Exit {
+    /// 0: allowed, or the command succeeded.
+    Ok,
+    /// 1: the decision was a denial (it has been printed).
+    Denied,
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // --help and --version are not errors.
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    let result = match cli.command {
+        Command::Check(args) => commands::check::run(args),
+        Command::Eval(args) => commands::eval::run(args),
+    };
+    match result {
+        Ok(Exit::Ok) => ExitCode::SUCCESS,
+        Ok(Exit::Denied) => ExitCode::from(1),
+        Err(e) => {
+            eprintln!("restorectl: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
