@@ -7,9 +7,15 @@ use restore_memory::MemoryDirectory;
 /// Opens the adapter a directory URL names.
 pub async fn open(url: &str) -> anyhow::Result<Box<dyn Directory>> {
     let parsed = DirectoryUrl::parse(url)?;
-    let directory: Box<dyn Directory> = match &parsed {
+    open_parsed(&parsed)
+        .await
+        .with_context(|| format!("opening directory `{parsed}`"))
+}
+
+async fn open_parsed(parsed: &DirectoryUrl) -> anyhow::Result<Box<dyn Directory>> {
+    let directory: Box<dyn Directory> = match parsed {
         DirectoryUrl::Memory(path) => Box::new(MemoryDirectory::open(path)?),
         other => anyhow::bail!("directory `{other}`: this adapter is not built in yet"),
     };
-    Ok(directory).with_context(|| format!("opening directory `{parsed}`"))
+    Ok(directory)
 }

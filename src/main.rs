@@ -4,6 +4,8 @@
 
 mod commands;
 mod directory;
+mod output;
+mod policy_args;
 
 use std::process::ExitCode;
 
@@ -30,6 +32,13 @@ pub enum Exit {
     Ok,
     /// 1: the decision was a denial (it has been printed).
     Denied,
+}
+
+/// A runtime for the adapters' async calls; the engine itself is synchronous.
+pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
 }
 
 fn main() -> ExitCode {

@@ -1,3 +1,39 @@
 //! Restore-policy engine: load → compile → evaluate.
+//!
+//! ```text
+//! rules/*.yaml --load+validate--> PolicyFile --compile--> CompiledPolicy (Send + Sync)
+//! CompiledPolicy::evaluate(&Facts, &Request, at) --> Decision
+//! ```
+//!
+//! The engine never reads the clock, files or a database on the evaluation
+//! path: facts and time come in, a decision goes out.
+
+mod compile;
 pub mod decision;
+pub mod error;
+mod evaluate;
 pub mod facts;
+pub mod load;
+pub mod model;
+mod policy_set;
+pub mod vocabulary;
+pub mod yaml;
+
+pub use compile::CompiledPolicy;
+pub use decision::Decision;
+pub use error::{LoadError, RuleDiagnostic, RuleErrorKind};
+pub use facts::{Facts, Request};
+pub use policy_set::{PolicySet, SelectError};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assert_send_sync<T: Send + Sync>() {}
+
+    #[test]
+    fn compiled_policy_is_shareable() {
+        assert_send_sync::<CompiledPolicy>();
+        assert_send_sync::<PolicySet>();
+    }
+}

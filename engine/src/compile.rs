@@ -1,0 +1,258 @@
+//! [`PolicyFile`] → [`CompiledPolicy`]: settings resolved per tier and folded
+//! into the conditions, so evaluation only reads facts.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, TimeDelta, Utc};
+
+use crate::decision::{Outcome, PolicyRef};
+use crate::facts::Plan;
+use crate::model::{Condition, Op, Operand, PolicyFile, Segment, SettingValues, Template};
+use crate::vocabulary::{Fact, Setting, Value};
+
+/// One policy version, ready to evaluate. Immutable, `Send + Sync`: compile
+/// once and share it between threads.
+#[derive(Debug, Clone)]
+pub struct CompiledPolicy {
+    pub(crate) source: Arc<PolicyFile>,
+    pub(crate) tiers: [CompiledTier; 4],
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct CompiledTier {
+    pub(crate) policy: PolicyRef,
+    /// Resolved settings, indexed like [`Setting::ALL`].
+    pub(crate) settings: Vec<Value>,
+    pub(crate) restore_window: TimeDelta,
+    pub(crate) deletion_max_duration: TimeDelta,
+    pub(crate) requires: Vec<Arc<str>>,
+    pub(crate) blockers: Vec<CompiledBlocker>,
+    pub(crate) resources: Vec<CompiledResource>,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct CompiledBlocker {
+    pub(crate) id: Arc<str>,
+    pub(crate) fact: Arc<str>,
+    pub(crate) when: Cond,
+    pub(crate) message: Vec<Piece>,
+    pub(crate) remedy: Vec<Piece>,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct CompiledResource {
+    pub(crate) name: Arc<str>,
+    pub(crate) outcome: Outcome,
+    pub(crate) exceptions: Vec<(Cond, Outcome, Arc<str>)>,
+}
+
+/// A condition with settings folded in.
+#[derive(Debug, Clone)]
+pub(crate) enum Cond {
+    Const(bool),
+    All(Box<[Cond]>),
+    Any(Box<[Cond]>),
+    Not(Box<Cond>),
+    Compare(Term, Op, Term),
+}
+
+#[derive(Debug, Clone)]
+pub(crate) enum Term {
+    Fact(Fact),
+    Const(Value),
+}
+
+/// A piece of a message: text (settings already rendered) or a fact.
+#[derive(Debug, Clone)]
+pub(crate) enum Piece {
+    Text(String),
+    Fact(Fact),
+}
+
+impl CompiledPolicy {
+    /// Compiles a loaded policy file.
+    pub fn compile(source: PolicyFile) -> CompiledPolicy {
+        let source = Arc::new(source);
+        let tiers = Plan::ALL.map(|plan| compile_tier(&source, plan));
+        CompiledPolicy { source, tiers }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.source.name
+    }
+
+    pub fn version(&self) -> &str {
+        &self.source.version
+    }
+
+    pub fn digest(&self) -> &str {
+        &self.source.digest
+    }
+
+    pub fn effective_from(&self) -> DateTime<Utc> {
+        self.source.effective_from
+    }
+
+    /// The rule file this version was loaded from.
+    pub fn file(&self) -> &str {
+        &self.source.file
+    }
+
+    /// The loaded rules, for tooling (coverage, static checks).
+    pub fn source(&self) -> &PolicyFile {
+        &self.source
+    }
+
+    /// The value of `setting` in force for `plan`.
+    pub fn setting(&self, plan: Plan, setting: Setting) -> &Value {
+        &self.tiers[plan.index()].settings[setting_position(setting)]
+    }
+}
+
+fn setting_position(setting: Setting) -> usize {
+    Setting::ALL
+        .iter()
+        .position(|s| *s == setting)
+        .unwrap_or_default()
+}
+
+/// Tier override, else the default (the loader guarantees defaults are complete).
+fn resolve(defaults: &SettingValues, tier: &SettingValues, setting: Setting) -> Value {
+    tier.get(setting)
+        .or_else(|| defaults.get(setting))
+        .cloned()
+        .unwrap_or(Value::Bool(false))
+}
+
+fn compile_tier(source: &PolicyFile, plan: Plan) -> CompiledTier {
+    let overrides = &source.tiers[plan.index()];
+    let settings: Vec<Value> = Setting::ALL
+        .iter()
+        .map(|s| resolve(&source.defaults, overrides, *s))
+        .collect();
+    let duration = |s: Setting| match settings[setting_position(s)] {
+        Value::Duration(d) => d,
+        _ => TimeDelta::zero(),
+    };
+    let restore_window = duration(Setting::RestoreWindow);
+    let deletion_max_duration = duration(Setting::DeletionMaxDuration);
+    let cond = |c: &Condition| fold(c, &settings);
+    let text = |t: &Template| render_settings(t, &settings);
+    CompiledTier {
+        policy: PolicyRef {
+            name: Arc::from(source.name.as_str()),
+            version: Arc::from(source.version.as_str()),
+            tier: plan,
+            digest: source.digest.clone(),
+        },
+        restore_window,
+        deletion_max_duration,
+        requires: source.requires.iter().map(|r| r.id.clone()).collect(),
+        blockers: source
+            .blockers
+            .iter()
+            .map(|b| CompiledBlocker {
+                id: b.id.clone(),
+                fact: b.fact.clone(),
+                when: cond(&b.when),
+                message: text(&b.message),
+                remedy: text(&b.remedy),
+            })
+            .collect(),
+        resources: source
+            .resources
+            .iter()
+            .map(|r| CompiledResource {
+                name: r.resource.clone(),
+                outcome: r.outcome,
+                exceptions: r
+                    .exceptions
+                    .iter()
+                    .map(|e| (cond(&e.when), e.outcome, e.reason.clone()))
+                    .collect(),
+            })
+            .collect(),
+        settings,
+    }
+}
+
+fn term(operand: &Operand, settings: &[Value]) -> Term {
+    match operand {
+        Operand::Fact(f) => Term::Fact(*f),
+        Operand::Setting(s) => Term::Const(settings[setting_position(*s)].clone()),
+        Operand::Literal(v) => Term::Const(v.clone()),
+    }
+}
+
+/// Folds settings into constants, and constant comparisons into `Const`.
+fn fold(condition: &Condition, settings: &[Value]) -> Cond {
+    match condition {
+        Condition::All(items) => {
+            let items: Vec<Cond> = items.iter().map(|c| fold(c, settings)).collect();
+            if items.iter().any(|c| matches!(c, Cond::Const(false))) {
+                return Cond::Const(false);
+            }
+            let rest: Vec<Cond> = items
+                .into_iter()
+                .filter(|c| !matches!(c, Cond::Const(true)))
+                .collect();
+            if rest.is_empty() {
+                Cond::Const(true)
+            } else {
+                Cond::All(rest.into())
+            }
+        }
+        Condition::Any(items) => {
+            let items: Vec<Cond> = items.iter().map(|c| fold(c, settings)).collect();
+            if items.iter().any(|c| matches!(c, Cond::Const(true))) {
+                return Cond::Const(true);
+            }
+            let rest: Vec<Cond> = items
+                .into_iter()
+                .filter(|c| !matches!(c, Cond::Const(false)))
+                .collect();
+            if rest.is_empty() {
+                Cond::Const(false)
+            } else {
+                Cond::Any(rest.into())
+            }
+        }
+        Condition::Not(inner) => match fold(inner, settings) {
+            Cond::Const(b) => Cond::Const(!b),
+            other => Cond::Not(Box::new(other)),
+        },
+        Condition::Compare {
+            subject, op, value, ..
+        } => {
+            let left = term(subject, settings);
+            let right = term(value, settings);
+            if let (Term::Const(a), Term::Const(b)) = (&left, &right) {
+                return Cond::Const(crate::evaluate::compare(
+                    *op,
+                    &a.as_view(),
+                    &b.as_view(),
+                ));
+            }
+            Cond::Compare(left, *op, right)
+        }
+    }
+}
+
+fn render_settings(template: &Template, settings: &[Value]) -> Vec<Piece> {
+    let mut pieces: Vec<Piece> = Vec::new();
+    for segment in &template.0 {
+        let text = match segment {
+            Segment::Text(t) => t.clone(),
+            Segment::Setting(s) => settings[setting_position(*s)].to_string(),
+            Segment::Fact(f) => {
+                pieces.push(Piece::Fact(*f));
+                continue;
+            }
+        };
+        match pieces.last_mut() {
+            Some(Piece::Text(prev)) => prev.push_str(&text),
+            _ => pieces.push(Piece::Text(text)),
+        }
+    }
+    pieces
+}

@@ -1,0 +1,148 @@
+//! Rule-file errors: each names file, line, column and YAML path, and a
+//! load reports all of them, not just the first.
+
+use std::fmt;
+use std::sync::Arc;
+
+use thiserror::Error;
+
+use crate::yaml::Span;
+
+/// What is wrong at one place in a rule file.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum RuleErrorKind {
+    #[error("cannot read rule file: {0}")]
+    Io(String),
+    #[error("YAML syntax error: {0}")]
+    Syntax(String),
+    #[error("the rule file is empty")]
+    Empty,
+    #[error("unknown key `{key}`{}", hint(.suggestion))]
+    UnknownKey {
+        key: String,
+        suggestion: Option<&'static str>,
+    },
+    #[error("missing required key `{key}`")]
+    MissingKey { key: &'static str },
+    #[error("duplicate key `{key}`")]
+    DuplicateKey { key: String },
+    #[error("expected {expected}, found {found}")]
+    WrongShape {
+        expected: String,
+        found: &'static str,
+    },
+    #[error("expected {expected}, found `{found}`")]
+    TypeMismatch { expected: String, found: String },
+    #[error("unknown rule-language format `{found}`, expected `{expected}`")]
+    UnknownFormat {
+        found: String,
+        expected: &'static str,
+    },
+    #[error("unknown fact `{name}`{}", hint(.suggestion))]
+    UnknownFact {
+        name: String,
+        suggestion: Option<&'static str>,
+    },
+    #[error("unknown setting `{name}`{}", hint(.suggestion))]
+    UnknownSetting {
+        name: String,
+        suggestion: Option<&'static str>,
+    },
+    #[error("unknown plan tier `{name}`, expected one of: starter, basic, pro, enterprise")]
+    UnknownTier { name: String },
+    #[error("unknown outcome `{name}`, expected one of: restored, reset, not_restored, automatic, transfer_dependent")]
+    UnknownOutcome { name: String },
+    #[error("duration `{text}` has no unit; write e.g. `30d`, `48h`, `90m` or `45s`")]
+    DurationWithoutUnit { text: String },
+    #[error("`{text}` is not a duration; write e.g. `30d`, `48h`, `1d12h`")]
+    BadDuration { text: String },
+    #[error("timestamp `{text}` has no time zone; add `Z` or an offset such as `+08:00`")]
+    TimestampWithoutZone { text: String },
+    #[error("`{text}` is not an RFC 3339 timestamp")]
+    BadTimestamp { text: String },
+    #[error("duplicate {what} `{id}` (first defined on line {first_line})")]
+    DuplicateId {
+        what: &'static str,
+        id: String,
+        first_line: usize,
+    },
+    #[error("a condition needs exactly one of `all`, `any`, `not`, or `fact`/`setting` with one operator")]
+    BadCondition,
+    #[error("a comparison needs exactly one operator ({}), found {found}", OPERATORS)]
+    OperatorCount { found: usize },
+    #[error("operator `{op}` does not apply to {subject} `{name}` of type {ty}")]
+    OperatorType {
+        op: &'static str,
+        subject: &'static str,
+        name: String,
+        ty: String,
+    },
+    #[error("cannot compare {left} with {right}")]
+    OperandTypes { left: String, right: String },
+    #[error("fact reference `{text}` must look like `F1`, `F25`")]
+    BadFactRef { text: String },
+    #[error("unknown placeholder `{{{name}}}` in text; use a fact (e.g. `{{member.deleted_at}}`) or `{{setting.NAME}}`")]
+    UnknownPlaceholder { name: String },
+    #[error("unclosed `{{` in text")]
+    UnclosedPlaceholder,
+    #[error("`{name}` must not be empty")]
+    EmptyText { name: &'static str },
+    #[error("policy `{policy}` has versions `{first}` and `{second}` with the same effective date {date}")]
+    SameEffectiveDate {
+        policy: String,
+        first: String,
+        second: String,
+        date: String,
+    },
+    #[error("policy `{policy}` version `{version}` is defined twice (also in `{other_file}`)")]
+    DuplicateVersion {
+        policy: String,
+        version: String,
+        other_file: String,
+    },
+}
+
+/// The operators a comparison can use.
+pub const OPERATORS: &str = "is, is_not, lt, lte, gt, gte, in, contains, intersects, empty";
+
+fn hint(suggestion: &Option<&'static str>) -> String {
+    suggestion.map_or(String::new(), |s| format!("; did you mean `{s}`?"))
+}
+
+/// One error with its place.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleDiagnostic {
+    pub file: Arc<str>,
+    pub span: Span,
+    /// YAML path, e.g. `blockers[2].when.all[0].fact`; empty for the document.
+    pub path: String,
+    pub kind: RuleErrorKind,
+}
+
+impl fmt::Display for RuleDiagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}: ", self.file, self.span.line, self.span.column)?;
+        if !self.path.is_empty() {
+            write!(f, "at `{}`: ", self.path)?;
+        }
+        write!(f, "{}", self.kind)
+    }
+}
+
+/// Rule files that did not load; holds every diagnostic found.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub struct LoadError {
+    pub diagnostics: Vec<RuleDiagnostic>,
+}
+
+impl fmt::Display for LoadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = self.diagnostics.len();
+        write!(f, "{n} error{} in rule files", if n == 1 { "" } else { "s" })?;
+        for d in &self.diagnostics {
+            write!(f, "\n  {d}")?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,306 @@
+//! Evaluation: compiled policy + facts + request + time → [`Decision`].
+//! Pure: no clock, no I/O.
+
+use std::cmp::Ordering;
+use std::fmt::Write as _;
+use std::sync::Arc;
+
+use chrono::{DateTime, TimeDelta, Utc};
+
+use crate::compile::{CompiledPolicy, CompiledTier, Cond, Piece, Term};
+use crate::decision::{BlockerHit, Decision, Outcome, ResourceDecision};
+use crate::facts::{Facts, Request};
+use crate::model::Op;
+use crate::vocabulary::{format_duration, format_timestamp, Fact, Value};
+
+/// A borrowed view of a value, so that reading a fact never allocates.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum View<'a> {
+    Bool(bool),
+    Int(i64),
+    Duration(TimeDelta),
+    Timestamp(DateTime<Utc>),
+    Str(&'a str),
+    Strings(&'a [String]),
+    Shared(&'a [Arc<str>]),
+}
+
+impl Value {
+    pub(crate) fn as_view(&self) -> View<'_> {
+        match self {
+            Value::Bool(b) => View::Bool(*b),
+            Value::Int(i) => View::Int(*i),
+            Value::Duration(d) => View::Duration(*d),
+            Value::Timestamp(t) => View::Timestamp(*t),
+            Value::Str(s) => View::Str(s),
+            Value::List(l) => View::Shared(l),
+        }
+    }
+}
+
+impl<'a> View<'a> {
+    fn list(&self) -> Option<ListIter<'a>> {
+        match *self {
+            View::Strings(s) => Some(ListIter::Strings(s.iter())),
+            View::Shared(s) => Some(ListIter::Shared(s.iter())),
+            _ => None,
+        }
+    }
+
+    fn write(&self, out: &mut String) {
+        match *self {
+            View::Bool(b) => {
+                let _ = write!(out, "{b}");
+            }
+            View::Int(i) => {
+                let _ = write!(out, "{i}");
+            }
+            View::Duration(d) => out.push_str(&format_duration(d)),
+            View::Timestamp(t) => out.push_str(&format_timestamp(t)),
+            View::Str(s) => out.push_str(s),
+            View::Strings(_) | View::Shared(_) => {
+                if let Some(items) = self.list() {
+                    for (i, item) in items.enumerate() {
+                        if i > 0 {
+                            out.push_str(", ");
+                        }
+                        out.push_str(item);
+                    }
+                }
+            }
+        }
+    }
+}
+
+enum ListIter<'a> {
+    Strings(std::slice::Iter<'a, String>),
+    Shared(std::slice::Iter<'a, Arc<str>>),
+}
+
+impl<'a> Iterator for ListIter<'a> {
+    type Item = &'a str;
+    fn next(&mut self) -> Option<&'a str> {
+        match self {
+            ListIter::Strings(i) => i.next().map(String::as_str),
+            ListIter::Shared(i) => i.next().map(|s| &**s),
+        }
+    }
+}
+
+fn order(a: &View<'_>, b: &View<'_>) -> Option<Ordering> {
+    match (a, b) {
+        (View::Int(a), View::Int(b)) => Some(a.cmp(b)),
+        (View::Duration(a), View::Duration(b)) => Some(a.cmp(b)),
+        (View::Timestamp(a), View::Timestamp(b)) => Some(a.cmp(b)),
+        _ => None,
+    }
+}
+
+fn equal(a: &View<'_>, b: &View<'_>) -> bool {
+    match (a, b) {
+        (View::Bool(a), View::Bool(b)) => a == b,
+        (View::Str(a), View::Str(b)) => a == b,
+        _ => match (a.list(), b.list()) {
+            (Some(a), Some(b)) => a.eq(b),
+            _ => order(a, b) == Some(Ordering::Equal),
+        },
+    }
+}
+
+/// Applies an operator. Types were checked at load time; a mismatch here
+/// can only come from a bug, and is `false` rather than a panic.
+pub(crate) fn compare(op: Op, a: &View<'_>, b: &View<'_>) -> bool {
+    match op {
+        Op::Is => equal(a, b),
+        Op::IsNot => !equal(a, b),
+        Op::Lt => order(a, b) == Some(Ordering::Less),
+        Op::Lte => matches!(order(a, b), Some(Ordering::Less | Ordering::Equal)),
+        Op::Gt => order(a, b) == Some(Ordering::Greater),
+        Op::Gte => matches!(order(a, b), Some(Ordering::Greater | Ordering::Equal)),
+        Op::In => match (a, b.list()) {
+            (View::Str(s), Some(mut items)) => items.any(|i| i == *s),
+            _ => false,
+        },
+        Op::Contains => match (a.list(), b) {
+            (Some(mut items), View::Str(s)) => items.any(|i| i == *s),
+            _ => false,
+        },
+        Op::Intersects => match (a.list(), b.list()) {
+            (Some(mut left), Some(_)) => left.any(|l| b.list().is_some_and(|mut r| r.any(|x| x == l))),
+            _ => false,
+        },
+        Op::Empty => match (a.list(), b) {
+            (Some(mut items), View::Bool(want)) => items.next().is_none() == *want,
+            _ => false,
+        },
+    }
+}
+
+/// What one evaluation sees.
+pub(crate) struct Context<'a> {
+    pub(crate) facts: &'a Facts,
+    pub(crate) request: &'a Request,
+    pub(crate) at: DateTime<Utc>,
+    pub(crate) tier: &'a CompiledTier,
+}
+
+impl<'a> Context<'a> {
+    pub(crate) fn fact(&self, fact: Fact) -> View<'a> {
+        let f = self.facts;
+        match fact {
+            Fact::ActorPresent => View::Bool(f.actor.is_some()),
+            Fact::ActorId => View::Str(f.actor.as_ref().map_or("", |a| a.id.as_str())),
+            Fact::ActorRoles => View::Strings(f.actor.as_ref().map_or(&[], |a| &a.roles[..])),
+            Fact::MemberId => View::Str(&f.member.id),
+            Fact::MemberReason => View::Str(f.member.reason.as_str()),
+            Fact::MemberDeletion => View::Str(f.member.deletion.as_str()),
+            Fact::MemberRemovedFromList => View::Bool(f.member.removed_from_list),
+            Fact::MemberDeletedAt => View::Timestamp(f.member.deleted_at),
+            Fact::MemberDeletedFor => View::Duration(self.at - f.member.deleted_at),
+            Fact::MemberRestorableUntil => {
+                View::Timestamp(f.member.deleted_at + self.tier.restore_window)
+            }
+            Fact::MemberDeletionEndsBy => {
+                View::Timestamp(f.member.deleted_at + self.tier.deletion_max_duration)
+            }
+            Fact::TenantId => View::Str(&f.tenant.id),
+            Fact::TenantPlan => View::Str(f.tenant.plan.as_str()),
+            Fact::SeatsTotal => View::Int(f.tenant.seats_total),
+            Fact::SeatsUsed => View::Int(f.tenant.seats_used),
+            Fact::SeatsAvailable => View::Int(f.tenant.seats_available()),
+            Fact::ConflictsUserId => View::Strings(&f.conflicts.user_id),
+            Fact::ConflictsEmail => View::Strings(&f.conflicts.email),
+            Fact::ConflictsPhone => View::Strings(&f.conflicts.phone),
+            Fact::RequestBatchSize => View::Int(i64::from(self.request.batch_size)),
+            Fact::EvaluationAt => View::Timestamp(self.at),
+        }
+    }
+
+    pub(crate) fn term<'t>(&self, term: &'t Term) -> View<'t>
+    where
+        'a: 't,
+    {
+        match term {
+            Term::Fact(f) => self.fact(*f),
+            Term::Const(v) => v.as_view(),
+        }
+    }
+
+    pub(crate) fn holds(&self, cond: &Cond) -> bool {
+        match cond {
+            Cond::Const(b) => *b,
+            Cond::All(items) => items.iter().all(|c| self.holds(c)),
+            Cond::Any(items) => items.iter().any(|c| self.holds(c)),
+            Cond::Not(inner) => !self.holds(inner),
+            Cond::Compare(a, op, b) => compare(*op, &self.term(a), &self.term(b)),
+        }
+    }
+
+    fn render(&self, pieces: &[Piece]) -> String {
+        let mut out = String::new();
+        for piece in pieces {
+            match piece {
+                Piece::Text(t) => out.push_str(t),
+                Piece::Fact(f) => self.fact(*f).write(&mut out),
+            }
+        }
+        out
+    }
+}
+
+impl CompiledPolicy {
+    /// Decides on one deleted member at time `at`. Every blocker that holds
+    /// is reported, and every resource rule gives its outcome.
+    pub fn evaluate(&self, facts: &Facts, request: &Request, at: DateTime<Utc>) -> Decision {
+        let tier = &self.tiers[facts.tenant.plan.index()];
+        let cx = Context {
+            facts,
+            request,
+            at,
+            tier,
+        };
+        let blockers: Vec<BlockerHit> = tier
+            .blockers
+            .iter()
+            .filter(|b| cx.holds(&b.when))
+            .map(|b| BlockerHit {
+                rule: b.id.clone(),
+                fact: b.fact.clone(),
+                message: cx.render(&b.message),
+                remedy: cx.render(&b.remedy),
+            })
+            .collect();
+        let resources = tier
+            .resources
+            .iter()
+            .map(|r| {
+                let (outcome, reason) = r
+                    .exceptions
+                    .iter()
+                    .find(|(when, _, _)| cx.holds(when))
+                    .map_or((r.outcome, None), |(_, o, reason)| (*o, Some(reason.clone())));
+                resource_decision(r.name.clone(), outcome, reason, facts)
+            })
+            .collect();
+        Decision {
+            tenant: facts.tenant.id.clone(),
+            member: facts.member.id.clone(),
+            allowed: blockers.is_empty(),
+            policy: tier.policy.clone(),
+            evaluated_at: at,
+            restorable_until: facts.member.deleted_at + tier.restore_window,
+            blockers,
+            requires: tier.requires.clone(),
+            resources,
+        }
+    }
+}
+
+/// Item counts: always for transfer-dependent resources; for `restored` and
+/// `not_restored` when the directory lists items; never for `reset` and
+/// `automatic`, whose items are re-made rather than brought back.
+fn resource_decision(
+    resource: Arc<str>,
+    outcome: Outcome,
+    reason: Option<Arc<str>>,
+    facts: &Facts,
+) -> ResourceDecision {
+    let items = facts.member.resources.get(&*resource);
+    let mut decision = ResourceDecision {
+        resource,
+        outcome,
+        restored: None,
+        not_restored: None,
+        not_restored_items: Vec::new(),
+        reason,
+    };
+    let count = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+    match outcome {
+        Outcome::TransferDependent => {
+            let items = items.map_or(&[][..], |v| &v[..]);
+            let kept = items.iter().filter(|i| i.transferred_to.is_none()).count();
+            decision.not_restored_items = items
+                .iter()
+                .filter(|i| i.transferred_to.is_some())
+                .map(|i| i.id.clone())
+                .collect();
+            decision.restored = Some(count(kept));
+            decision.not_restored = Some(count(decision.not_restored_items.len()));
+        }
+        Outcome::Restored => {
+            if let Some(items) = items {
+                decision.restored = Some(count(items.len()));
+                decision.not_restored = Some(0);
+            }
+        }
+        Outcome::NotRestored => {
+            if let Some(items) = items {
+                decision.restored = Some(0);
+                decision.not_restored = Some(count(items.len()));
+                decision.not_restored_items = items.iter().map(|i| i.id.clone()).collect();
+            }
+        }
+        Outcome::Reset | Outcome::Automatic => {}
+    }
+    decision
+}

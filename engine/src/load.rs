@@ -1,0 +1,888 @@
+//! Rule file → [`PolicyFile`], reporting every error with file, line,
+//! column and YAML path.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use sha2::{Digest, Sha256};
+
+use crate::decision::Outcome;
+use crate::error::{LoadError, RuleDiagnostic, RuleErrorKind};
+use crate::facts::Plan;
+use crate::model::{
+    BlockerRule, Condition, Exception, Op, Operand, PolicyFile, Requirement, ResourceRule,
+    Segment, SettingValues, Template, RULES_FORMAT,
+};
+use crate::vocabulary::{
+    parse_duration, suggest, DurationError, Fact, Setting, Type, Value,
+};
+use crate::yaml::{self, is_null, Node, NodeKind, Span};
+
+/// Parses and validates one rule file's text. `file` names it in errors.
+pub fn load_policy_file(file: &str, source: &str) -> Result<PolicyFile, LoadError> {
+    let file: Arc<str> = Arc::from(file);
+    let mut decoder = Decoder {
+        file: file.clone(),
+        diagnostics: Vec::new(),
+    };
+    let root = match yaml::parse(source) {
+        Ok(Some(root)) => root,
+        Ok(None) => {
+            decoder.error(Span::default(), "", RuleErrorKind::Empty);
+            return Err(decoder.finish());
+        }
+        Err(e) => {
+            decoder.error(e.span, "", RuleErrorKind::Syntax(e.message));
+            return Err(decoder.finish());
+        }
+    };
+    let digest = digest(source.as_bytes());
+    let policy = decoder.policy(&root, digest);
+    match policy {
+        Some(policy) if decoder.diagnostics.is_empty() => Ok(policy),
+        _ => Err(decoder.finish()),
+    }
+}
+
+/// `sha256:<hex>` of some bytes.
+pub fn digest(bytes: &[u8]) -> Arc<str> {
+    let hash = Sha256::digest(bytes);
+    let mut out = String::with_capacity(7 + 64);
+    out.push_str("sha256:");
+    for byte in hash.iter() {
+        out.push_str(&format!("{byte:02x}"));
+    }
+    Arc::from(out)
+}
+
+struct Decoder {
+    file: Arc<str>,
+    diagnostics: Vec<RuleDiagnostic>,
+}
+
+/// A mapping's entries after key checks.
+struct Fields<'n> {
+    entries: Vec<(&'n str, &'n Node)>,
+}
+
+impl<'n> Fields<'n> {
+    fn get(&self, key: &str) -> Option<&'n Node> {
+        self.entries.iter().find(|(k, _)| *k == key).map(|(_, v)| *v)
+    }
+}
+
+fn join(path: &str, key: &str) -> String {
+    if path.is_empty() {
+        key.to_owned()
+    } else {
+        format!("{path}.{key}")
+    }
+}
+
+impl Decoder {
+    fn finish(mut self) -> LoadError {
+        self.diagnostics
+            .sort_by_key(|d| (d.span.line, d.span.column));
+        LoadError {
+            diagnostics: self.diagnostics,
+        }
+    }
+
+    fn error(&mut self, span: Span, path: &str, kind: RuleErrorKind) {
+        self.diagnostics.push(RuleDiagnostic {
+            file: self.file.clone(),
+            span,
+            path: path.to_owned(),
+            kind,
+        });
+    }
+
+    /// Checks a mapping's keys: unknown and duplicate keys are errors, and
+    /// missing required keys are reported on the mapping itself.
+    fn mapping<'n>(
+        &mut self,
+        node: &'n Node,
+        path: &str,
+        allowed: &'static [&'static str],
+        required: &[&'static str],
+    ) -> Option<Fields<'n>> {
+        let NodeKind::Mapping(entries) = &node.kind else {
+            self.error(
+                node.span,
+                path,
+                RuleErrorKind::WrongShape {
+                    expected: "a mapping".into(),
+                    found: node.describe(),
+                },
+            );
+            return None;
+        };
+        let mut fields = Fields {
+            entries: Vec::with_capacity(entries.len()),
+        };
+        for (key, value) in entries {
+            let Some(name) = key.as_scalar() else {
+                self.error(
+                    key.span,
+                    path,
+                    RuleErrorKind::WrongShape {
+                        expected: "a text key".into(),
+                        found: key.describe(),
+                    },
+                );
+                continue;
+            };
+            if !allowed.contains(&name) {
+                self.error(
+                    key.span,
+                    &join(path, name),
+                    RuleErrorKind::UnknownKey {
+                        key: name.to_owned(),
+                        suggestion: suggest(name, allowed.iter().copied()),
+                    },
+                );
+                continue;
+            }
+            if fields.get(name).is_some() {
+                self.error(
+                    key.span,
+                    &join(path, name),
+                    RuleErrorKind::DuplicateKey {
+                        key: name.to_owned(),
+                    },
+                );
+                continue;
+            }
+            fields.entries.push((name, value));
+        }
+        for key in required {
+            if fields.get(key).is_none() {
+                self.error(node.span, path, RuleErrorKind::MissingKey { key });
+            }
+        }
+        Some(fields)
+    }
+
+    fn sequence<'n>(&mut self, node: &'n Node, path: &str) -> Option<&'n [Node]> {
+        match &node.kind {
+            NodeKind::Sequence(items) => Some(items),
+            _ => {
+                self.error(
+                    node.span,
+                    path,
+                    RuleErrorKind::WrongShape {
+                        expected: "a list".into(),
+                        found: node.describe(),
+                    },
+                );
+                None
+            }
+        }
+    }
+
+    fn text(&mut self, node: &Node, path: &str) -> Option<String> {
+        match &node.kind {
+            NodeKind::Scalar { text, quoted } if *quoted || !is_null(text) => Some(text.clone()),
+            _ => {
+                self.error(
+                    node.span,
+                    path,
+                    RuleErrorKind::WrongShape {
+                        expected: "text".into(),
+                        found: node.describe(),
+                    },
+                );
+                None
+            }
+        }
+    }
+
+    fn non_empty_text(&mut self, node: &Node, path: &str, name: &'static str) -> Option<String> {
+        let text = self.text(node, path)?;
+        if text.trim().is_empty() {
+            self.error(node.span, path, RuleErrorKind::EmptyText { name });
+            return None;
+        }
+        Some(text)
+    }
+
+    fn timestamp(&mut self, node: &Node, path: &str) -> Option<DateTime<Utc>> {
+        let text = self.text(node, path)?;
+        match DateTime::parse_from_rfc3339(text.trim()) {
+            Ok(t) => Some(t.with_timezone(&Utc)),
+            Err(_) => {
+                let kind = if NaiveDateTime::parse_from_str(text.trim(), "%Y-%m-%dT%H:%M:%S%.f")
+                    .is_ok()
+                    || NaiveDateTime::parse_from_str(text.trim(), "%Y-%m-%d %H:%M:%S%.f").is_ok()
+                {
+                    RuleErrorKind::TimestampWithoutZone { text }
+                } else {
+                    RuleErrorKind::BadTimestamp { text }
+                };
+                self.error(node.span, path, kind);
+                None
+            }
+        }
+    }
+
+    fn fact_ref(&mut self, node: &Node, path: &str) -> Option<Arc<str>> {
+        let text = self.text(node, path)?;
+        let valid = text.len() > 1
+            && text.starts_with('F')
+            && text[1..].bytes().all(|b| b.is_ascii_digit());
+        if !valid {
+            self.error(node.span, path, RuleErrorKind::BadFactRef { text });
+            return None;
+        }
+        Some(Arc::from(text))
+    }
+
+    /// A literal of type `ty`.
+    fn literal(&mut self, node: &Node, path: &str, ty: Type) -> Option<Value> {
+        if ty == Type::StrList {
+            let items = self.sequence(node, path)?;
+            let mut out = Vec::with_capacity(items.len());
+            for (i, item) in items.iter().enumerate() {
+                out.push(Arc::from(self.text(item, &format!("{path}[{i}]"))?));
+            }
+            return Some(Value::List(Arc::from(out)));
+        }
+        let NodeKind::Scalar { text, quoted } = &node.kind else {
+            self.error(
+                node.span,
+                path,
+                RuleErrorKind::WrongShape {
+                    expected: format!("a {ty}"),
+                    found: node.describe(),
+                },
+            );
+            return None;
+        };
+        let mismatch = |text: &str| RuleErrorKind::TypeMismatch {
+            expected: format!("a {ty}"),
+            found: text.to_owned(),
+        };
+        let value = match ty {
+            Type::Bool => match (text.as_str(), quoted) {
+                ("true", false) => Some(Value::Bool(true)),
+                ("false", false) => Some(Value::Bool(false)),
+                _ => None,
+            },
+            Type::Int if !quoted => text.parse().ok().map(Value::Int),
+            Type::Int => None,
+            Type::Duration => match parse_duration(text) {
+                Ok(d) => Some(Value::Duration(d)),
+                Err(DurationError::NoUnit) => {
+                    self.error(
+                        node.span,
+                        path,
+                        RuleErrorKind::DurationWithoutUnit { text: text.clone() },
+                    );
+                    return None;
+                }
+                Err(DurationError::Invalid) => {
+                    self.error(
+                        node.span,
+                        path,
+                        RuleErrorKind::BadDuration { text: text.clone() },
+                    );
+                    return None;
+                }
+            },
+            Type::Timestamp => return self.timestamp(node, path).map(Value::Timestamp),
+            Type::Str => Some(Value::Str(Arc::from(text.as_str()))),
+            Type::Enum(names) => names
+                .contains(&text.as_str())
+                .then(|| Value::Str(Arc::from(text.as_str()))),
+            Type::StrList => None,
+        };
+        if value.is_none() {
+            self.error(node.span, path, mismatch(text));
+        }
+        value
+    }
+
+    fn policy(&mut self, root: &Node, digest: Arc<str>) -> Option<PolicyFile> {
+        const KEYS: &[&str] = &[
+            "format",
+            "policy",
+            "version",
+            "effective_from",
+            "description",
+            "settings",
+            "tiers",
+            "requires",
+            "blockers",
+            "resources",
+        ];
+        const REQUIRED: &[&str] = &[
+            "format",
+            "policy",
+            "version",
+            "effective_from",
+            "settings",
+            "blockers",
+            "resources",
+        ];
+        let fields = self.mapping(root, "", KEYS, REQUIRED)?;
+        if let Some(node) = fields.get("format") {
+            if let Some(format) = self.text(node, "format") {
+                if format != RULES_FORMAT {
+                    self.error(
+                        node.span,
+                        "format",
+                        RuleErrorKind::UnknownFormat {
+                            found: format,
+                            expected: RULES_FORMAT,
+                        },
+                    );
+                    // Nothing else can be trusted in an unknown format.
+                    return None;
+                }
+            }
+        }
+        let name = fields
+            .get("policy")
+            .and_then(|n| self.non_empty_text(n, "policy", "policy"));
+        let version = fields
+            .get("version")
+            .and_then(|n| self.non_empty_text(n, "version", "version"));
+        let effective_from = fields
+            .get("effective_from")
+            .and_then(|n| self.timestamp(n, "effective_from"));
+        let description = fields
+            .get("description")
+            .and_then(|n| self.text(n, "description"));
+        let defaults = fields
+            .get("settings")
+            .and_then(|n| self.settings(n, "settings", true));
+        let tiers = match fields.get("tiers") {
+            Some(n) => self.tiers(n),
+            None => Some(std::array::from_fn(|_| SettingValues::empty())),
+        };
+        let requires = match fields.get("requires") {
+            Some(n) => self.requires(n),
+            None => Some(Vec::new()),
+        };
+        let blockers = fields.get("blockers").and_then(|n| self.blockers(n));
+        let resources = fields.get("resources").and_then(|n| self.resources(n));
+        Some(PolicyFile {
+            file: self.file.clone(),
+            digest,
+            name: name?,
+            version: version?,
+            effective_from: effective_from?,
+            description,
+            defaults: defaults?,
+            tiers: tiers?,
+            requires: requires?,
+            blockers: blockers?,
+            resources: resources?,
+            span: root.span,
+        })
+    }
+
+    /// Settings; the defaults must give every one, tiers any subset.
+    fn settings(&mut self, node: &Node, path: &str, all_required: bool) -> Option<SettingValues> {
+        const NAMES: &[&str] = &[
+            "restore_window",
+            "deletion_max_duration",
+            "restore_roles",
+            "block_without_seat",
+            "batch_restore",
+        ];
+        debug_assert_eq!(NAMES.len(), Setting::ALL.len());
+        let required: &[&str] = if all_required { NAMES } else { &[] };
+        let fields = self.mapping(node, path, NAMES, required)?;
+        let mut values = SettingValues::empty();
+        let mut ok = true;
+        for (name, value_node) in &fields.entries {
+            let Some(setting) = Setting::from_name(name) else {
+                continue;
+            };
+            match self.literal(value_node, &join(path, name), setting.ty()) {
+                Some(value) => values.set(setting, value, value_node.span),
+                None => ok = false,
+            }
+        }
+        (ok && !(all_required && fields.entries.len() < NAMES.len())).then_some(values)
+    }
+
+    fn tiers(&mut self, node: &Node) -> Option<[SettingValues; 4]> {
+        const TIERS: &[&str] = &["starter", "basic", "pro", "enterprise"];
+        let NodeKind::Mapping(entries) = &node.kind else {
+            self.mapping(node, "tiers", TIERS, &[]);
+            return None;
+        };
+        let mut out: [SettingValues; 4] = std::array::from_fn(|_| SettingValues::empty());
+        let mut seen: HashMap<&str, usize> = HashMap::new();
+        let mut ok = true;
+        for (key, value) in entries {
+            let Some(name) = key.as_scalar() else {
+                ok = false;
+                continue;
+            };
+            let path = join("tiers", name);
+            let Ok(plan) = name.parse::<Plan>() else {
+                self.error(
+                    key.span,
+                    &path,
+                    RuleErrorKind::UnknownTier {
+                        name: name.to_owned(),
+                    },
+                );
+                ok = false;
+                continue;
+            };
+            if seen.insert(name, key.span.line).is_some() {
+                self.error(
+                    key.span,
+                    &path,
+                    RuleErrorKind::DuplicateKey {
+                        key: name.to_owned(),
+                    },
+                );
+                ok = false;
+                continue;
+            }
+            // `pro: {}` and `pro:` (null) both mean "no overrides".
+            if matches!(&value.kind, NodeKind::Scalar { text, quoted: false } if is_null(text)) {
+                continue;
+            }
+            match self.settings(value, &path, false) {
+                Some(values) => out[plan.index()] = values,
+                None => ok = false,
+            }
+        }
+        ok.then_some(out)
+    }
+
+    fn requires(&mut self, node: &Node) -> Option<Vec<Requirement>> {
+        let items = self.sequence(node, "requires")?;
+        let mut out = Vec::new();
+        let mut ids = IdSet::new("requirement id");
+        let mut ok = true;
+        for (i, item) in items.iter().enumerate() {
+            let path = format!("requires[{i}]");
+            let Some(fields) = self.mapping(item, &path, &["id", "fact"], &["id", "fact"]) else {
+                ok = false;
+                continue;
+            };
+            let id = fields
+                .get("id")
+                .and_then(|n| self.id(n, &join(&path, "id"), &mut ids));
+            let fact = fields
+                .get("fact")
+                .and_then(|n| self.fact_ref(n, &join(&path, "fact")));
+            match (id, fact) {
+                (Some(id), Some(fact)) => out.push(Requirement { id, fact }),
+                _ => ok = false,
+            }
+        }
+        ok.then_some(out)
+    }
+
+    /// A non-empty id, unique within `ids`.
+    fn id(&mut self, node: &Node, path: &str, ids: &mut IdSet) -> Option<Arc<str>> {
+        let id = self.non_empty_text(node, path, "id")?;
+        if let Some(first_line) = ids.seen.get(&id) {
+            let first_line = *first_line;
+            self.error(
+                node.span,
+                path,
+                RuleErrorKind::DuplicateId {
+                    what: ids.what,
+                    id,
+                    first_line,
+                },
+            );
+            return None;
+        }
+        ids.seen.insert(id.clone(), node.span.line);
+        Some(Arc::from(id))
+    }
+
+    fn blockers(&mut self, node: &Node) -> Option<Vec<BlockerRule>> {
+        const KEYS: &[&str] = &["id", "fact", "when", "message", "remedy"];
+        let items = self.sequence(node, "blockers")?;
+        let mut out = Vec::new();
+        let mut ids = IdSet::new("blocker id");
+        let mut ok = true;
+        for (i, item) in items.iter().enumerate() {
+            let path = format!("blockers[{i}]");
+            let Some(fields) = self.mapping(item, &path, KEYS, KEYS) else {
+                ok = false;
+                continue;
+            };
+            let id = fields
+                .get("id")
+                .and_then(|n| self.id(n, &join(&path, "id"), &mut ids));
+            let fact = fields
+                .get("fact")
+                .and_then(|n| self.fact_ref(n, &join(&path, "fact")));
+            let when = fields
+                .get("when")
+                .and_then(|n| self.condition(n, &join(&path, "when")));
+            let message = fields
+                .get("message")
+                .and_then(|n| self.template(n, &join(&path, "message"), "message"));
+            let remedy = fields
+                .get("remedy")
+                .and_then(|n| self.template(n, &join(&path, "remedy"), "remedy"));
+            match (id, fact, when, message, remedy) {
+                (Some(id), Some(fact), Some(when), Some(message), Some(remedy)) => {
+                    out.push(BlockerRule {
+                        id,
+                        fact,
+                        when,
+                        message,
+                        remedy,
+                        span: item.span,
+                    })
+                }
+                _ => ok = false,
+            }
+        }
+        ok.then_some(out)
+    }
+
+    fn resources(&mut self, node: &Node) -> Option<Vec<ResourceRule>> {
+        const KEYS: &[&str] = &["resource", "fact", "outcome", "exceptions"];
+        let items = self.sequence(node, "resources")?;
+        let mut out = Vec::new();
+        let mut names = IdSet::new("resource");
+        let mut ok = true;
+        for (i, item) in items.iter().enumerate() {
+            let path = format!("resources[{i}]");
+            let Some(fields) = self.mapping(item, &path, KEYS, &["resource", "fact", "outcome"])
+            else {
+                ok = false;
+                continue;
+            };
+            let resource = fields
+                .get("resource")
+                .and_then(|n| self.id(n, &join(&path, "resource"), &mut names));
+            let fact = fields
+                .get("fact")
+                .and_then(|n| self.fact_ref(n, &join(&path, "fact")));
+            let outcome = fields
+                .get("outcome")
+                .and_then(|n| self.outcome(n, &join(&path, "outcome")));
+            let exceptions = match fields.get("exceptions") {
+                Some(n) => self.exceptions(n, &join(&path, "exceptions")),
+                None => Some(Vec::new()),
+            };
+            match (resource, fact, outcome, exceptions) {
+                (Some(resource), Some(fact), Some(outcome), Some(exceptions)) => {
+                    out.push(ResourceRule {
+                        resource,
+                        fact,
+                        outcome,
+                        exceptions,
+                        span: item.span,
+                    })
+                }
+                _ => ok = false,
+            }
+        }
+        ok.then_some(out)
+    }
+
+    fn outcome(&mut self, node: &Node, path: &str) -> Option<Outcome> {
+        let text = self.text(node, path)?;
+        let outcome = Outcome::parse(&text);
+        if outcome.is_none() {
+            self.error(node.span, path, RuleErrorKind::UnknownOutcome { name: text });
+        }
+        outcome
+    }
+
+    fn exceptions(&mut self, node: &Node, path: &str) -> Option<Vec<Exception>> {
+        const KEYS: &[&str] = &["when", "outcome", "reason"];
+        let items = self.sequence(node, path)?;
+        let mut out = Vec::new();
+        let mut ok = true;
+        for (i, item) in items.iter().enumerate() {
+            let path = format!("{path}[{i}]");
+            let Some(fields) = self.mapping(item, &path, KEYS, KEYS) else {
+                ok = false;
+                continue;
+            };
+            let when = fields
+                .get("when")
+                .and_then(|n| self.condition(n, &join(&path, "when")));
+            let outcome = fields
+                .get("outcome")
+                .and_then(|n| self.outcome(n, &join(&path, "outcome")));
+            let reason = fields
+                .get("reason")
+                .and_then(|n| self.non_empty_text(n, &join(&path, "reason"), "reason"));
+            match (when, outcome, reason) {
+                (Some(when), Some(outcome), Some(reason)) => out.push(Exception {
+                    when,
+                    outcome,
+                    reason: Arc::from(reason),
+                }),
+                _ => ok = false,
+            }
+        }
+        ok.then_some(out)
+    }
+
+    /// `all: [..]`, `any: [..]`, `not: {..}`, or a comparison
+    /// `{ fact|setting: NAME, OP: VALUE }`.
+    fn condition(&mut self, node: &Node, path: &str) -> Option<Condition> {
+        const KEYS: &[&str] = &[
+            "all",
+            "any",
+            "not",
+            "fact",
+            "setting",
+            "is",
+            "is_not",
+            "lt",
+            "lte",
+            "gt",
+            "gte",
+            "in",
+            "contains",
+            "intersects",
+            "empty",
+        ];
+        let fields = self.mapping(node, path, KEYS, &[])?;
+        let group = ["all", "any", "not"]
+            .iter()
+            .filter(|k| fields.get(k).is_some())
+            .count();
+        let subjects = ["fact", "setting"]
+            .iter()
+            .filter(|k| fields.get(k).is_some())
+            .count();
+        if group + subjects != 1 || (group == 1 && fields.entries.len() != 1) {
+            self.error(node.span, path, RuleErrorKind::BadCondition);
+            return None;
+        }
+        for (key, make) in [
+            ("all", Condition::All as fn(Vec<Condition>) -> Condition),
+            ("any", Condition::Any),
+        ] {
+            if let Some(list) = fields.get(key) {
+                let path = join(path, key);
+                let items = self.sequence(list, &path)?;
+                let mut out = Vec::with_capacity(items.len());
+                let mut ok = true;
+                for (i, item) in items.iter().enumerate() {
+                    match self.condition(item, &format!("{path}[{i}]")) {
+                        Some(c) => out.push(c),
+                        None => ok = false,
+                    }
+                }
+                return ok.then(|| make(out));
+            }
+        }
+        if let Some(inner) = fields.get("not") {
+            return self
+                .condition(inner, &join(path, "not"))
+                .map(|c| Condition::Not(Box::new(c)));
+        }
+        self.comparison(node, &fields, path)
+    }
+
+    fn comparison(&mut self, node: &Node, fields: &Fields<'_>, path: &str) -> Option<Condition> {
+        let (subject, subject_ty, subject_kind, subject_name) =
+            if let Some(n) = fields.get("fact") {
+                let fact = self.fact_name(n, &join(path, "fact"))?;
+                (Operand::Fact(fact), fact.ty(), "fact", fact.name())
+            } else {
+                let n = fields.get("setting")?;
+                let setting = self.setting_name(n, &join(path, "setting"))?;
+                (
+                    Operand::Setting(setting),
+                    setting.ty(),
+                    "setting",
+                    setting.name(),
+                )
+            };
+        let ops: Vec<(Op, &Node)> = fields
+            .entries
+            .iter()
+            .filter_map(|(k, v)| Op::from_name(k).map(|op| (op, *v)))
+            .collect();
+        let [(op, value_node)] = ops.as_slice() else {
+            self.error(
+                node.span,
+                path,
+                RuleErrorKind::OperatorCount { found: ops.len() },
+            );
+            return None;
+        };
+        let (op, value_node) = (*op, *value_node);
+        let value_path = join(path, op.name());
+        // The type the right-hand side must have, given the operator.
+        let expected = match op {
+            Op::Is | Op::IsNot => Some(subject_ty),
+            Op::Lt | Op::Lte | Op::Gt | Op::Gte => subject_ty.is_ordered().then_some(subject_ty),
+            Op::In => subject_ty.is_text().then_some(Type::StrList),
+            Op::Contains => (subject_ty == Type::StrList).then_some(Type::Str),
+            Op::Intersects => (subject_ty == Type::StrList).then_some(Type::StrList),
+            Op::Empty => (subject_ty == Type::StrList).then_some(Type::Bool),
+        };
+        let Some(expected) = expected else {
+            self.error(
+                value_node.span,
+                &value_path,
+                RuleErrorKind::OperatorType {
+                    op: op.name(),
+                    subject: subject_kind,
+                    name: subject_name.to_owned(),
+                    ty: subject_ty.to_string(),
+                },
+            );
+            return None;
+        };
+        let value = self.operand(value_node, &value_path, expected)?;
+        if op == Op::In {
+            // Each listed text must be a valid value of the subject.
+            if let (Type::Enum(names), Operand::Literal(Value::List(items))) = (subject_ty, &value)
+            {
+                for item in items.iter() {
+                    if !names.contains(&&**item) {
+                        self.error(
+                            value_node.span,
+                            &value_path,
+                            RuleErrorKind::TypeMismatch {
+                                expected: subject_ty.to_string(),
+                                found: item.to_string(),
+                            },
+                        );
+                        return None;
+                    }
+                }
+            }
+        }
+        Some(Condition::Compare {
+            subject,
+            op,
+            value,
+            span: node.span,
+        })
+    }
+
+    /// A literal, or `{ fact: NAME }` / `{ setting: NAME }` of the expected type.
+    fn operand(&mut self, node: &Node, path: &str, expected: Type) -> Option<Operand> {
+        if let NodeKind::Mapping(_) = node.kind {
+            let fields = self.mapping(node, path, &["fact", "setting"], &[])?;
+            let (operand, ty, span) = match (fields.get("fact"), fields.get("setting")) {
+                (Some(n), None) => {
+                    let fact = self.fact_name(n, &join(path, "fact"))?;
+                    (Operand::Fact(fact), fact.ty(), n.span)
+                }
+                (None, Some(n)) => {
+                    let setting = self.setting_name(n, &join(path, "setting"))?;
+                    (Operand::Setting(setting), setting.ty(), n.span)
+                }
+                _ => {
+                    self.error(node.span, path, RuleErrorKind::BadCondition);
+                    return None;
+                }
+            };
+            let compatible = ty == expected
+                || (ty.is_text() && expected.is_text())
+                || (matches!(ty, Type::Enum(_)) && expected == Type::Str);
+            if !compatible {
+                self.error(
+                    span,
+                    path,
+                    RuleErrorKind::OperandTypes {
+                        left: expected.to_string(),
+                        right: ty.to_string(),
+                    },
+                );
+                return None;
+            }
+            return Some(operand);
+        }
+        self.literal(node, path, expected).map(Operand::Literal)
+    }
+
+    fn fact_name(&mut self, node: &Node, path: &str) -> Option<Fact> {
+        let name = self.text(node, path)?;
+        let fact = Fact::from_name(&name);
+        if fact.is_none() {
+            let suggestion = suggest(&name, Fact::ALL.iter().map(|f| f.name()));
+            self.error(node.span, path, RuleErrorKind::UnknownFact { name, suggestion });
+        }
+        fact
+    }
+
+    fn setting_name(&mut self, node: &Node, path: &str) -> Option<Setting> {
+        let name = self.text(node, path)?;
+        let setting = Setting::from_name(&name);
+        if setting.is_none() {
+            let suggestion = suggest(&name, Setting::ALL.iter().map(|s| s.name()));
+            self.error(
+                node.span,
+                path,
+                RuleErrorKind::UnknownSetting { name, suggestion },
+            );
+        }
+        setting
+    }
+
+    /// Text with `{fact.name}` and `{setting.NAME}` placeholders.
+    fn template(&mut self, node: &Node, path: &str, name: &'static str) -> Option<Template> {
+        let text = self.non_empty_text(node, path, name)?;
+        let mut segments = Vec::new();
+        let mut rest = text.as_str();
+        let mut ok = true;
+        while let Some(open) = rest.find('{') {
+            if open > 0 {
+                segments.push(Segment::Text(rest[..open].to_owned()));
+            }
+            let after = &rest[open + 1..];
+            let Some(close) = after.find('}') else {
+                self.error(node.span, path, RuleErrorKind::UnclosedPlaceholder);
+                return None;
+            };
+            let placeholder = after[..close].trim();
+            if let Some(fact) = Fact::from_name(placeholder) {
+                segments.push(Segment::Fact(fact));
+            } else if let Some(setting) = placeholder
+                .strip_prefix("setting.")
+                .and_then(Setting::from_name)
+            {
+                segments.push(Segment::Setting(setting));
+            } else {
+                self.error(
+                    node.span,
+                    path,
+                    RuleErrorKind::UnknownPlaceholder {
+                        name: placeholder.to_owned(),
+                    },
+                );
+                ok = false;
+            }
+            rest = &after[close + 1..];
+        }
+        if !rest.is_empty() {
+            segments.push(Segment::Text(rest.to_owned()));
+        }
+        ok.then_some(Template(segments))
+    }
+}
+
+/// Ids seen so far in one list, with the line each was first defined on.
+struct IdSet {
+    what: &'static str,
+    seen: HashMap<String, usize>,
+}
+
+impl IdSet {
+    fn new(what: &'static str) -> Self {
+        IdSet {
+            what,
+            seen: HashMap::new(),
+        }
+    }
+}

@@ -1,0 +1,306 @@
+//! The vocabulary rule files are written in: typed facts, typed settings,
+//! values and durations. Conditions are checked against it at load time.
+
+use std::fmt;
+use std::sync::Arc;
+
+use chrono::{DateTime, TimeDelta, Utc};
+
+/// The type of a fact, a setting or a literal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Type {
+    Bool,
+    Int,
+    Duration,
+    Timestamp,
+    Str,
+    StrList,
+    /// Text restricted to the listed names.
+    Enum(&'static [&'static str]),
+}
+
+impl Type {
+    pub fn is_ordered(self) -> bool {
+        matches!(self, Type::Int | Type::Duration | Type::Timestamp)
+    }
+
+    /// Scalar text types that `in` accepts.
+    pub fn is_text(self) -> bool {
+        matches!(self, Type::Str | Type::Enum(_))
+    }
+}
+
+impl fmt::Display for Type {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Type::Bool => f.write_str("boolean"),
+            Type::Int => f.write_str("integer"),
+            Type::Duration => f.write_str("duration"),
+            Type::Timestamp => f.write_str("timestamp"),
+            Type::Str => f.write_str("string"),
+            Type::StrList => f.write_str("list of strings"),
+            Type::Enum(names) => write!(f, "one of {}", names.join(" | ")),
+        }
+    }
+}
+
+/// A typed value: a literal in a rule file, a setting, or a fact at evaluation.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Bool(bool),
+    Int(i64),
+    Duration(TimeDelta),
+    Timestamp(DateTime<Utc>),
+    Str(Arc<str>),
+    List(Arc<[Arc<str>]>),
+}
+
+impl fmt::Display for Value {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Value::Bool(b) => write!(f, "{b}"),
+            Value::Int(i) => write!(f, "{i}"),
+            Value::Duration(d) => f.write_str(&format_duration(*d)),
+            Value::Timestamp(t) => f.write_str(&format_timestamp(*t)),
+            Value::Str(s) => f.write_str(s),
+            Value::List(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(", ")?;
+                    }
+                    f.write_str(item)?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// RFC 3339 in UTC with `Z`, to the second unless sub-second parts exist.
+pub fn format_timestamp(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+}
+
+macro_rules! catalogue {
+    ($(#[$meta:meta])* $vis:vis enum $name:ident { $($variant:ident = $text:literal : $ty:expr, $doc:literal;)* }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        $vis enum $name { $(#[doc = $doc] $variant,)* }
+
+        impl $name {
+            /// Every entry, in catalogue order.
+            pub const ALL: &'static [$name] = &[$($name::$variant,)*];
+
+            /// The name rule files use.
+            pub fn name(self) -> &'static str {
+                match self { $($name::$variant => $text,)* }
+            }
+
+            pub fn ty(self) -> Type {
+                match self { $($name::$variant => $ty,)* }
+            }
+
+            /// What the entry means.
+            pub fn doc(self) -> &'static str {
+                match self { $($name::$variant => $doc,)* }
+            }
+
+            pub fn from_name(name: &str) -> Option<Self> {
+                match name { $($text => Some($name::$variant),)* _ => None }
+            }
+        }
+    };
+}
+
+pub const PLANS: &[&str] = &["starter", "basic", "pro", "enterprise"];
+pub const DELETION_STATES: &[&str] = &["in_progress", "completed"];
+pub const DELETION_REASONS: &[&str] = &["removed_by_admin", "self_deactivated"];
+
+catalogue! {
+    /// Facts a condition can test. Adapters supply them; the engine derives
+    /// the time-based ones from the evaluation time and the tier's settings.
+    pub enum Fact {
+        ActorPresent = "actor.present": Type::Bool, "an actor was named (false for read-only eligibility questions)";
+        ActorId = "actor.id": Type::Str, "id of the acting member (empty when no actor)";
+        ActorRoles = "actor.roles": Type::StrList, "roles of the acting member";
+        MemberId = "member.id": Type::Str, "id of the deleted member";
+        MemberReason = "member.reason": Type::Enum(DELETION_REASONS), "why the member was deleted";
+        MemberDeletion = "member.deletion": Type::Enum(DELETION_STATES), "state of the deletion process";
+        MemberRemovedFromList = "member.removed_from_list": Type::Bool, "removed from the Deleted Members list (permanently deleted)";
+        MemberDeletedAt = "member.deleted_at": Type::Timestamp, "when the member was deleted";
+        MemberDeletedFor = "member.deleted_for": Type::Duration, "time elapsed since deletion, at evaluation time";
+        MemberRestorableUntil = "member.restorable_until": Type::Timestamp, "deleted_at + the tier's restore_window";
+        MemberDeletionEndsBy = "member.deletion_ends_by": Type::Timestamp, "deleted_at + the tier's deletion_max_duration";
+        TenantId = "tenant.id": Type::Str, "id of the tenant";
+        TenantPlan = "tenant.plan": Type::Enum(PLANS), "plan tier of the tenant";
+        SeatsTotal = "tenant.seats.total": Type::Int, "seats the tenant has bought";
+        SeatsUsed = "tenant.seats.used": Type::Int, "seats allocated";
+        SeatsAvailable = "tenant.seats.available": Type::Int, "total - used (negative when over-allocated)";
+        ConflictsUserId = "conflicts.user_id": Type::StrList, "active members with the deleted member's user id";
+        ConflictsEmail = "conflicts.email": Type::StrList, "active members with the same email (case-insensitive)";
+        ConflictsPhone = "conflicts.phone": Type::StrList, "active members with the same phone number (as stored)";
+        RequestBatchSize = "request.batch_size": Type::Int, "members restored together in this request";
+        EvaluationAt = "evaluation.at": Type::Timestamp, "the time the decision is made for";
+    }
+}
+
+catalogue! {
+    /// Settings: policy defaults, overridable per tier.
+    pub enum Setting {
+        RestoreWindow = "restore_window": Type::Duration, "how long after deletion a member can be restored";
+        DeletionMaxDuration = "deletion_max_duration": Type::Duration, "longest the deletion process can take";
+        RestoreRoles = "restore_roles": Type::StrList, "roles allowed to restore a member";
+        BlockWithoutSeat = "block_without_seat": Type::Bool, "deny the restore when no seat is available";
+        BatchRestore = "batch_restore": Type::Bool, "whether several members may be restored in one request";
+    }
+}
+
+/// Why a duration could not be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DurationError {
+    NoUnit,
+    Invalid,
+}
+
+/// Parses `30d`, `48h`, `1d12h`, `90m`, `45s`, `2w`. A bare number is refused:
+/// its unit would be a guess.
+pub fn parse_duration(text: &str) -> Result<TimeDelta, DurationError> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Err(DurationError::Invalid);
+    }
+    if text.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(DurationError::NoUnit);
+    }
+    let mut total: i64 = 0;
+    let mut number: Option<i64> = None;
+    for c in text.chars() {
+        if let Some(digit) = c.to_digit(10) {
+            let n = number.unwrap_or(0);
+            number = Some(
+                n.checked_mul(10)
+                    .and_then(|n| n.checked_add(i64::from(digit)))
+                    .ok_or(DurationError::Invalid)?,
+            );
+            continue;
+        }
+        let seconds = match c {
+            'w' => 7 * 86_400,
+            'd' => 86_400,
+            'h' => 3_600,
+            'm' => 60,
+            's' => 1,
+            _ => return Err(DurationError::Invalid),
+        };
+        let n = number.take().ok_or(DurationError::Invalid)?;
+        total = n
+            .checked_mul(seconds)
+            .and_then(|s| total.checked_add(s))
+            .ok_or(DurationError::Invalid)?;
+    }
+    if number.is_some() {
+        // Trailing digits after a unit, e.g. `1d12`.
+        return Err(DurationError::NoUnit);
+    }
+    TimeDelta::try_seconds(total).ok_or(DurationError::Invalid)
+}
+
+/// The shortest exact spelling, e.g. `30d`, `1d12h`, `0s`.
+pub fn format_duration(d: TimeDelta) -> String {
+    let mut seconds = d.num_seconds();
+    if seconds == 0 {
+        return "0s".into();
+    }
+    let mut out = String::new();
+    if seconds < 0 {
+        out.push('-');
+        seconds = -seconds;
+    }
+    for (unit, size) in [("d", 86_400), ("h", 3_600), ("m", 60), ("s", 1)] {
+        if seconds >= size {
+            out.push_str(&format!("{}{unit}", seconds / size));
+            seconds %= size;
+        }
+    }
+    out
+}
+
+/// Closest name within a small edit distance, for "did you mean" hints.
+pub fn suggest<'a>(wrong: &str, names: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    names
+        .into_iter()
+        .map(|n| (edit_distance(wrong, n), n))
+        .filter(|(d, n)| *d <= 2.max(n.len() / 4))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, n)| n)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = if ca == *cb {
+                prev
+            } else {
+                1 + prev.min(row[j]).min(row[j + 1])
+            };
+            prev = cur;
+        }
+    }
+    row[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_need_units() {
+        assert_eq!(parse_duration("30d"), Ok(TimeDelta::days(30)));
+        assert_eq!(parse_duration("48h"), Ok(TimeDelta::hours(48)));
+        assert_eq!(
+            parse_duration("1d12h"),
+            Ok(TimeDelta::hours(36)),
+            "compound"
+        );
+        assert_eq!(parse_duration("2w"), Ok(TimeDelta::days(14)));
+        assert_eq!(parse_duration("30"), Err(DurationError::NoUnit));
+        assert_eq!(parse_duration("1d12"), Err(DurationError::NoUnit));
+        assert_eq!(parse_duration("3x"), Err(DurationError::Invalid));
+        assert_eq!(parse_duration("d"), Err(DurationError::Invalid));
+        assert_eq!(
+            parse_duration("99999999999999999999d"),
+            Err(DurationError::Invalid)
+        );
+    }
+
+    #[test]
+    fn durations_round_trip() {
+        for text in ["30d", "1d12h", "48h", "90m", "1m30s", "0s"] {
+            let d = parse_duration(text).unwrap();
+            assert_eq!(parse_duration(&format_duration(d)).unwrap(), d, "{text}");
+        }
+        assert_eq!(format_duration(TimeDelta::hours(48)), "2d");
+    }
+
+    #[test]
+    fn catalogue_names_round_trip() {
+        for fact in Fact::ALL {
+            assert_eq!(Fact::from_name(fact.name()), Some(*fact));
+        }
+        for setting in Setting::ALL {
+            assert_eq!(Setting::from_name(setting.name()), Some(*setting));
+        }
+    }
+
+    #[test]
+    fn suggests_close_names() {
+        let names = Fact::ALL.iter().map(|f| f.name());
+        assert_eq!(suggest("member.deleted_att", names), Some("member.deleted_at"));
+        assert_eq!(suggest("zzz", Fact::ALL.iter().map(|f| f.name())), None);
+    }
+}

@@ -1,0 +1,47 @@
+//! `restorectl eval`: decide on one deleted member.
+
+use restore_engine::facts::Request;
+
+use crate::output::{render_decision, OutputFormat};
+use crate::policy_args::PolicyArgs;
+use crate::Exit;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    pub policy: PolicyArgs,
+    /// Directory URL: memory:FILE, sqlite:PATH, postgres://…, plugin:LIB?CONFIG.
+    #[arg(long, value_name = "URL")]
+    pub directory: String,
+    #[arg(long, value_name = "T")]
+    pub tenant: String,
+    /// Deleted member to decide on (looked up only inside `--tenant`).
+    #[arg(long, value_name = "M")]
+    pub member: String,
+    /// Acting member; omitted, the question is read-only and F1 is skipped.
+    #[arg(long, value_name = "A")]
+    pub actor: Option<String>,
+    #[arg(long, value_enum, default_value = "json")]
+    pub output: OutputFormat,
+}
+
+pub fn run(args: Args) -> anyhow::Result<Exit> {
+    let selected = args.policy.select()?;
+    let runtime = crate::runtime()?;
+    let facts = runtime.block_on(async {
+        let directory = crate::directory::open(&args.directory).await?;
+        let facts = directory
+            .facts(&args.tenant, &args.member, args.actor.as_deref())
+            .await?;
+        anyhow::Ok(facts)
+    })?;
+    let decision = selected
+        .policy()
+        .evaluate(&facts, &Request::default(), selected.at);
+    print!("{}", render_decision(&decision, args.output)?);
+    Ok(if decision.allowed {
+        Exit::Ok
+    } else {
+        Exit::Denied
+    })
+}
