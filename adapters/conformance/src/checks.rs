@@ -1,0 +1,667 @@
+//! The checks. Each builds its own subjects, so they can run in any order.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use futures::StreamExt;
+use restore_directory::{Directory, DirectoryError, RestoreOutcome, RestoreRequest, Snapshot};
+use restore_engine::facts::Facts;
+use tokio::sync::Barrier;
+
+use crate::{decide_at, default_policy, fixture, memory_subject, now, Subject};
+
+/// Facts with empty resource lists dropped: a resource listed with no items
+/// and one not listed mean the same ("a resource not listed has no items"),
+/// and SQL adapters store items, not empty lists.
+fn normalized(mut facts: Facts) -> Facts {
+    facts.member.resources.retain(|_, items| !items.is_empty());
+    facts
+}
+
+/// Ok facts compare normalized; errors compare by kind and ids.
+fn same(what: &str, got: Result<Facts, DirectoryError>, want: Result<Facts, DirectoryError>) {
+    match (got, want) {
+        (Ok(g), Ok(w)) => assert_eq!(
+            normalized(g),
+            normalized(w),
+            "{what}: facts differ from the memory adapter"
+        ),
+        (Err(g), Err(w)) => assert_eq!(
+            g.to_string(),
+            w.to_string(),
+            "{what}: error differs from the memory adapter"
+        ),
+        (Ok(g), Err(w)) => panic!("{what}: got facts {g:?}, memory adapter says error `{w}`"),
+        (Err(g), Ok(_)) => panic!("{what}: got error `{g}`, memory adapter has facts"),
+    }
+}
+
+/// Actors to ask with, per tenant: none, then every active member.
+fn actors(snapshot: &Snapshot, tenant: &str) -> Vec<Option<String>> {
+    let mut out = vec![None];
+    if let Some(t) = snapshot.tenants.iter().find(|t| t.id == tenant) {
+        out.extend(t.members.iter().map(|m| Some(m.id.clone())));
+    }
+    out
+}
+
+async fn facts_of(subject: &Subject, tenant: &str, member: &str, actor: Option<&str>) -> Facts {
+    match subject.directory.facts(tenant, member, actor).await {
+        Ok(f) => f,
+        Err(e) => panic!("facts `{tenant}/{member}` (actor {actor:?}): unexpected error `{e}`"),
+    }
+}
+
+async fn collect(
+    directory: &dyn Directory,
+    tenant: &str,
+    actor: Option<&str>,
+) -> Vec<Result<Facts, DirectoryError>> {
+    directory.deleted_members(tenant, actor).collect().await
+}
+
+fn request(tenant: &str, member: &str, actor: &str, department: &str) -> RestoreRequest {
+    RestoreRequest {
+        tenant: tenant.into(),
+        member: member.into(),
+        actor: actor.into(),
+        department: department.into(),
+        at: now(),
+    }
+}
+
+async fn restore(
+    subject: &Subject,
+    request: &RestoreRequest,
+) -> Result<RestoreOutcome, DirectoryError> {
+    let decide = decide_at(default_policy(), request.at);
+    subject.directory.apply_restore(request, &decide).await
+}
+
+async fn audit_len(subject: &Subject, tenant: &str) -> usize {
+    match subject.probe.audit(tenant).await {
+        Ok(rows) => rows.len(),
+        Err(e) => panic!("audit of `{tenant}`: {e}"),
+    }
+}
+
+/// `facts` equals the memory adapter's, field by field, for every deleted
+/// member of every tenant, with no actor and with each active member as actor.
+pub async fn facts_parity<F, Fut>(make: &F)
+where
+    F: Fn(Snapshot) -> Fut,
+    Fut: Future<Output = Subject>,
+{
+    let snapshot = fixture();
+    let subject = make(snapshot.clone()).await;
+    let memory = memory_subject(&snapshot);
+    let mut compared = 0;
+    for tenant in &snapshot.tenants {
+        for member in &tenant.deleted_members {
+            for actor in actors(&snapshot, &tenant.id) {
+                let what = format!("facts_parity `{}/{}` actor {actor:?}", tenant.id, member.id);
+                same(
+                    &what,
+                    subject
+                        .directory
+                        .facts(&tenant.id, &member.id, actor.as_deref())
+                        .await,
+                    memory
+                        .directory
+                        .facts(&tenant.id, &member.id, actor.as_deref())
+                        .await,
+                );
+                compared += 1;
+            }
+        }
+    }
+    assert!(compared > 20, "facts_parity compared only {compared} cases");
+}
+
+/// `deleted_members` streams every deleted member once, in member-id order,
+/// with the same facts as the memory adapter.
+pub async fn stream_parity<F, Fut>(make: &F)
+where
+    F: Fn(Snapshot) -> Fut,
+    Fut: Future<Output = Subject>,
+{
+    let snapshot = fixture();
+    let subject = make(snapshot.clone()).await;
+    let memory = memory_subject(&snapshot);
+    for tenant in &snapshot.tenants {
+        for actor in actors(&snapshot, &tenant.id) {
+            let what = format!("stream_parity `{}` actor {actor:?}", tenant.id);
+            let got = collect(&*subject.directory, &tenant.id, actor.as_deref()).await;
+            let want = collect(&*memory.directory, &tenant.id, actor.as_deref()).await;
+            assert_eq!(
+                got.len(),
+                tenant.deleted_members.len(),
+                "{what}: streamed {} items for {} deleted members",
+                got.len(),
+                tenant.deleted_members.len()
+            );
+            let ids: Vec<String> = got
+                .iter()
+                .map(|r| match r {
+                    Ok(f) => f.member.id.clone(),
+                    Err(e) => panic!("{what}: stream item is an error `{e}`"),
+                })
+                .collect();
+            let mut sorted = ids.clone();
+            sorted.sort();
+            sorted.dedup();
+            assert_eq!(
+                ids, sorted,
+                "{what}: not in strictly ascending member-id order"
+            );
+            for (g, w) in got.into_iter().zip(want) {
+                same(&what, g, w);
+            }
+        }
+    }
+}
+
+/// Conflicts the fixture is built to have (F11, F12), independently of the
+/// memory adapter: user id exact, email case-insensitive, phone as stored.
+pub async fn expected_conflicts<F, Fut>(make: &F)
+where
+    F: Fn(Snapshot) -> Fut,
+    Fut: Future<Output = Subject>,
+{
+    let subject = make(fixture()).await;
+    let s = &subject;
+    let cleo = facts_of(s, "acme", "u_cleo", None).await.conflicts;
+    assert_eq!(
+        cleo.email,
+        ["u_carl"],
+        "email conflict must ignore case: {cleo:?}"
+    );
+    assert!(
+        cleo.user_id.is_empty() && cleo.phone.is_empty(),
+        "u_cleo: {cleo:?}"
+    );
+
+    let erin = facts_of(s, "acme", "u_erin", None).await.conflicts;
+    assert_eq!(erin.user_id, ["u_erin"], "duplicate user id: {erin:?}");
+    assert!(
+        erin.email.is_empty(),
+        "different emails must not conflict: {erin:?}"
+    );
+
+    let fay = facts_of(s, "acme", "u_fay", None).await;
+    assert_eq!(
+        fay.conflicts.phone,
+        ["u_anna", "u_fred"],
+        "phone conflicts, in active-member order: {:?}",
+        fay.conflicts
+    );
+    let surveys = &fay.member.resources["surveys"];
+    assert_eq!(surveys[0].transferred_to.as_deref(), Some("u_carl"));
+
+    let bob = facts_of(s, "acme", "u_bob", Some("u_anna")).await;
+    assert_eq!(
+        bob.conflicts,
+        Default::default(),
+        "beta's look-alikes of u_bob must not conflict in acme"
+    );
+    let docs: Vec<(&str, Option<&str>)> = bob.member.resources["documents"]
+        .iter()
+        .map(|i| (i.id.as_str(), i.transferred_to.as_deref()))
+        .collect();
+    assert_eq!(
+        docs,
+        [("d1", None), ("d2", Some("u_anna")), ("d0", None)],
+        "items keep their stored order and transfers"
+    );
+    assert_eq!(
+        bob.actor.map(|a| a.roles),
+        Some(vec!["primary_admin".to_owned()]),
+        "actor roles"
+    );
+
+    let upper = facts_of(s, "acme", "U_bob", None).await.conflicts;
+    assert!(
+        upper.user_id.is_empty(),
+        "user ids are case-sensitive: {upper:?}"
+    );
+
+    let yan = facts_of(s, "beta", "u_yan", None).await.conflicts;
+    assert_eq!(
+        yan,
+        Default::default(),
+        "acme's u_anna must not conflict in beta"
+    );
+    let beta_erin = facts_of(s, "beta", "u_erin", None).await.conflicts;
+    assert!(beta_erin.user_id.is_empty(), "acme's u_erin is not in beta");
+}
+
+/// Unknown tenant, member and actor are reported as such by every call.
+pub async fn unknown_ids<F, Fut>(make: &F)
+where
+    F: Fn(Snapshot) -> Fut,
+    Fut: Future<Output = Subject>,
+{
+    let s = make(fixture()).await;
+    let d = &*s.directory;
+    assert!(
+        matches!(d.facts("nope", "u_bob", None).await, Err(DirectoryError::UnknownTenant { tenant }) if tenant == "nope"),
+        "facts: unknown tenant"
+    );
+    assert!(
+        matches!(d.facts("acme", "nobody", None).await, Err(DirectoryError::UnknownMember { member, .. }) if member == "nobody"),
+        "facts: unknown member"
+    );
+    assert!(
+        matches!(d.facts("acme", "u_bob", Some("ghost")).await, Err(DirectoryError::UnknownActor { actor, .. }) if actor == "ghost"),
+        "facts: unknown actor"
+    );
+    // A deleted member is not an active member, so not an actor.
+    assert!(
+        matches!(
+            d.facts("acme", "u_bob", Some("u_gus")).await,
+            Err(DirectoryError::UnknownActor { .. })
+        ),
+        "facts: a deleted member is not an actor"
+    );
+    // An active member is not a deleted member.
+    assert!(
+        matches!(
+            d.facts("acme", "u_anna", None).await,
+            Err(DirectoryError::UnknownMember { .. })
+        ),
+        "facts: an active member is not a deleted member"
+    );
+    let items = collect(d, "nope", None).await;
+    assert!(
+        items.len() == 1 && matches!(items[0], Err(DirectoryError::UnknownTenant { .. })),
+        "stream: unknown tenant must be the only item, got {} items",
+        items.len()
+    );
+    let items = collect(d, "acme", Some("ghost")).await;
+    assert!(
+        items.len() == 1 && matches!(items[0], Err(DirectoryError::UnknownActor { .. })),
+        "stream: unknown actor must be the only item, got {} items",
+        items.len()
+    );
+    for (req, what) in [
+        (request("nope", "u_bob", "u_anna", "ops"), "tenant"),
+        (request("acme", "nobody", "u_anna", "ops"), "member"),
+        (request("acme", "u_bob", "ghost", "ops"), "actor"),
+    ] {
+        let got = restore(&s, &req).await;
+        let ok = match what {
+            "tenant" => matches!(got, Err(DirectoryError::UnknownTenant { .. })),
+            "member" => matches!(got, Err(DirectoryError::UnknownMember { .. })),
+            _ => matches!(got, Err(DirectoryError::UnknownActor { .. })),
+        };
+        assert!(ok, "apply_restore: unknown {what} gave {got:?}");
+    }
+    assert_eq!(
+        audit_len(&s, "acme").await,
+        0,
+        "failed restores wrote audit rows"
+    );
+}
+
+/// A tenant never sees another tenant's members, as members, actors or
+/// conflicts, and a restore in one tenant leaves the others alone.
+pub async fn tenant_isolation<F, Fut>(make: &F)
+where
+    F: Fn(Snapshot) -> Fut,
+    Fut: Future<Output = Subject>,
+{
+    let s = make(fixture()).await;
+    let d = &*s.directory;
+    assert!(
+        matches!(
+            d.facts("acme", "u_yan", None).await,
+            Err(DirectoryError::UnknownMember { .. })
+        ),
+        "beta's deleted u_yan must not be found via acme"
+    );
+    assert!(
+        matches!(
+            d.facts("beta", "u_bob", None).await,
+            Err(DirectoryError::UnknownMember { .. })
+        ),
+        "acme's deleted u_bob must not be found via beta"
+    );
+    assert!(
+        matches!(
+            d.facts("acme", "u_bob", Some("u_zed")).await,
+            Err(DirectoryError::UnknownActor { .. })
+        ),
+        "beta's admin must not act in acme"
+    );
+    let got = restore(&s, &request("acme", "u_yan", "u_anna", "ops")).await;
+    assert!(
+        matches!(got, Err(DirectoryError::UnknownMember { .. })),
+        "restoring beta's member via acme: {got:?}"
+    );
+    let got = restore(&s, &request("beta", "u_yan", "u_anna", "ops")).await;
+    assert!(
+        matches!(got, Err(DirectoryError::UnknownActor { .. })),
+        "acme's admin restoring in beta: {got:?}"
+    );
+    let acme_ids: Vec<String> = collect(d, "acme", None)
+        .await
+        .into_iter()
+        .filter_map(Result::ok)
+        .map(|f| f.member.id)
+        .collect();
+    assert!(
+        !acme_ids.contains(&"u_yan".to_owned()),
+        "acme stream has beta's u_yan"
+    );
+
+    let beta_before = facts_of(&s, "beta", "u_yan", None).await;
+    let got = restore(&s, &request("acme", "u_gus", "u_anna", "ops")).await;
+    assert!(
+        matches!(got, Ok(RestoreOutcome::Restored(_))),
+        "restore acme/u_gus: {got:?}"
+    );
+    assert_eq!(
+        facts_of(&s, "beta", "u_yan", None).await,
+        beta_before,
+        "a restore in acme changed beta"
+    );
+    assert_eq!(
+        audit_len(&s, "beta").await,
+        0,
+        "acme's restore audited in beta"
+    );
+    assert_eq!(
+        s.probe.department("beta", "u_gus").await.ok().flatten(),
+        None,
+        "acme's restore touched beta's u_gus"
+    );
+}
+
+/// An allowed restore: member active again in the new department with no
+/// roles (F17), one more seat used, gone from the deleted members, one audit
+/// row; the receipt agrees with the memory adapter's.
+pub async fn restore_effects<F, Fut>(make: &F)
+where
+    F: Fn(Snapshot) -> Fut,
+    Fut: Future<Output = Subject>,
+{
+    let snapshot = fixture();
+    let s = make(snapshot.clone()).await;
+    let memory = memory_subject(&snapshot);
+    let req = request("acme", "u_bob", "u_anna", "engineering");
+    let receipt = match restore(&s, &req).await {
+        Ok(RestoreOutcome::Restored(r)) => r,
+        other => panic!("restore acme/u_bob must succeed, got {other:?}"),
+    };
+    let reference = match restore(&memory, &req).await {
+        Ok(RestoreOutcome::Restored(r)) => r,
+        other => panic!("memory adapter: restore acme/u_bob gave {other:?}"),
+    };
+    assert_eq!(
+        receipt.decision, reference.decision,
+        "decision differs from memory adapter"
+    );
+    assert_eq!(receipt.seats_used, 50, "seats used after the restore");
+    assert_eq!(receipt.department, "engineering");
+    assert!(
+        receipt.audit_id > 0,
+        "audit id must be positive: {}",
+        receipt.audit_id
+    );
+
+    assert!(
+        matches!(
+            s.directory.facts("acme", "u_bob", None).await,
+            Err(DirectoryError::UnknownMember { .. })
+        ),
+        "a restored member is no longer a deleted member"
+    );
+    let ids: Vec<String> = collect(&*s.directory, "acme", None)
+        .await
+        .into_iter()
+        .filter_map(Result::ok)
+        .map(|f| f.member.id)
+        .collect();
+    assert!(
+        !ids.contains(&"u_bob".to_owned()),
+        "stream still lists u_bob: {ids:?}"
+    );
+    assert_eq!(ids.len(), 7, "other deleted members stay: {ids:?}");
+
+    let gus = facts_of(&s, "acme", "u_gus", Some("u_bob")).await;
+    assert_eq!(gus.tenant.seats_used, 50, "seat count read back");
+    assert_eq!(
+        gus.actor.map(|a| a.roles),
+        Some(Vec::new()),
+        "restored member comes back with no roles (F17)"
+    );
+    assert_eq!(
+        s.probe
+            .department("acme", "u_bob")
+            .await
+            .ok()
+            .flatten()
+            .as_deref(),
+        Some("engineering"),
+        "department chosen at restore (F8, F15)"
+    );
+    let audit = match s.probe.audit("acme").await {
+        Ok(a) => a,
+        Err(e) => panic!("audit: {e}"),
+    };
+    assert_eq!(audit.len(), 1, "exactly one audit row: {audit:?}");
+    assert_eq!(audit[0].id, receipt.audit_id, "receipt names its audit row");
+    assert_eq!(audit[0].member, "u_bob");
+    assert_eq!(audit[0].actor, "u_anna");
+    assert_eq!(audit[0].policy_version, &*receipt.decision.policy.version);
+    assert_eq!(audit[0].digest, &*receipt.decision.policy.digest);
+
+    // Ids are case-sensitive: the active u_bob does not clash with U_bob.
+    // The last seat is gone, so the next restore is blocked (F10).
+    let upper = facts_of(&s, "acme", "U_bob", None).await;
+    assert!(upper.conflicts.user_id.is_empty(), "ids are case-sensitive");
+    let again = restore(&s, &request("acme", "u_gus", "u_anna", "ops")).await;
+    match again {
+        Ok(RestoreOutcome::Denied(d)) => assert!(
+            d.blocked_by("no_available_seat"),
+            "second restore must be blocked by the seat: {:?}",
+            d.blockers
+        ),
+        other => panic!("second restore without a seat: {other:?}"),
+    }
+}
+
+/// A denied restore writes nothing: facts, seats, audit and departments stay.
+pub async fn denied_restore_changes_nothing<F, Fut>(make: &F)
+where
+    F: Fn(Snapshot) -> Fut,
+    Fut: Future<Output = Subject>,
+{
+    let s = make(fixture()).await;
+    let cases = [
+        (
+            request("gamma", "u_kim", "u_root", "ops"),
+            "no_available_seat",
+        ),
+        (
+            request("acme", "u_bob", "u_carl", "ops"),
+            "actor_not_permitted",
+        ),
+        (
+            request("acme", "u_cleo", "u_anna", "ops"),
+            "duplicate_email",
+        ),
+        (
+            request("acme", "u_hal", "u_anna", "ops"),
+            "deletion_in_progress",
+        ),
+        (
+            request("acme", "u_ivy", "u_anna", "ops"),
+            "removed_from_list",
+        ),
+    ];
+    for (req, rule) in cases {
+        let before = facts_of(&s, &req.tenant, &req.member, None).await;
+        match restore(&s, &req).await {
+            Ok(RestoreOutcome::Denied(d)) => {
+                assert!(!d.allowed, "denied decision must not be allowed");
+                assert!(
+                    d.blocked_by(rule),
+                    "`{}` must be blocked by `{rule}`: {:?}",
+                    req.member,
+                    d.blockers
+                );
+            }
+            other => panic!(
+                "restore `{}/{}` must be denied, got {other:?}",
+                req.tenant, req.member
+            ),
+        }
+        assert_eq!(
+            facts_of(&s, &req.tenant, &req.member, None).await,
+            before,
+            "denied restore of `{}` changed the facts",
+            req.member
+        );
+        assert_eq!(
+            audit_len(&s, &req.tenant).await,
+            0,
+            "denied restore wrote an audit row"
+        );
+        assert_eq!(
+            s.probe
+                .department(&req.tenant, &req.member)
+                .await
+                .ok()
+                .flatten(),
+            None,
+            "denied restore activated `{}`",
+            req.member
+        );
+    }
+}
+
+/// A missing or blank department is refused before anything is read or written.
+pub async fn missing_department<F, Fut>(make: &F)
+where
+    F: Fn(Snapshot) -> Fut,
+    Fut: Future<Output = Subject>,
+{
+    let s = make(fixture()).await;
+    let before = facts_of(&s, "acme", "u_bob", None).await;
+    for dept in ["", "   "] {
+        let got = restore(&s, &request("acme", "u_bob", "u_anna", dept)).await;
+        assert!(
+            matches!(got, Err(DirectoryError::MissingDepartment)),
+            "department {dept:?}: {got:?}"
+        );
+        // Checked before the tenant is even looked up.
+        let got = restore(&s, &request("nope", "u_bob", "u_anna", dept)).await;
+        assert!(
+            matches!(got, Err(DirectoryError::MissingDepartment)),
+            "department {dept:?} in an unknown tenant: {got:?}"
+        );
+    }
+    assert_eq!(
+        facts_of(&s, "acme", "u_bob", None).await,
+        before,
+        "facts changed"
+    );
+    assert_eq!(audit_len(&s, "acme").await, 0, "audit row written");
+}
+
+/// Runs two restores at once against one directory.
+async fn race(
+    directory: Arc<dyn Directory>,
+    a: RestoreRequest,
+    b: RestoreRequest,
+) -> [Result<RestoreOutcome, DirectoryError>; 2] {
+    let barrier = Arc::new(Barrier::new(2));
+    let spawn = |req: RestoreRequest| {
+        let directory = directory.clone();
+        let barrier = barrier.clone();
+        tokio::spawn(async move {
+            let decide = decide_at(default_policy(), req.at);
+            barrier.wait().await;
+            directory.apply_restore(&req, &decide).await
+        })
+    };
+    let (ta, tb) = (spawn(a), spawn(b));
+    let (ra, rb) = (ta.await, tb.await);
+    match (ra, rb) {
+        (Ok(ra), Ok(rb)) => [ra, rb],
+        (ra, rb) => panic!("a restore task panicked: {ra:?} / {rb:?}"),
+    }
+}
+
+/// Rounds per race check: several, to give a bad lock a chance to show.
+const RACE_ROUNDS: usize = 5;
+
+/// Two admins restore two members at once for acme's last seat (Pro, F10):
+/// exactly one is restored; the other is denied by `no_available_seat`.
+pub async fn last_seat_race<F, Fut>(make: &F)
+where
+    F: Fn(Snapshot) -> Fut,
+    Fut: Future<Output = Subject>,
+{
+    for round in 0..RACE_ROUNDS {
+        let s = make(fixture()).await;
+        let results = race(
+            s.directory.clone(),
+            request("acme", "u_bob", "u_anna", "ops"),
+            request("acme", "u_gus", "u_anna", "ops"),
+        )
+        .await;
+        let restored = results
+            .iter()
+            .filter(|r| matches!(r, Ok(RestoreOutcome::Restored(_))))
+            .count();
+        let denied = results
+            .iter()
+            .filter(
+                |r| matches!(r, Ok(RestoreOutcome::Denied(d)) if d.blocked_by("no_available_seat")),
+            )
+            .count();
+        assert!(
+            restored == 1 && denied == 1,
+            "round {round}: last-seat race must give one restore and one seat denial, got {results:?}"
+        );
+        let seats = facts_of(&s, "acme", "u_cleo", None).await.tenant.seats_used;
+        assert_eq!(seats, 50, "round {round}: seats used after the race");
+        assert_eq!(audit_len(&s, "acme").await, 1, "round {round}: audit rows");
+    }
+}
+
+/// The same member restored twice at once: exactly one restore; the other
+/// gets [`DirectoryError::UnknownMember`] (it is no longer a deleted member
+/// once the first commits).
+pub async fn double_restore_race<F, Fut>(make: &F)
+where
+    F: Fn(Snapshot) -> Fut,
+    Fut: Future<Output = Subject>,
+{
+    for round in 0..RACE_ROUNDS {
+        let s = make(fixture()).await;
+        let results = race(
+            s.directory.clone(),
+            request("acme", "u_bob", "u_anna", "ops"),
+            request("acme", "u_bob", "u_anna", "sales"),
+        )
+        .await;
+        let restored = results
+            .iter()
+            .filter(|r| matches!(r, Ok(RestoreOutcome::Restored(_))))
+            .count();
+        let unknown = results
+            .iter()
+            .filter(|r| matches!(r, Err(DirectoryError::UnknownMember { .. })))
+            .count();
+        assert!(
+            restored == 1 && unknown == 1,
+            "round {round}: double restore must give one restore and one UnknownMember, got {results:?}"
+        );
+        let seats = facts_of(&s, "acme", "u_cleo", None).await.tenant.seats_used;
+        assert_eq!(seats, 50, "round {round}: one seat taken");
+        assert_eq!(audit_len(&s, "acme").await, 1, "round {round}: audit rows");
+    }
+}
