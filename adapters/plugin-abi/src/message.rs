@@ -1,0 +1,332 @@
+//! The JSON messages exchanged through [`crate::PluginVTable::call`].
+//!
+//! A request is `{"v": 1, "request": {"op": "facts", ...}}`; a reply is
+//! `{"v": 1, "result": {"ok": {"type": "facts", ...}}}` or
+//! `{"v": 1, "result": {"err": {"kind": "unknown_tenant", "message": "..."}}}`.
+//!
+//! Restores are two-phase because the host's policy cannot cross the C
+//! boundary: `restore_begin` locks what the restore depends on and returns the
+//! facts it read with a token; the host decides, then sends `restore_commit`
+//! (allowed) or `restore_abort` (denied, or the host gave up). The plugin keeps
+//! its lock or transaction between the two.
+
+use restore_directory::{DirectoryError, RestoreRequest};
+use restore_engine::decision::Decision;
+use restore_engine::facts::Facts;
+use serde::de::{DeserializeOwned, IgnoredAny};
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+/// Version of the messages in this module; the `v` field of every message.
+pub const MESSAGE_VERSION: u32 = 1;
+
+/// A request with its version.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RequestMessage {
+    pub v: u32,
+    pub request: Request,
+}
+
+/// What the host asks.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Request {
+    /// Facts about one deleted member; replied with [`Response::Facts`].
+    Facts {
+        tenant: String,
+        member: String,
+        #[serde(default)]
+        actor: Option<String>,
+    },
+    /// One page of deleted members in member-id order, ids strictly after
+    /// `after`, at most `limit`; replied with [`Response::Page`]. A page
+    /// shorter than `limit` is the last.
+    DeletedMembers {
+        tenant: String,
+        #[serde(default)]
+        actor: Option<String>,
+        #[serde(default)]
+        after: Option<String>,
+        limit: u32,
+    },
+    /// Lock, read facts, keep the lock; replied with [`Response::Begun`].
+    RestoreBegin { request: RestoreRequest },
+    /// Write the restore the host allowed and release; replied with
+    /// [`Response::Committed`].
+    RestoreCommit { token: u64, decision: Decision },
+    /// Release without writing; replied with [`Response::Aborted`].
+    RestoreAbort { token: u64 },
+}
+
+/// A reply with its version.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResponseMessage {
+    pub v: u32,
+    pub result: Reply,
+}
+
+/// Success or a typed failure.
+// One value per call, never stored in bulk: boxing would only add an allocation.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reply {
+    Ok(Response),
+    Err(WireError),
+}
+
+/// A successful answer; its `type` matches the request's `op`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Response {
+    Facts { facts: Facts },
+    Page { members: Vec<Facts> },
+    Begun { token: u64, facts: Facts },
+    Committed { audit_id: i64, seats_used: i64 },
+    Aborted,
+}
+
+/// A failure the plugin reports; the host turns it into a `DirectoryError`,
+/// taking tenant, member and actor from its own request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Error)]
+#[error("{message}")]
+pub struct WireError {
+    pub kind: ErrorKind,
+    /// Human-readable, lowercase, user input in backticks.
+    pub message: String,
+}
+
+/// Which `DirectoryError` a [`WireError`] stands for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ErrorKind {
+    UnknownTenant,
+    UnknownMember,
+    UnknownActor,
+    MissingDepartment,
+    /// Stored data breaks an invariant.
+    BadData,
+    /// Someone else changed what the restore depended on.
+    Conflict,
+    Unsupported,
+    /// The host's request could not be understood (version, shape).
+    BadRequest,
+    /// I/O or another failure of the plugin's store.
+    Backend,
+    /// A kind from a newer plugin; treated as a backend failure.
+    #[serde(other)]
+    Other,
+}
+
+impl WireError {
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        WireError {
+            kind,
+            message: message.into(),
+        }
+    }
+
+    pub fn unknown_tenant(tenant: &str) -> Self {
+        Self::new(
+            ErrorKind::UnknownTenant,
+            format!("unknown tenant `{tenant}`"),
+        )
+    }
+
+    pub fn unknown_member(tenant: &str, member: &str) -> Self {
+        Self::new(
+            ErrorKind::UnknownMember,
+            format!("no deleted member `{member}` in tenant `{tenant}`"),
+        )
+    }
+
+    pub fn unknown_actor(tenant: &str, actor: &str) -> Self {
+        Self::new(
+            ErrorKind::UnknownActor,
+            format!("actor `{actor}` is not an active member of tenant `{tenant}`"),
+        )
+    }
+
+    pub fn missing_department() -> Self {
+        Self::new(
+            ErrorKind::MissingDepartment,
+            "a department is required to restore a member (F8)",
+        )
+    }
+
+    pub fn backend(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Backend, message)
+    }
+}
+
+impl From<&DirectoryError> for WireError {
+    fn from(e: &DirectoryError) -> Self {
+        let kind = match e {
+            DirectoryError::UnknownTenant { .. } => ErrorKind::UnknownTenant,
+            DirectoryError::UnknownMember { .. } => ErrorKind::UnknownMember,
+            DirectoryError::UnknownActor { .. } => ErrorKind::UnknownActor,
+            DirectoryError::MissingDepartment => ErrorKind::MissingDepartment,
+            DirectoryError::BadRow { .. } | DirectoryError::Snapshot(_) => ErrorKind::BadData,
+            DirectoryError::Conflict(_) => ErrorKind::Conflict,
+            DirectoryError::Unsupported(_) => ErrorKind::Unsupported,
+            _ => ErrorKind::Backend,
+        };
+        WireError::new(kind, e.to_string())
+    }
+}
+
+/// Why bytes are not a message this build understands.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum MessageError {
+    #[error("not valid JSON: {0}")]
+    Json(String),
+    #[error("message version `{found}` is not supported, expected `{expected}`")]
+    Version { found: u64, expected: u32 },
+    #[error("unexpected message shape: {0}")]
+    Shape(String),
+    #[error("cannot encode message: {0}")]
+    Encode(String),
+}
+
+/// Only the version, so that a message of another version is reported as
+/// such rather than as a shape error.
+#[derive(Deserialize)]
+struct Probe {
+    v: Option<u64>,
+}
+
+fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, MessageError> {
+    // Structs also deserialize from arrays; a message is an object only.
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(match serde_json::from_slice::<IgnoredAny>(bytes) {
+            Ok(_) => MessageError::Shape("a message must be a JSON object".into()),
+            Err(e) => MessageError::Json(e.to_string()),
+        });
+    }
+    let probe: Probe = serde_json::from_slice(bytes).map_err(|e| {
+        if e.is_syntax() || e.is_eof() {
+            MessageError::Json(e.to_string())
+        } else {
+            MessageError::Shape(e.to_string())
+        }
+    })?;
+    match probe.v {
+        None => return Err(MessageError::Shape("missing field `v`".into())),
+        Some(v) if v != u64::from(MESSAGE_VERSION) => {
+            return Err(MessageError::Version {
+                found: v,
+                expected: MESSAGE_VERSION,
+            })
+        }
+        Some(_) => {}
+    }
+    serde_json::from_slice(bytes).map_err(|e| MessageError::Shape(e.to_string()))
+}
+
+fn encode<T: Serialize>(message: &T) -> Result<Vec<u8>, MessageError> {
+    serde_json::to_vec(message).map_err(|e| MessageError::Encode(e.to_string()))
+}
+
+/// Serializes a request at [`MESSAGE_VERSION`].
+pub fn encode_request(request: &Request) -> Result<Vec<u8>, MessageError> {
+    encode(&RequestMessage {
+        v: MESSAGE_VERSION,
+        request: request.clone(),
+    })
+}
+
+/// Parses a request, checking its version first.
+pub fn decode_request(bytes: &[u8]) -> Result<Request, MessageError> {
+    decode::<RequestMessage>(bytes).map(|m| m.request)
+}
+
+/// Serializes a reply at [`MESSAGE_VERSION`].
+pub fn encode_reply(reply: &Reply) -> Result<Vec<u8>, MessageError> {
+    encode(&ResponseMessage {
+        v: MESSAGE_VERSION,
+        result: reply.clone(),
+    })
+}
+
+/// Parses a reply, checking its version first.
+pub fn decode_reply(bytes: &[u8]) -> Result<Reply, MessageError> {
+    decode::<ResponseMessage>(bytes).map(|m| m.result)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_round_trips_with_version() {
+        let request = Request::DeletedMembers {
+            tenant: "acme".into(),
+            actor: None,
+            after: Some("u_b".into()),
+            limit: 10,
+        };
+        let bytes = encode_request(&request).unwrap();
+        let text = std::str::from_utf8(&bytes).unwrap();
+        assert!(
+            text.starts_with(r#"{"v":1,"request":{"op":"deleted_members""#),
+            "{text}"
+        );
+        assert_eq!(decode_request(&bytes).unwrap(), request);
+    }
+
+    #[test]
+    fn reply_round_trips() {
+        let reply = Reply::Err(WireError::unknown_tenant("x"));
+        let bytes = encode_reply(&reply).unwrap();
+        assert_eq!(decode_reply(&bytes).unwrap(), reply);
+        let ok = Reply::Ok(Response::Committed {
+            audit_id: 3,
+            seats_used: 7,
+        });
+        assert_eq!(decode_reply(&encode_reply(&ok).unwrap()).unwrap(), ok);
+    }
+
+    #[test]
+    fn tells_bad_json_from_bad_version_from_bad_shape() {
+        assert!(matches!(
+            decode_reply(b"{not json"),
+            Err(MessageError::Json(_))
+        ));
+        assert!(matches!(decode_reply(b""), Err(MessageError::Json(_))));
+        assert_eq!(
+            decode_reply(br#"{"v":2,"result":{"whatever":1}}"#),
+            Err(MessageError::Version {
+                found: 2,
+                expected: 1
+            })
+        );
+        assert!(matches!(
+            decode_reply(br#"{"result":{"ok":{"type":"aborted"}}}"#),
+            Err(MessageError::Shape(m)) if m.contains("`v`")
+        ));
+        assert!(matches!(
+            decode_reply(br#"{"v":1,"result":{"ok":{"type":"nonsense"}}}"#),
+            Err(MessageError::Shape(_))
+        ));
+        assert!(matches!(
+            decode_reply(b"[1,2]"),
+            Err(MessageError::Shape(_))
+        ));
+    }
+
+    #[test]
+    fn unknown_error_kinds_are_kept_as_other() {
+        let reply = decode_reply(
+            br#"{"v":1,"result":{"err":{"kind":"quota_exceeded","message":"too many"}}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            reply,
+            Reply::Err(WireError::new(ErrorKind::Other, "too many"))
+        );
+    }
+}
