@@ -46,9 +46,16 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => {
             // --help and --version are not errors.
-            let code = if e.use_stderr() { 2 } else { 0 };
-            let _ = e.print();
-            return ExitCode::from(code);
+            if !e.use_stderr() {
+                let _ = e.print();
+                return ExitCode::SUCCESS;
+            }
+            // Usage errors: one line on stderr, as for any bad input.
+            let message = e.to_string();
+            let reason = message.lines().next().unwrap_or("usage error");
+            let reason = reason.trim_start_matches("error: ");
+            eprintln!("restorectl: {reason} (see --help)");
+            return ExitCode::from(2);
         }
     };
     let result = match cli.command {

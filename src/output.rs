@@ -14,7 +14,10 @@ pub enum OutputFormat {
 
 /// Renders any serialisable value as JSON or YAML; `text` falls back to YAML
 /// for values that have no text form of their own.
-pub fn render_value<T: serde::Serialize>(value: &T, format: OutputFormat) -> anyhow::Result<String> {
+pub fn render_value<T: serde::Serialize>(
+    value: &T,
+    format: OutputFormat,
+) -> anyhow::Result<String> {
     Ok(match format {
         OutputFormat::Json => {
             let mut out = serde_json::to_string_pretty(value)?;
@@ -36,14 +39,26 @@ pub fn render_decision(decision: &Decision, format: OutputFormat) -> anyhow::Res
 pub fn decision_text(d: &Decision) -> String {
     let mut out = String::new();
     let verdict = if d.allowed { "ALLOWED" } else { "DENIED" };
-    let _ = writeln!(out, "{verdict}: restore `{}` in tenant `{}`", d.member, d.tenant);
+    let _ = writeln!(
+        out,
+        "{verdict}: restore `{}` in tenant `{}`",
+        d.member, d.tenant
+    );
     let _ = writeln!(
         out,
         "policy:           {} {} (tier {}, {})",
         d.policy.name, d.policy.version, d.policy.tier, d.policy.digest
     );
-    let _ = writeln!(out, "evaluated at:     {}", format_timestamp(d.evaluated_at));
-    let _ = writeln!(out, "restorable until: {}", format_timestamp(d.restorable_until));
+    let _ = writeln!(
+        out,
+        "evaluated at:     {}",
+        format_timestamp(d.evaluated_at)
+    );
+    let _ = writeln!(
+        out,
+        "restorable until: {}",
+        format_timestamp(d.restorable_until)
+    );
     if d.blockers.is_empty() {
         let _ = writeln!(out, "blockers:         none");
     } else {

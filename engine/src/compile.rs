@@ -227,11 +227,7 @@ fn fold(condition: &Condition, settings: &[Value]) -> Cond {
             let left = term(subject, settings);
             let right = term(value, settings);
             if let (Term::Const(a), Term::Const(b)) = (&left, &right) {
-                return Cond::Const(crate::evaluate::compare(
-                    *op,
-                    &a.as_view(),
-                    &b.as_view(),
-                ));
+                return Cond::Const(crate::evaluate::compare(*op, &a.as_view(), &b.as_view()));
             }
             Cond::Compare(left, *op, right)
         }

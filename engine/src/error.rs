@@ -69,7 +69,10 @@ pub enum RuleErrorKind {
     },
     #[error("a condition needs exactly one of `all`, `any`, `not`, or `fact`/`setting` with one operator")]
     BadCondition,
-    #[error("a comparison needs exactly one operator ({}), found {found}", OPERATORS)]
+    #[error(
+        "a comparison needs exactly one operator ({}), found {found}",
+        OPERATORS
+    )]
     OperatorCount { found: usize },
     #[error("operator `{op}` does not apply to {subject} `{name}` of type {ty}")]
     OperatorType {
@@ -139,7 +142,11 @@ pub struct LoadError {
 impl fmt::Display for LoadError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let n = self.diagnostics.len();
-        write!(f, "{n} error{} in rule files", if n == 1 { "" } else { "s" })?;
+        write!(
+            f,
+            "{n} error{} in rule files",
+            if n == 1 { "" } else { "s" }
+        )?;
         for d in &self.diagnostics {
             write!(f, "\n  {d}")?;
         }

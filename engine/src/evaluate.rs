@@ -126,7 +126,9 @@ pub(crate) fn compare(op: Op, a: &View<'_>, b: &View<'_>) -> bool {
             _ => false,
         },
         Op::Intersects => match (a.list(), b.list()) {
-            (Some(mut left), Some(_)) => left.any(|l| b.list().is_some_and(|mut r| r.any(|x| x == l))),
+            (Some(mut left), Some(_)) => {
+                left.any(|l| b.list().is_some_and(|mut r| r.any(|x| x == l)))
+            }
             _ => false,
         },
         Op::Empty => match (a.list(), b) {
@@ -238,7 +240,9 @@ impl CompiledPolicy {
                     .exceptions
                     .iter()
                     .find(|(when, _, _)| cx.holds(when))
-                    .map_or((r.outcome, None), |(_, o, reason)| (*o, Some(reason.clone())));
+                    .map_or((r.outcome, None), |(_, o, reason)| {
+                        (*o, Some(reason.clone()))
+                    });
                 resource_decision(r.name.clone(), outcome, reason, facts)
             })
             .collect();

@@ -11,12 +11,10 @@ use crate::decision::Outcome;
 use crate::error::{LoadError, RuleDiagnostic, RuleErrorKind};
 use crate::facts::Plan;
 use crate::model::{
-    BlockerRule, Condition, Exception, Op, Operand, PolicyFile, Requirement, ResourceRule,
-    Segment, SettingValues, Template, RULES_FORMAT,
+    BlockerRule, Condition, Exception, Op, Operand, PolicyFile, Requirement, ResourceRule, Segment,
+    SettingValues, Template, RULES_FORMAT,
 };
-use crate::vocabulary::{
-    parse_duration, suggest, DurationError, Fact, Setting, Type, Value,
-};
+use crate::vocabulary::{parse_duration, suggest, DurationError, Fact, Setting, Type, Value};
 use crate::yaml::{self, is_null, Node, NodeKind, Span};
 
 /// Parses and validates one rule file's text. `file` names it in errors.
@@ -68,7 +66,10 @@ struct Fields<'n> {
 
 impl<'n> Fields<'n> {
     fn get(&self, key: &str) -> Option<&'n Node> {
-        self.entries.iter().find(|(k, _)| *k == key).map(|(_, v)| *v)
+        self.entries
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| *v)
     }
 }
 
@@ -253,14 +254,14 @@ impl Decoder {
                 node.span,
                 path,
                 RuleErrorKind::WrongShape {
-                    expected: format!("a {ty}"),
+                    expected: ty.with_article(),
                     found: node.describe(),
                 },
             );
             return None;
         };
         let mismatch = |text: &str| RuleErrorKind::TypeMismatch {
-            expected: format!("a {ty}"),
+            expected: ty.with_article(),
             found: text.to_owned(),
         };
         let value = match ty {
@@ -325,23 +326,30 @@ impl Decoder {
             "blockers",
             "resources",
         ];
-        let fields = self.mapping(root, "", KEYS, REQUIRED)?;
-        if let Some(node) = fields.get("format") {
-            if let Some(format) = self.text(node, "format") {
-                if format != RULES_FORMAT {
-                    self.error(
-                        node.span,
-                        "format",
-                        RuleErrorKind::UnknownFormat {
-                            found: format,
-                            expected: RULES_FORMAT,
-                        },
-                    );
-                    // Nothing else can be trusted in an unknown format.
-                    return None;
+        // The format decides how to read everything else: check it first, and
+        // report nothing more for a format this build does not know.
+        if let NodeKind::Mapping(entries) = &root.kind {
+            let format = entries
+                .iter()
+                .find(|(k, _)| k.as_scalar() == Some("format"));
+            if let Some((_, node)) = format {
+                match node.as_scalar() {
+                    Some(RULES_FORMAT) => {}
+                    found => {
+                        self.error(
+                            node.span,
+                            "format",
+                            RuleErrorKind::UnknownFormat {
+                                found: found.unwrap_or(node.describe()).to_owned(),
+                                expected: RULES_FORMAT,
+                            },
+                        );
+                        return None;
+                    }
                 }
             }
         }
+        let fields = self.mapping(root, "", KEYS, REQUIRED)?;
         let name = fields
             .get("policy")
             .and_then(|n| self.non_empty_text(n, "policy", "policy"));
@@ -593,7 +601,11 @@ impl Decoder {
         let text = self.text(node, path)?;
         let outcome = Outcome::parse(&text);
         if outcome.is_none() {
-            self.error(node.span, path, RuleErrorKind::UnknownOutcome { name: text });
+            self.error(
+                node.span,
+                path,
+                RuleErrorKind::UnknownOutcome { name: text },
+            );
         }
         outcome
     }
@@ -690,20 +702,20 @@ impl Decoder {
     }
 
     fn comparison(&mut self, node: &Node, fields: &Fields<'_>, path: &str) -> Option<Condition> {
-        let (subject, subject_ty, subject_kind, subject_name) =
-            if let Some(n) = fields.get("fact") {
-                let fact = self.fact_name(n, &join(path, "fact"))?;
-                (Operand::Fact(fact), fact.ty(), "fact", fact.name())
-            } else {
-                let n = fields.get("setting")?;
-                let setting = self.setting_name(n, &join(path, "setting"))?;
-                (
-                    Operand::Setting(setting),
-                    setting.ty(),
-                    "setting",
-                    setting.name(),
-                )
-            };
+        let (subject, subject_ty, subject_kind, subject_name) = if let Some(n) = fields.get("fact")
+        {
+            let fact = self.fact_name(n, &join(path, "fact"))?;
+            (Operand::Fact(fact), fact.ty(), "fact", fact.name())
+        } else {
+            let n = fields.get("setting")?;
+            let setting = self.setting_name(n, &join(path, "setting"))?;
+            (
+                Operand::Setting(setting),
+                setting.ty(),
+                "setting",
+                setting.name(),
+            )
+        };
         let ops: Vec<(Op, &Node)> = fields
             .entries
             .iter()
@@ -752,7 +764,7 @@ impl Decoder {
                             value_node.span,
                             &value_path,
                             RuleErrorKind::TypeMismatch {
-                                expected: subject_ty.to_string(),
+                                expected: subject_ty.with_article(),
                                 found: item.to_string(),
                             },
                         );
@@ -811,7 +823,11 @@ impl Decoder {
         let fact = Fact::from_name(&name);
         if fact.is_none() {
             let suggestion = suggest(&name, Fact::ALL.iter().map(|f| f.name()));
-            self.error(node.span, path, RuleErrorKind::UnknownFact { name, suggestion });
+            self.error(
+                node.span,
+                path,
+                RuleErrorKind::UnknownFact { name, suggestion },
+            );
         }
         fact
     }

@@ -46,7 +46,10 @@ impl SettingValues {
     }
 
     pub fn span(&self, setting: Setting) -> Option<Span> {
-        self.0.get(setting_index(setting))?.as_ref().map(|(_, s)| *s)
+        self.0
+            .get(setting_index(setting))?
+            .as_ref()
+            .map(|(_, s)| *s)
     }
 
     pub fn set(&mut self, setting: Setting, value: Value, span: Span) {

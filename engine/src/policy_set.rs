@@ -60,7 +60,8 @@ impl PolicySet {
         }
         let mut sources = Vec::with_capacity(paths.len());
         for path in paths {
-            let text = std::fs::read_to_string(&path).map_err(|e| io_error(&path, e.to_string()))?;
+            let text =
+                std::fs::read_to_string(&path).map_err(|e| io_error(&path, e.to_string()))?;
             sources.push((path.display().to_string(), text));
         }
         PolicySet::from_sources(sources.iter().map(|(f, t)| (f.as_str(), t.as_str())))

@@ -30,6 +30,17 @@ impl Type {
     }
 }
 
+impl Type {
+    /// The type with an article, for "expected …" messages.
+    pub fn with_article(self) -> String {
+        match self {
+            Type::Enum(_) => self.to_string(),
+            Type::Int => "an integer".into(),
+            _ => format!("a {self}"),
+        }
+    }
+}
+
 impl fmt::Display for Type {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -300,7 +311,10 @@ mod tests {
     #[test]
     fn suggests_close_names() {
         let names = Fact::ALL.iter().map(|f| f.name());
-        assert_eq!(suggest("member.deleted_att", names), Some("member.deleted_at"));
+        assert_eq!(
+            suggest("member.deleted_att", names),
+            Some("member.deleted_at")
+        );
         assert_eq!(suggest("zzz", Fact::ALL.iter().map(|f| f.name())), None);
     }
 }

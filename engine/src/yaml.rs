@@ -25,7 +25,10 @@ pub struct Node {
 #[derive(Debug, Clone, PartialEq)]
 pub enum NodeKind {
     /// A scalar; `quoted` tells `"30"` (text) from `30` (a number).
-    Scalar { text: String, quoted: bool },
+    Scalar {
+        text: String,
+        quoted: bool,
+    },
     Sequence(Vec<Node>),
     /// Entries in source order; keys are scalars (other keys are reported).
     Mapping(Vec<(Node, Node)>),
@@ -94,10 +97,13 @@ impl TreeBuilder<'_> {
         if self.source.is_ascii() {
             return char_index.min(self.source.len());
         }
-        let offsets = self.char_offsets.get_or_insert_with(|| {
-            self.source.char_indices().map(|(i, _)| i).collect()
-        });
-        offsets.get(char_index).copied().unwrap_or(self.source.len())
+        let offsets = self
+            .char_offsets
+            .get_or_insert_with(|| self.source.char_indices().map(|(i, _)| i).collect());
+        offsets
+            .get(char_index)
+            .copied()
+            .unwrap_or(self.source.len())
     }
 
     fn push_value(&mut self, node: Node) {
@@ -139,7 +145,8 @@ impl MarkedEventReceiver for TreeBuilder<'_> {
                 let span = self.span(mark);
                 self.error = Some(SyntaxError {
                     span,
-                    message: "YAML aliases are not supported in rule files; write the value out".into(),
+                    message: "YAML aliases are not supported in rule files; write the value out"
+                        .into(),
                 });
             }
             Event::Scalar(text, style, _, _) => {
@@ -241,7 +248,10 @@ mod tests {
 
     #[test]
     fn rejects_aliases_and_second_documents() {
-        assert!(parse("a: &x 1\nb: *x\n").unwrap_err().message.contains("alias"));
+        assert!(parse("a: &x 1\nb: *x\n")
+            .unwrap_err()
+            .message
+            .contains("alias"));
         assert!(parse("a: 1\n---\nb: 2\n")
             .unwrap_err()
             .message

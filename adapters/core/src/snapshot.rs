@@ -155,8 +155,9 @@ pub fn zoned_timestamp<'de, D: Deserializer<'de>>(d: D) -> Result<DateTime<Utc>,
 pub fn parse_zoned_timestamp(text: &str) -> Result<DateTime<Utc>, String> {
     match DateTime::parse_from_rfc3339(text.trim()) {
         Ok(t) => Ok(t.with_timezone(&Utc)),
-        Err(_) if chrono::NaiveDateTime::parse_from_str(text.trim(), "%Y-%m-%dT%H:%M:%S%.f")
-            .is_ok() =>
+        Err(_)
+            if chrono::NaiveDateTime::parse_from_str(text.trim(), "%Y-%m-%dT%H:%M:%S%.f")
+                .is_ok() =>
         {
             Err(format!(
                 "timestamp `{text}` has no time zone; add `Z` or an offset such as `+08:00`"
@@ -178,16 +179,22 @@ impl Snapshot {
     }
 
     /// Parses and validates snapshot text; `file` names it in errors.
-    pub fn parse(text: &str, file: &str, syntax: SnapshotSyntax) -> Result<Snapshot, SnapshotError> {
+    pub fn parse(
+        text: &str,
+        file: &str,
+        syntax: SnapshotSyntax,
+    ) -> Result<Snapshot, SnapshotError> {
         let snapshot: Snapshot = match syntax {
-            SnapshotSyntax::Json => serde_json::from_str(text).map_err(|e| SnapshotError::Parse {
-                file: file.to_owned(),
-                at: Position {
-                    line: Some(e.line()),
-                    column: Some(e.column()),
-                },
-                message: strip_position(&e.to_string()),
-            })?,
+            SnapshotSyntax::Json => {
+                serde_json::from_str(text).map_err(|e| SnapshotError::Parse {
+                    file: file.to_owned(),
+                    at: Position {
+                        line: Some(e.line()),
+                        column: Some(e.column()),
+                    },
+                    message: strip_position(&e.to_string()),
+                })?
+            }
             SnapshotSyntax::Yaml => serde_yaml::from_str(text).map_err(|e| {
                 let at = e.location().map_or(Position::default(), |l| Position {
                     line: Some(l.line()),
@@ -223,7 +230,10 @@ impl Snapshot {
         let mut tenants = HashSet::new();
         for (t, tenant) in self.tenants.iter().enumerate() {
             if tenant.id.trim().is_empty() {
-                return Err(invalid(format!("tenants[{t}].id"), "tenant id is empty".into()));
+                return Err(invalid(
+                    format!("tenants[{t}].id"),
+                    "tenant id is empty".into(),
+                ));
             }
             if !tenants.insert(tenant.id.as_str()) {
                 return Err(invalid(
@@ -234,12 +244,18 @@ impl Snapshot {
             let mut active = HashSet::new();
             for (m, member) in tenant.members.iter().enumerate() {
                 if member.id.trim().is_empty() {
-                    return Err(invalid(format!("tenants[{t}].members[{m}].id"), "member id is empty".into()));
+                    return Err(invalid(
+                        format!("tenants[{t}].members[{m}].id"),
+                        "member id is empty".into(),
+                    ));
                 }
                 if !active.insert(member.id.as_str()) {
                     return Err(invalid(
                         format!("tenants[{t}].members[{m}].id"),
-                        format!("duplicate member id `{}` in tenant `{}`", member.id, tenant.id),
+                        format!(
+                            "duplicate member id `{}` in tenant `{}`",
+                            member.id, tenant.id
+                        ),
                     ));
                 }
             }

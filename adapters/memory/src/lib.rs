@@ -204,13 +204,13 @@ impl Directory for MemoryDirectory {
         let tenant_id = request.tenant.as_str();
         self.with_tenant(tenant_id, |t| {
             let actor = t.actor(tenant_id, Some(&request.actor))?;
-            let member = t
-                .deleted
-                .get(&request.member)
-                .ok_or_else(|| DirectoryError::UnknownMember {
-                    tenant: tenant_id.to_owned(),
-                    member: request.member.clone(),
-                })?;
+            let member =
+                t.deleted
+                    .get(&request.member)
+                    .ok_or_else(|| DirectoryError::UnknownMember {
+                        tenant: tenant_id.to_owned(),
+                        member: request.member.clone(),
+                    })?;
             let decision = decide(&t.facts(tenant_id, member, actor));
             if !decision.allowed {
                 return Ok(RestoreOutcome::Denied(decision));

@@ -1,0 +1,80 @@
+//! Helpers shared by the end-to-end tests.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use restore_directory::Directory;
+use restore_engine::{CompiledPolicy, Decision, PolicySet, Request};
+use restore_memory::MemoryDirectory;
+
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn fixture(name: &str) -> PathBuf {
+    root().join("tests/fixtures").join(name)
+}
+
+/// The time every fixture decision is made at.
+pub fn at() -> DateTime<Utc> {
+    "2026-11-24T10:00:00Z".parse().unwrap()
+}
+
+pub fn default_rules() -> PolicySet {
+    PolicySet::load_dir(&root().join("rules")).expect("default rules load")
+}
+
+pub fn default_policy(set: &PolicySet) -> &CompiledPolicy {
+    set.select(None, None, at()).expect("a version in force")
+}
+
+pub fn fixture_directory() -> MemoryDirectory {
+    MemoryDirectory::open(&fixture("directory.yaml")).expect("fixture directory loads")
+}
+
+/// Evaluates one member of the fixture directory with the default policy.
+pub fn decide(tenant: &str, member: &str, actor: Option<&str>, request: &Request) -> Decision {
+    let set = default_rules();
+    let directory = fixture_directory();
+    let facts = block_on(directory.facts(tenant, member, actor)).expect("facts");
+    default_policy(&set).evaluate(&facts, request, at())
+}
+
+pub fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+        .block_on(future)
+}
+
+/// insta settings: snapshots in the top-level `snapshots/`, with the rule
+/// digest redacted (it changes with every edit of a rule file's comments;
+/// the digest itself is tested separately).
+pub fn snapshot_settings() -> insta::Settings {
+    let mut settings = insta::Settings::clone_current();
+    settings.set_snapshot_path(root().join("snapshots"));
+    settings.set_prepend_module_to_snapshot(true);
+    settings.add_redaction(".policy.digest", "[digest]");
+    settings.add_redaction(".decision.policy.digest", "[digest]");
+    settings
+}
+
+/// Runs `restorectl` with arguments; returns (exit code, stdout, stderr).
+pub fn restorectl(args: &[&str]) -> (i32, String, String) {
+    restorectl_in(&root(), args)
+}
+
+pub fn restorectl_in(dir: &Path, args: &[&str]) -> (i32, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_restorectl"))
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .expect("restorectl runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
