@@ -74,6 +74,32 @@ fn the_jsondir_plugin_decides_as_the_memory_adapter() {
     assert!(compared >= 5, "only {compared} members compared");
 }
 
+#[test]
+fn a_bare_library_name_is_found_in_the_working_directory() {
+    // The system loader alone would search only its own paths for a bare name.
+    let snapshot = Snapshot::load(&fixture_file()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    restore_plugin_jsondir::write_snapshot(dir.path(), &snapshot).unwrap();
+    let library = plugin_library("restore-plugin-jsondir");
+    let name = library.file_name().unwrap().to_str().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_restorectl"))
+        .current_dir(library.parent().unwrap())
+        .args(["eval", "--rules"])
+        .arg(root().join("rules"))
+        .arg("--directory")
+        .arg(format!("plugin:{name}?root={}", dir.path().display()))
+        .args(["--tenant", "acme", "--member", "u_bob", "--at", AT])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains(r#""member": "u_bob""#));
+}
+
 /// Exit 2, nothing on stdout, one line on stderr containing `expected`.
 fn assert_bad_plugin(directory: &str, expected: &str) {
     let out = eval(directory, "acme", "u_bob", Some("u_anna"));
