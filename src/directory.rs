@@ -15,6 +15,9 @@ pub async fn open(url: &str) -> anyhow::Result<Box<dyn Directory>> {
 async fn open_parsed(parsed: &DirectoryUrl) -> anyhow::Result<Box<dyn Directory>> {
     let directory: Box<dyn Directory> = match parsed {
         DirectoryUrl::Memory(path) => Box::new(MemoryDirectory::open(path)?),
+        DirectoryUrl::Plugin { library, config } => {
+            Box::new(restore_plugin::PluginDirectory::open(library, config).await?)
+        }
         other => anyhow::bail!("directory `{other}`: this adapter is not built in yet"),
     };
     Ok(directory)

@@ -68,7 +68,9 @@ pub const STATUS_INVALID_ARGUMENT: Status = 3;
 #[repr(C)]
 #[derive(Debug)]
 pub struct PluginBuffer {
+    /// Start of the bytes; null when there are none.
     pub ptr: *mut u8,
+    /// Number of bytes at `ptr`.
     pub len: usize,
     /// The allocation's capacity, needed to free it; opaque to the host.
     pub cap: usize,
@@ -132,9 +134,13 @@ pub type DestroyFn = unsafe extern "C" fn(handle: *mut c_void) -> Status;
 pub struct PluginVTable {
     /// Repeats [`ABI_VERSION`]: a second check that the table matches its symbol.
     pub abi_version: u32,
+    /// See [`CreateFn`].
     pub create: CreateFn,
+    /// See [`CallFn`].
     pub call: CallFn,
+    /// See [`FreeBufferFn`].
     pub free_buffer: FreeBufferFn,
+    /// See [`DestroyFn`].
     pub destroy: DestroyFn,
 }
 

@@ -3,7 +3,7 @@
 //! `restore-plugin-abi`.
 //!
 //! - The library's ABI version symbol is checked before anything else.
-//! - Libraries are never unloaded (see [`library`]'s registry): code from a
+//! - Libraries are never unloaded (see `library.rs`): code from a
 //!   plugin may still run after its last instance is dropped.
 //! - Every call into the plugin is synchronous and runs in
 //!   [`tokio::task::spawn_blocking`], so a slow plugin does not stall the runtime.
