@@ -30,8 +30,9 @@ pub enum DirectoryError {
     Conflict(String),
     #[error("{0}")]
     Unsupported(String),
-    /// The backend failed (connection, I/O, plugin).
-    #[error("{context}: {source}")]
+    /// The backend failed (connection, I/O, plugin). The source is printed
+    /// by whoever prints the error chain, so it is not repeated here.
+    #[error("{context}")]
     Backend {
         context: String,
         #[source]
