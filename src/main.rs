@@ -24,6 +24,8 @@ enum Command {
     Check(commands::check::Args),
     /// Decide on one deleted member.
     Eval(commands::eval::Args),
+    /// Print the JSON Schema of rule files (for editors).
+    Schema(commands::schema::Args),
 }
 
 /// What a command asks `main` to exit with.
@@ -61,6 +63,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Check(args) => commands::check::run(args),
         Command::Eval(args) => commands::eval::run(args),
+        Command::Schema(args) => commands::schema::run(args),
     };
     match result {
         Ok(Exit::Ok) => ExitCode::SUCCESS,

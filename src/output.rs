@@ -3,6 +3,7 @@
 use std::fmt::Write as _;
 
 use restore_engine::decision::Decision;
+use restore_engine::explain::Explanation;
 use restore_engine::vocabulary::format_timestamp;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -90,6 +91,30 @@ pub fn decision_text(d: &Decision) -> String {
             let _ = write!(out, " - {reason}");
         }
         out.push('\n');
+    }
+    out
+}
+
+/// Every blocker and exception condition with the values it saw.
+pub fn explanation_text(e: &Explanation) -> String {
+    let mut out = String::from("explanation:\n");
+    for rule in &e.blockers {
+        let verdict = if rule.holds { "HOLDS" } else { "does not hold" };
+        let _ = writeln!(out, "  blocker {} ({}): {verdict}", rule.rule, rule.fact);
+        rule.condition.write_text(2, &mut out);
+    }
+    for exception in &e.resource_exceptions {
+        let verdict = if exception.holds {
+            "APPLIES"
+        } else {
+            "does not apply"
+        };
+        let _ = writeln!(
+            out,
+            "  exception {} -> {}: {verdict}",
+            exception.resource, exception.outcome
+        );
+        exception.condition.write_text(2, &mut out);
     }
     out
 }

@@ -106,6 +106,42 @@ pub enum RuleErrorKind {
     },
 }
 
+impl RuleErrorKind {
+    /// A stable code per kind, e.g. `restore::unknown_fact`, for tooling.
+    pub fn code(&self) -> &'static str {
+        match self {
+            RuleErrorKind::Io(_) => "restore::io",
+            RuleErrorKind::Syntax(_) => "restore::syntax",
+            RuleErrorKind::Empty => "restore::empty",
+            RuleErrorKind::UnknownKey { .. } => "restore::unknown_key",
+            RuleErrorKind::MissingKey { .. } => "restore::missing_key",
+            RuleErrorKind::DuplicateKey { .. } => "restore::duplicate_key",
+            RuleErrorKind::WrongShape { .. } => "restore::wrong_shape",
+            RuleErrorKind::TypeMismatch { .. } => "restore::type_mismatch",
+            RuleErrorKind::UnknownFormat { .. } => "restore::unknown_format",
+            RuleErrorKind::UnknownFact { .. } => "restore::unknown_fact",
+            RuleErrorKind::UnknownSetting { .. } => "restore::unknown_setting",
+            RuleErrorKind::UnknownTier { .. } => "restore::unknown_tier",
+            RuleErrorKind::UnknownOutcome { .. } => "restore::unknown_outcome",
+            RuleErrorKind::DurationWithoutUnit { .. } => "restore::duration_without_unit",
+            RuleErrorKind::BadDuration { .. } => "restore::bad_duration",
+            RuleErrorKind::TimestampWithoutZone { .. } => "restore::timestamp_without_zone",
+            RuleErrorKind::BadTimestamp { .. } => "restore::bad_timestamp",
+            RuleErrorKind::DuplicateId { .. } => "restore::duplicate_id",
+            RuleErrorKind::BadCondition => "restore::bad_condition",
+            RuleErrorKind::OperatorCount { .. } => "restore::operator_count",
+            RuleErrorKind::OperatorType { .. } => "restore::operator_type",
+            RuleErrorKind::OperandTypes { .. } => "restore::operand_types",
+            RuleErrorKind::BadFactRef { .. } => "restore::bad_fact_ref",
+            RuleErrorKind::UnknownPlaceholder { .. } => "restore::unknown_placeholder",
+            RuleErrorKind::UnclosedPlaceholder => "restore::unclosed_placeholder",
+            RuleErrorKind::EmptyText { .. } => "restore::empty_text",
+            RuleErrorKind::SameEffectiveDate { .. } => "restore::same_effective_date",
+            RuleErrorKind::DuplicateVersion { .. } => "restore::duplicate_version",
+        }
+    }
+}
+
 /// The operators a comparison can use.
 pub const OPERATORS: &str = "is, is_not, lt, lte, gt, gte, in, contains, intersects, empty";
 
@@ -139,17 +175,86 @@ pub struct LoadError {
     pub diagnostics: Vec<RuleDiagnostic>,
 }
 
+impl LoadError {
+    /// `N error(s) in rule files`.
+    pub fn summary(&self) -> String {
+        let n = self.diagnostics.len();
+        format!("{n} error{} in rule files", if n == 1 { "" } else { "s" })
+    }
+}
+
 impl fmt::Display for LoadError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let n = self.diagnostics.len();
-        write!(
-            f,
-            "{n} error{} in rule files",
-            if n == 1 { "" } else { "s" }
-        )?;
+        f.write_str(&self.summary())?;
         for d in &self.diagnostics {
             write!(f, "\n  {d}")?;
         }
         Ok(())
+    }
+}
+
+/// A diagnostic together with its file's text: a miette diagnostic that
+/// renders the offending line with the place underlined.
+#[derive(Debug)]
+pub struct SourceDiagnostic {
+    diagnostic: RuleDiagnostic,
+    source: miette::NamedSource<String>,
+}
+
+impl SourceDiagnostic {
+    pub fn new(diagnostic: RuleDiagnostic, source: String) -> Self {
+        let name = diagnostic.file.to_string();
+        SourceDiagnostic {
+            diagnostic,
+            source: miette::NamedSource::new(name, source),
+        }
+    }
+
+    /// The report as plain text (no colours): message, snippet, label.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        let handler =
+            miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::unicode_nocolor())
+                .with_width(100);
+        if handler.render_report(&mut out, self).is_err() {
+            out = self.diagnostic.to_string();
+        }
+        out
+    }
+}
+
+impl fmt::Display for SourceDiagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.diagnostic.kind)
+    }
+}
+
+impl std::error::Error for SourceDiagnostic {}
+
+impl miette::Diagnostic for SourceDiagnostic {
+    fn code<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        Some(Box::new(self.diagnostic.kind.code()))
+    }
+
+    fn source_code(&self) -> Option<&dyn miette::SourceCode> {
+        // Errors without a place (an unreadable file) have no snippet.
+        (self.diagnostic.span.line > 0).then_some(&self.source as &dyn miette::SourceCode)
+    }
+
+    fn labels(&self) -> Option<Box<dyn Iterator<Item = miette::LabeledSpan> + '_>> {
+        if self.diagnostic.span.line == 0 {
+            return None;
+        }
+        let span = self.diagnostic.span;
+        let label = if self.diagnostic.path.is_empty() {
+            "here".to_owned()
+        } else {
+            format!("at `{}`", self.diagnostic.path)
+        };
+        Some(Box::new(std::iter::once(miette::LabeledSpan::new(
+            Some(label),
+            span.offset,
+            span.len.max(1),
+        ))))
     }
 }

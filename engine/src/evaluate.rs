@@ -47,7 +47,7 @@ impl<'a> View<'a> {
         }
     }
 
-    fn write(&self, out: &mut String) {
+    pub(crate) fn write(&self, out: &mut String) {
         match *self {
             View::Bool(b) => {
                 let _ = write!(out, "{b}");

@@ -12,16 +12,19 @@ mod compile;
 pub mod decision;
 pub mod error;
 mod evaluate;
+pub mod explain;
 pub mod facts;
+pub mod lint;
 pub mod load;
 pub mod model;
 mod policy_set;
+pub mod schema;
 pub mod vocabulary;
 pub mod yaml;
 
 pub use compile::CompiledPolicy;
 pub use decision::Decision;
-pub use error::{LoadError, RuleDiagnostic, RuleErrorKind};
+pub use error::{LoadError, RuleDiagnostic, RuleErrorKind, SourceDiagnostic};
 pub use facts::{Facts, Request};
 pub use policy_set::{PolicySet, SelectError};
 

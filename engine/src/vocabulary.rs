@@ -123,6 +123,30 @@ macro_rules! catalogue {
     };
 }
 
+/// Resource names of the decision contract (DESIGN.md); `check` warns when a
+/// policy gives one of them no outcome.
+pub const KNOWN_RESOURCES: &[&str] = &[
+    "member_account",
+    "department",
+    "user_permissions",
+    "admin_permissions",
+    "approval_roles",
+    "user_groups",
+    "dynamic_groups",
+    "group_chats",
+    "chats",
+    "documents",
+    "minutes",
+    "surveys",
+    "events_created",
+    "events_joined",
+    "third_party_calendars",
+    "business_email_address",
+    "business_email_data",
+    "approval_processes",
+    "approval_tasks_in_progress",
+];
+
 pub const PLANS: &[&str] = &["starter", "basic", "pro", "enterprise"];
 pub const DELETION_STATES: &[&str] = &["in_progress", "completed"];
 pub const DELETION_REASONS: &[&str] = &["removed_by_admin", "self_deactivated"];

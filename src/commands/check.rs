@@ -1,9 +1,13 @@
-//! `restorectl check --rules DIR`: validate rule files.
+//! `restorectl check --rules DIR`: validate rule files, then run the static
+//! checks (never-firing blockers, shadowed or unread tier overrides,
+//! resources without an outcome, ...).
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 
+use restore_engine::lint::lint;
 use restore_engine::vocabulary::format_timestamp;
-use restore_engine::PolicySet;
+use restore_engine::{LoadError, PolicySet, SourceDiagnostic};
 
 use crate::Exit;
 
@@ -12,10 +16,20 @@ pub struct Args {
     /// Directory of rule files (*.yaml).
     #[arg(long, value_name = "DIR")]
     pub rules: PathBuf,
+    /// Treat static-check warnings as errors (exit 2).
+    #[arg(long)]
+    pub deny_warnings: bool,
 }
 
 pub fn run(args: Args) -> anyhow::Result<Exit> {
-    let set = PolicySet::load_dir(&args.rules)?;
+    let set = match PolicySet::load_dir(&args.rules) {
+        Ok(set) => set,
+        Err(err) => {
+            eprint!("{}", report(&err));
+            anyhow::bail!("{}", err.summary());
+        }
+    };
+    let mut warnings = 0;
     for policy in set.policies() {
         println!(
             "ok: {} {} effective {} ({}, {})",
@@ -25,6 +39,32 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
             policy.file(),
             policy.digest()
         );
+        for warning in lint(policy) {
+            warnings += 1;
+            eprintln!("{warning}");
+        }
+    }
+    if warnings > 0 && args.deny_warnings {
+        anyhow::bail!("{warnings} static-check warning(s) and --deny-warnings");
     }
     Ok(Exit::Ok)
+}
+
+/// Every diagnostic: a one-line headline (file:line:column: path: message),
+/// then the offending lines with the place underlined.
+fn report(err: &LoadError) -> String {
+    let mut sources: HashMap<&str, String> = HashMap::new();
+    let mut out = String::new();
+    for diagnostic in &err.diagnostics {
+        out.push_str(&format!("{diagnostic}\n"));
+        let source = sources
+            .entry(&diagnostic.file)
+            .or_insert_with(|| std::fs::read_to_string(&*diagnostic.file).unwrap_or_default());
+        if diagnostic.span.line > 0 && !source.is_empty() {
+            let rendered = SourceDiagnostic::new(diagnostic.clone(), source.clone()).render();
+            out.push_str(&rendered);
+            out.push('\n');
+        }
+    }
+    out
 }

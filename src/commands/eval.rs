@@ -2,7 +2,9 @@
 
 use restore_engine::facts::Request;
 
-use crate::output::{render_decision, OutputFormat};
+use restore_engine::explain::Explanation;
+
+use crate::output::{decision_text, explanation_text, render_decision, render_value, OutputFormat};
 use crate::policy_args::PolicyArgs;
 use crate::Exit;
 
@@ -23,6 +25,18 @@ pub struct Args {
     pub actor: Option<String>,
     #[arg(long, value_enum, default_value = "json")]
     pub output: OutputFormat,
+    /// Also show every condition with the fact and setting values it saw.
+    #[arg(long)]
+    pub explain: bool,
+}
+
+/// A decision with its explanation, for `--explain` (the decision's fields
+/// stay at the top level, so consumers of plain decisions can read it).
+#[derive(serde::Serialize)]
+struct Explained<'a> {
+    #[serde(flatten)]
+    decision: &'a restore_engine::Decision,
+    explanation: &'a Explanation,
 }
 
 pub fn run(args: Args) -> anyhow::Result<Exit> {
@@ -38,7 +52,28 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
     let decision = selected
         .policy()
         .evaluate(&facts, &Request::default(), selected.at);
-    print!("{}", render_decision(&decision, args.output)?);
+    if args.explain {
+        let explanation = selected
+            .policy()
+            .explain(&facts, &Request::default(), selected.at);
+        let rendered = match args.output {
+            OutputFormat::Text => format!(
+                "{}{}",
+                decision_text(&decision),
+                explanation_text(&explanation)
+            ),
+            other => render_value(
+                &Explained {
+                    decision: &decision,
+                    explanation: &explanation,
+                },
+                other,
+            )?,
+        };
+        print!("{rendered}");
+    } else {
+        print!("{}", render_decision(&decision, args.output)?);
+    }
     Ok(if decision.allowed {
         Exit::Ok
     } else {

@@ -1,0 +1,214 @@
+//! `eval --explain`: every condition evaluated, with the fact and setting
+//! values it saw, so "why was this denied?" has a precise answer.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::compile::CompiledPolicy;
+use crate::evaluate::{compare, Context, View};
+use crate::facts::{Facts, Request};
+use crate::model::{Condition, Operand};
+use crate::vocabulary::Value;
+
+/// How each rule of the policy came out.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Explanation {
+    pub blockers: Vec<RuleTrace>,
+    pub resource_exceptions: Vec<ExceptionTrace>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RuleTrace {
+    pub rule: String,
+    pub fact: String,
+    pub holds: bool,
+    pub condition: Trace,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ExceptionTrace {
+    pub resource: String,
+    pub outcome: String,
+    pub holds: bool,
+    pub condition: Trace,
+}
+
+/// One evaluated condition.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Trace {
+    All {
+        holds: bool,
+        of: Vec<Trace>,
+    },
+    Any {
+        holds: bool,
+        of: Vec<Trace>,
+    },
+    Not {
+        holds: bool,
+        of: Box<Trace>,
+    },
+    Compare {
+        holds: bool,
+        /// E.g. `member.deleted_for (23d1h)`.
+        subject: String,
+        op: &'static str,
+        /// E.g. `setting restore_window (30d)` or a literal.
+        value: String,
+    },
+}
+
+impl Trace {
+    pub fn holds(&self) -> bool {
+        match self {
+            Trace::All { holds, .. }
+            | Trace::Any { holds, .. }
+            | Trace::Not { holds, .. }
+            | Trace::Compare { holds, .. } => *holds,
+        }
+    }
+
+    /// Indented lines, one per condition.
+    pub fn write_text(&self, indent: usize, out: &mut String) {
+        let pad = "  ".repeat(indent);
+        let mark = if self.holds() { "true " } else { "false" };
+        match self {
+            Trace::All { of, .. } | Trace::Any { of, .. } => {
+                let name = if matches!(self, Trace::All { .. }) {
+                    "all"
+                } else {
+                    "any"
+                };
+                out.push_str(&format!("{pad}[{mark}] {name}:\n"));
+                for t in of {
+                    t.write_text(indent + 1, out);
+                }
+            }
+            Trace::Not { of, .. } => {
+                out.push_str(&format!("{pad}[{mark}] not:\n"));
+                of.write_text(indent + 1, out);
+            }
+            Trace::Compare {
+                subject, op, value, ..
+            } => out.push_str(&format!("{pad}[{mark}] {subject} {op} {value}\n")),
+        }
+    }
+}
+
+impl CompiledPolicy {
+    /// Evaluates every blocker and resource exception of the source rules,
+    /// recording the values seen. Gives the same verdicts as [`Self::evaluate`].
+    pub fn explain(&self, facts: &Facts, request: &Request, at: DateTime<Utc>) -> Explanation {
+        let tier = &self.tiers[facts.tenant.plan.index()];
+        let cx = Context {
+            facts,
+            request,
+            at,
+            tier,
+        };
+        let blockers = self
+            .source
+            .blockers
+            .iter()
+            .map(|b| {
+                let condition = trace(&cx, &b.when);
+                RuleTrace {
+                    rule: b.id.to_string(),
+                    fact: b.fact.to_string(),
+                    holds: condition.holds(),
+                    condition,
+                }
+            })
+            .collect();
+        let resource_exceptions = self
+            .source
+            .resources
+            .iter()
+            .flat_map(|r| {
+                r.exceptions.iter().map(|e| {
+                    let condition = trace(&cx, &e.when);
+                    ExceptionTrace {
+                        resource: r.resource.to_string(),
+                        outcome: e.outcome.as_str().to_owned(),
+                        holds: condition.holds(),
+                        condition,
+                    }
+                })
+            })
+            .collect();
+        Explanation {
+            blockers,
+            resource_exceptions,
+        }
+    }
+}
+
+fn operand<'a>(cx: &Context<'a>, operand: &'a Operand) -> (View<'a>, String) {
+    let (view, label) = match operand {
+        Operand::Fact(f) => (cx.fact(*f), f.name().to_owned()),
+        Operand::Setting(s) => {
+            let value: &'a Value = &cx.tier.settings[setting_position(*s)];
+            (value.as_view(), format!("setting {}", s.name()))
+        }
+        Operand::Literal(v) => return (v.as_view(), render(&v.as_view())),
+    };
+    let text = format!("{label} ({})", render(&view));
+    (view, text)
+}
+
+fn setting_position(setting: crate::vocabulary::Setting) -> usize {
+    crate::vocabulary::Setting::ALL
+        .iter()
+        .position(|s| *s == setting)
+        .unwrap_or_default()
+}
+
+fn render(view: &View<'_>) -> String {
+    let mut out = String::new();
+    let is_list = matches!(view, View::Strings(_) | View::Shared(_));
+    view.write(&mut out);
+    if is_list {
+        format!("[{out}]")
+    } else {
+        out
+    }
+}
+
+fn trace(cx: &Context<'_>, condition: &Condition) -> Trace {
+    match condition {
+        Condition::All(items) => {
+            let of: Vec<Trace> = items.iter().map(|c| trace(cx, c)).collect();
+            Trace::All {
+                holds: of.iter().all(Trace::holds),
+                of,
+            }
+        }
+        Condition::Any(items) => {
+            let of: Vec<Trace> = items.iter().map(|c| trace(cx, c)).collect();
+            Trace::Any {
+                holds: of.iter().any(Trace::holds),
+                of,
+            }
+        }
+        Condition::Not(inner) => {
+            let of = trace(cx, inner);
+            Trace::Not {
+                holds: !of.holds(),
+                of: Box::new(of),
+            }
+        }
+        Condition::Compare {
+            subject, op, value, ..
+        } => {
+            let (left, subject) = operand(cx, subject);
+            let (right, value) = operand(cx, value);
+            Trace::Compare {
+                holds: compare(*op, &left, &right),
+                subject,
+                op: op.name(),
+                value,
+            }
+        }
+    }
+}

@@ -1,0 +1,248 @@
+//! Tools for admins tuning rules: the JSON Schema, `--explain`, static checks
+//! in `check`, and source snippets in diagnostics.
+
+mod support;
+
+use restore_directory::Directory;
+use restore_engine::lint::lint;
+use restore_engine::{PolicySet, Request};
+use support::{at, restorectl, root, snapshot_settings};
+
+fn schema_validator() -> jsonschema::Validator {
+    let schema: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(root().join("rules/restore-rules.v1.schema.json")).unwrap(),
+    )
+    .unwrap();
+    jsonschema::validator_for(&schema).expect("a valid JSON Schema")
+}
+
+fn yaml_as_json(text: &str) -> serde_json::Value {
+    serde_yaml::from_str(text).expect("YAML")
+}
+
+#[test]
+fn committed_schema_matches_the_rust_types() {
+    let generated = restore_engine::schema::rules_schema_json();
+    let committed =
+        std::fs::read_to_string(root().join("rules/restore-rules.v1.schema.json")).unwrap();
+    assert!(
+        generated == committed,
+        "rules/restore-rules.v1.schema.json is stale: run `restorectl schema > rules/restore-rules.v1.schema.json`"
+    );
+    let (code, stdout, _) = restorectl(&["schema"]);
+    assert_eq!((code, stdout), (0, generated));
+}
+
+#[test]
+fn schema_accepts_the_default_rules_and_rejects_broken_ones() {
+    let validator = schema_validator();
+    let default = std::fs::read_to_string(root().join("rules/default-restore.v1.yaml")).unwrap();
+    let errors: Vec<String> = validator
+        .iter_errors(&yaml_as_json(&default))
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+    for (broken, what) in [
+        (
+            default.replace("restore_window: 30d", "restore_window: 30"),
+            "duration without unit",
+        ),
+        (
+            default.replace("fact: F14", "fact: X14"),
+            "bad fact reference",
+        ),
+        (
+            default.replace("outcome: automatic", "outcome: sometimes"),
+            "unknown outcome",
+        ),
+        (
+            default.replace("fact: member.deletion,", "fact: member.deletionn,"),
+            "unknown fact",
+        ),
+        (
+            default.replace("block_without_seat: true     # F10", "block_seats: true"),
+            "unknown tier key",
+        ),
+    ] {
+        assert_ne!(broken, default, "{what}: replacement applied");
+        assert!(
+            !validator.is_valid(&yaml_as_json(&broken)),
+            "{what} passed the schema"
+        );
+    }
+}
+
+#[test]
+fn explain_agrees_with_evaluate_for_every_fixture_member() {
+    let set = support::default_rules();
+    let policy = support::default_policy(&set);
+    let directory = support::fixture_directory();
+    let tenants = [
+        "acme",
+        "full-starter",
+        "full-basic",
+        "full-pro",
+        "full-enterprise",
+        "globex",
+    ];
+    let mut checked = 0;
+    for tenant in tenants {
+        let all: Vec<_> =
+            support::block_on(futures_collect(directory.deleted_members(tenant, None)));
+        for facts in all {
+            let facts = facts.unwrap();
+            let decision = policy.evaluate(&facts, &Request::default(), at());
+            let explanation = policy.explain(&facts, &Request::default(), at());
+            let held: Vec<&str> = explanation
+                .blockers
+                .iter()
+                .filter(|b| b.holds)
+                .map(|b| b.rule.as_str())
+                .collect();
+            let fired: Vec<&str> = decision.blockers.iter().map(|b| &*b.rule).collect();
+            assert_eq!(held, fired, "{tenant}/{}", facts.member.id);
+            checked += 1;
+        }
+    }
+    assert!(checked >= 17, "checked {checked}");
+}
+
+async fn futures_collect<T>(stream: futures::stream::BoxStream<'_, T>) -> Vec<T> {
+    use futures::StreamExt;
+    stream.collect().await
+}
+
+#[test]
+fn eval_explain_shows_the_values_behind_a_denial() {
+    let (code, stdout, stderr) = restorectl(&[
+        "eval",
+        "--rules",
+        "rules",
+        "--directory",
+        "memory:tests/fixtures/directory.yaml",
+        "--tenant",
+        "full-pro",
+        "--member",
+        "p_gone",
+        "--actor",
+        "p_admin",
+        "--at",
+        "2026-11-24T10:00:00Z",
+        "--explain",
+        "--output",
+        "json",
+    ]);
+    assert_eq!(code, 1, "{stderr}");
+    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(v["allowed"], false, "decision fields stay at the top level");
+    let seat = v["explanation"]["blockers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["rule"] == "no_available_seat")
+        .unwrap();
+    assert_eq!(seat["holds"], true);
+    assert_eq!(
+        seat["condition"]["of"][1]["subject"],
+        "tenant.seats.available (0)"
+    );
+    let (code, text, _) = restorectl(&[
+        "eval",
+        "--rules",
+        "rules",
+        "--directory",
+        "memory:tests/fixtures/directory.yaml",
+        "--tenant",
+        "acme",
+        "--member",
+        "u_day30s1",
+        "--at",
+        "2026-11-24T10:00:00Z",
+        "--explain",
+        "--output",
+        "text",
+    ]);
+    assert_eq!(code, 1);
+    let explanation = &text[text.find("explanation:").expect("explanation section")..];
+    assert!(
+        explanation.contains("[true ] member.deleted_for (30d1s) gt setting restore_window (30d)"),
+        "{explanation}"
+    );
+    snapshot_settings().bind(|| insta::assert_snapshot!("explain_window_expired", explanation));
+}
+
+#[test]
+fn default_rules_pass_the_static_checks() {
+    let set = support::default_rules();
+    for policy in set.policies() {
+        assert_eq!(lint(policy), vec![], "{}", policy.version());
+    }
+}
+
+#[test]
+fn static_checks_find_dead_rules() {
+    let default = std::fs::read_to_string(root().join("rules/default-restore.v1.yaml")).unwrap();
+    let edited = default
+        // A tier override equal to the default.
+        .replace("  starter: {}\n", "  starter:\n    restore_window: 30d\n")
+        // An override of a setting no rule reads, once its blocker is gone.
+        .replace("  basic: {}\n", "  basic:\n    deletion_max_duration: 72h\n")
+        .replace("(at the latest {member.deletion_ends_by})", "(soon)")
+        // A blocker that can never fire: batch restore is off and on at once.
+        .replace(
+            "        - { fact: request.batch_size, gt: 1 }\n",
+            "        - { fact: request.batch_size, gt: 1 }\n        - { setting: batch_restore, is: true }\n",
+        )
+        // A resource without an outcome.
+        .replace("  - { resource: chats, fact: F20, outcome: restored }\n", "")
+        // An exception that can never apply, and one without effect.
+        .replace(
+            "        reason: \"group chats of members deleted before 2022-11-10 18:00 (UTC+8) cannot be restored\"\n",
+            "        reason: \"group chats of members deleted before 2022-11-10 18:00 (UTC+8) cannot be restored\"\n      - when: { setting: batch_restore, is: true }\n        outcome: reset\n        reason: never\n      - when: { fact: member.removed_from_list, is: true }\n        outcome: restored\n        reason: no effect\n",
+        );
+    let set = PolicySet::from_sources([("edited.yaml", edited.as_str())]).unwrap();
+    let warnings = lint(&set.policies()[0]);
+    let codes: Vec<&str> = warnings.iter().map(|w| w.code).collect();
+    for code in [
+        "redundant_tier_override",
+        "unreachable_tier_override",
+        "blocker_never_fires",
+        "resource_without_outcome",
+        "exception_never_applies",
+        "exception_without_effect",
+    ] {
+        assert!(codes.contains(&code), "missing {code} in {warnings:#?}");
+    }
+    let text: Vec<String> = warnings.iter().map(|w| w.to_string()).collect();
+    snapshot_settings().bind(|| insta::assert_snapshot!("static_checks", text.join("\n")));
+
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("edited.yaml"), &edited).unwrap();
+    let rules = dir.path().display().to_string();
+    let (code, _, stderr) = restorectl(&["check", "--rules", &rules]);
+    assert_eq!(code, 0, "warnings alone do not fail: {stderr}");
+    assert!(stderr.contains("warning[blocker_never_fires]"), "{stderr}");
+    let (code, _, stderr) = restorectl(&["check", "--rules", &rules, "--deny-warnings"]);
+    assert_eq!(code, 2, "{stderr}");
+}
+
+#[test]
+fn check_shows_source_snippets() {
+    let (code, _, stderr) = restorectl(&["check", "--rules", "tests/fixtures/bad-rules"]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains(" 6 │   restore_window: 30\n"), "{stderr}");
+    assert!(
+        stderr.contains("╰── at `settings.restore_window`"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("restore::duration_without_unit"),
+        "{stderr}"
+    );
+    let first = stderr
+        .split("\n\n")
+        .take(3)
+        .collect::<Vec<_>>()
+        .join("\n\n");
+    snapshot_settings().bind(|| insta::assert_snapshot!("check_snippet", first));
+}
