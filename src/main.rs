@@ -26,6 +26,8 @@ enum Command {
     Eval(commands::eval::Args),
     /// Print the JSON Schema of rule files (for editors).
     Schema(commands::schema::Args),
+    /// Run rule test files; report failures and rule coverage.
+    Test(commands::test::Args),
 }
 
 /// What a command asks `main` to exit with.
@@ -64,6 +66,7 @@ fn main() -> ExitCode {
         Command::Check(args) => commands::check::run(args),
         Command::Eval(args) => commands::eval::run(args),
         Command::Schema(args) => commands::schema::run(args),
+        Command::Test(args) => commands::test::run(args),
     };
     match result {
         Ok(Exit::Ok) => ExitCode::SUCCESS,

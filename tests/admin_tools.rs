@@ -246,3 +246,49 @@ fn check_shows_source_snippets() {
         .join("\n\n");
     snapshot_settings().bind(|| insta::assert_snapshot!("check_snippet", first));
 }
+
+#[test]
+fn rule_tests_pass_and_cover_every_rule_of_the_default_policy() {
+    let (code, stdout, stderr) = restorectl(&["test", "--rules", "rules", "tests/rule-cases"]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(stdout.contains("blockers fired: 9/9\n"), "{stdout}");
+    assert!(stdout.contains("resources checked: 19/19\n"), "{stdout}");
+    assert!(stdout.contains("exceptions applied: 1/1\n"), "{stdout}");
+    assert!(stdout.ends_with("12 passed, 0 failed\n"), "{stdout}");
+}
+
+#[test]
+fn failing_rule_tests_exit_1_with_what_differs_and_the_gaps() {
+    let (code, stdout, _) =
+        restorectl(&["test", "--rules", "rules", "tests/fixtures/failing-cases"]);
+    assert_eq!(code, 1);
+    assert!(
+        stdout.contains("expected blockers [window_expired], got [no_available_seat]"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("never fired: actor_not_permitted"),
+        "{stdout}"
+    );
+    snapshot_settings().bind(|| insta::assert_snapshot!("rule_tests_failing", stdout));
+}
+
+#[test]
+fn bad_rule_test_files_exit_2_and_print_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        ("format: restore-tests/v9\nat: 2026-11-24T10:00:00Z\ncases: []\n", "unknown test-file format"),
+        ("format: restore-tests/v1\nat: 2026-11-24T10:00:00\ncases: []\n", "has no time zone"),
+        ("format: restore-tests/v1\nat: 2026-11-24T10:00:00Z\ncases:\n  - { name: x, expect: {}, colour: red }\n", "unknown field `colour`"),
+        ("format: restore-tests/v1\nat: 2026-11-24T10:00:00Z\ncases:\n  - { name: x, tenant: a, member: b, expect: {} }\n", "has no `directory`"),
+    ];
+    for (i, (text, reason)) in cases.iter().enumerate() {
+        let path = dir.path().join(format!("case{i}.yaml"));
+        std::fs::write(&path, text).unwrap();
+        let (code, stdout, stderr) =
+            restorectl(&["test", "--rules", "rules", &path.display().to_string()]);
+        assert_eq!(code, 2, "{text}: {stderr}");
+        assert!(stdout.is_empty(), "{stdout}");
+        assert!(stderr.contains(reason), "{text}: {stderr}");
+    }
+}

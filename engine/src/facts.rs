@@ -165,14 +165,18 @@ pub struct ResourceItem {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeletedMember {
     pub id: String,
+    #[serde(default)]
     pub email: Option<String>,
+    #[serde(default)]
     pub phone: Option<String>,
     pub deleted_at: DateTime<Utc>,
     pub reason: DeletionReason,
     pub deletion: DeletionState,
     /// Removed from the Deleted Members list: permanently deleted (F4).
+    #[serde(default)]
     pub removed_from_list: bool,
     /// Items per resource name; a resource not listed has no items.
+    #[serde(default)]
     pub resources: BTreeMap<String, Vec<ResourceItem>>,
 }
 
@@ -244,8 +248,10 @@ impl Conflicts {
 pub struct Facts {
     pub tenant: TenantFacts,
     pub member: DeletedMember,
+    #[serde(default)]
     pub conflicts: Conflicts,
     /// `None`: a read-only eligibility question; the actor rule (F1) is skipped.
+    #[serde(default)]
     pub actor: Option<Actor>,
 }
 
