@@ -6,6 +6,7 @@ mod commands;
 mod directory;
 mod output;
 mod policy_args;
+mod progress;
 
 use std::process::ExitCode;
 
@@ -28,6 +29,8 @@ enum Command {
     Schema(commands::schema::Args),
     /// Run rule test files; report failures and rule coverage.
     Test(commands::test::Args),
+    /// Impact of a rule change: who changes between two versions or tiers.
+    Diff(commands::diff::Args),
 }
 
 /// What a command asks `main` to exit with.
@@ -67,6 +70,7 @@ fn main() -> ExitCode {
         Command::Eval(args) => commands::eval::run(args),
         Command::Schema(args) => commands::schema::run(args),
         Command::Test(args) => commands::test::run(args),
+        Command::Diff(args) => commands::diff::run(args),
     };
     match result {
         Ok(Exit::Ok) => ExitCode::SUCCESS,

@@ -292,3 +292,84 @@ fn bad_rule_test_files_exit_2_and_print_nothing() {
         assert!(stderr.contains(reason), "{text}: {stderr}");
     }
 }
+
+#[test]
+fn diff_lists_who_changes_between_versions() {
+    let dir = tempfile::tempdir().unwrap();
+    support::two_versions(dir.path());
+    let rules = dir.path().display().to_string();
+    let base = [
+        "diff",
+        "--rules",
+        &rules,
+        "--directory",
+        "memory:tests/fixtures/directory.yaml",
+        "--from",
+        "1.0.0",
+        "--to",
+        "2.0.0",
+        "--at",
+        "2026-11-24T10:00:00Z",
+    ];
+    let (code, stdout, stderr) = restorectl(&[&base[..], &["--output", "json"]].concat());
+    assert_eq!(code, 0, "{stderr}");
+    let impact: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    // 60 days instead of 30: the member deleted 30 days + 1 s ago comes back.
+    assert_eq!(impact["counts"]["denied_to_allowed"], 1, "{impact:#}");
+    assert_eq!(impact["counts"]["allowed_to_denied"], 0);
+    assert_eq!(impact["counts"]["evaluated"], 17);
+    let change = &impact["changes"][0];
+    assert_eq!(change["member"], "u_day30s1");
+    assert_eq!(
+        change["blockers_removed"],
+        serde_json::json!(["window_expired"])
+    );
+    let (code, text, _) = restorectl(&[&base[..], &["--tenant", "acme"]].concat());
+    assert_eq!(code, 0);
+    assert!(text.contains("denied -> allowed:  1"), "{text}");
+    snapshot_settings().bind(|| insta::assert_snapshot!("diff_versions_text", text));
+}
+
+#[test]
+fn diff_compares_two_tiers() {
+    let (code, stdout, stderr) = restorectl(&[
+        "diff",
+        "--rules",
+        "rules",
+        "--directory",
+        "memory:tests/fixtures/directory.yaml",
+        "--tenant",
+        "full-starter",
+        "--tenant",
+        "full-basic",
+        "--from-tier",
+        "starter",
+        "--to-tier",
+        "pro",
+        "--at",
+        "2026-11-24T10:00:00Z",
+        "--output",
+        "json",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let impact: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(
+        impact["counts"]["allowed_to_denied"], 2,
+        "no seat blocks on pro: {impact:#}"
+    );
+    assert_eq!(
+        impact["changes"][0]["blockers_added"],
+        serde_json::json!(["no_available_seat"])
+    );
+    let (code, stdout, stderr) = restorectl(&[
+        "diff",
+        "--rules",
+        "rules",
+        "--directory",
+        "memory:tests/fixtures/directory.yaml",
+        "--to-tier",
+        "gold",
+    ]);
+    assert_eq!((code, stdout.as_str()), (2, ""));
+    assert!(stderr.contains("unknown plan `gold`"), "{stderr}");
+}

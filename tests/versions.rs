@@ -6,31 +6,7 @@ mod support;
 use std::path::Path;
 
 use restore_engine::{PolicySet, RuleErrorKind, SelectError};
-use support::{restorectl, root};
-
-/// A rules directory with the default policy (1.0.0) and a 2.0.0 that takes
-/// effect on 2026-12-01, widening F1 and F6 on Enterprise and the window to 60d.
-fn two_versions(dir: &Path) {
-    let v1 = std::fs::read_to_string(root().join("rules/default-restore.v1.yaml")).unwrap();
-    let v2 = v1
-        .replace("version: \"1.0.0\"", "version: \"2.0.0\"")
-        .replace(
-            "effective_from: 2024-11-21T00:00:00Z",
-            "effective_from: 2026-12-01T00:00:00Z",
-        )
-        .replace("restore_window: 30d ", "restore_window: 60d ")
-        .replace(
-            "  enterprise:\n    block_without_seat: true     # F10\n",
-            "  enterprise:\n    block_without_seat: true\n    restore_roles: [primary_admin, admin]\n    batch_restore: true\n",
-        );
-    assert_ne!(v1, v2);
-    assert!(
-        v2.contains("restore_roles: [primary_admin, admin]"),
-        "replacement applied"
-    );
-    std::fs::write(dir.join("default-restore.v1.yaml"), v1).unwrap();
-    std::fs::write(dir.join("default-restore.v2.yaml"), v2).unwrap();
-}
+use support::{restorectl, root, two_versions};
 
 fn eval(rules: &Path, extra: &[&str]) -> (i32, serde_json::Value) {
     let rules = rules.display().to_string();

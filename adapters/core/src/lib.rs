@@ -36,6 +36,14 @@ pub trait Directory: Send + Sync {
         actor: Option<&str>,
     ) -> Result<Facts, DirectoryError>;
 
+    /// Ids of all tenants, sorted. Used when a command covers every tenant
+    /// (`diff` without `--tenant`); adapters that cannot list say so.
+    async fn tenants(&self) -> Result<Vec<String>, DirectoryError> {
+        Err(DirectoryError::Unsupported(
+            "this directory cannot list its tenants; name them with --tenant".into(),
+        ))
+    }
+
     /// Facts for every deleted member of `tenant`, streamed in member-id order
     /// so that memory stays flat however large the directory is.
     ///

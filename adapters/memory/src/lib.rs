@@ -168,6 +168,13 @@ impl Directory for MemoryDirectory {
         })
     }
 
+    async fn tenants(&self) -> Result<Vec<String>, DirectoryError> {
+        let tenants = self.tenants.lock().unwrap_or_else(|e| e.into_inner());
+        let mut ids: Vec<String> = tenants.keys().cloned().collect();
+        ids.sort();
+        Ok(ids)
+    }
+
     fn deleted_members<'a>(
         &'a self,
         tenant: &'a str,
