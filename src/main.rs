@@ -24,6 +24,12 @@ enum Command {
     Check(commands::check::Args),
     /// Decide on one deleted member.
     Eval(commands::eval::Args),
+    /// Decide on every deleted member of a tenant, one decision per line.
+    EvalAll(commands::eval_all::Args),
+    /// Load a snapshot file into a sqlite: or postgres:// directory.
+    Import(commands::import::Args),
+    /// Restore one deleted member (exit 1 and nothing changed when denied).
+    Restore(commands::restore::Args),
 }
 
 /// What a command asks `main` to exit with.
@@ -54,6 +60,9 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Check(args) => commands::check::run(args),
         Command::Eval(args) => commands::eval::run(args),
+        Command::EvalAll(args) => commands::eval_all::run(args),
+        Command::Import(args) => commands::import::run(args),
+        Command::Restore(args) => commands::restore::run(args),
     };
     match result {
         Ok(Exit::Ok) => ExitCode::SUCCESS,
