@@ -2,5 +2,8 @@
 pub mod check;
 pub mod diff;
 pub mod eval;
+pub mod eval_all;
+pub mod import;
+pub mod restore;
 pub mod schema;
 pub mod test;

@@ -18,7 +18,10 @@ async fn open_parsed(parsed: &DirectoryUrl) -> anyhow::Result<Box<dyn Directory>
         DirectoryUrl::Plugin { library, config } => {
             Box::new(restore_plugin::PluginDirectory::open(library, config).await?)
         }
-        other => anyhow::bail!("directory `{other}`: this adapter is not built in yet"),
+        DirectoryUrl::Sqlite(path) => Box::new(restore_sqlite::SqliteDirectory::open(path).await?),
+        DirectoryUrl::Postgres(url) => {
+            Box::new(restore_postgres::PostgresDirectory::connect(url).await?)
+        }
     };
     Ok(directory)
 }

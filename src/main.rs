@@ -25,6 +25,12 @@ enum Command {
     Check(commands::check::Args),
     /// Decide on one deleted member.
     Eval(commands::eval::Args),
+    /// Decide on every deleted member of a tenant, one decision per line.
+    EvalAll(commands::eval_all::Args),
+    /// Load a snapshot file into a sqlite: or postgres:// directory.
+    Import(commands::import::Args),
+    /// Restore one deleted member (exit 1 and nothing changed when denied).
+    Restore(commands::restore::Args),
     /// Print the JSON Schema of rule files (for editors).
     Schema(commands::schema::Args),
     /// Run rule test files; report failures and rule coverage.
@@ -68,6 +74,9 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Check(args) => commands::check::run(args),
         Command::Eval(args) => commands::eval::run(args),
+        Command::EvalAll(args) => commands::eval_all::run(args),
+        Command::Import(args) => commands::import::run(args),
+        Command::Restore(args) => commands::restore::run(args),
         Command::Schema(args) => commands::schema::run(args),
         Command::Test(args) => commands::test::run(args),
         Command::Diff(args) => commands::diff::run(args),

@@ -17,7 +17,8 @@ fn plugin_error(e: &DirectoryError) -> (&PluginError, String) {
             source
                 .downcast_ref::<PluginError>()
                 .unwrap_or_else(|| panic!("not a plugin error: {e}")),
-            e.to_string(),
+            // As the CLI prints it: the context, then the source.
+            format!("{e}: {source}"),
         ),
         other => panic!("expected a backend error, got {other:?}"),
     }

@@ -34,7 +34,7 @@ use restore_engine::facts::{email_key, Actor, Facts, TenantFacts};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
-use sqlx::{FromRow, SqliteExecutor};
+use sqlx::{FromRow, SqliteConnection, SqliteExecutor};
 
 pub use import::ImportSummary;
 use rows::{db_error, ActorRow, DeletedRow, TenantRow};
@@ -221,6 +221,130 @@ fn backend(context: &str) -> impl FnOnce(sqlx::Error) -> DirectoryError + '_ {
     move |e| DirectoryError::backend(format!("sqlite: {context}"), e)
 }
 
+/// Reads one member's facts on `conn` (inside a transaction).
+async fn read_facts(
+    conn: &mut SqliteConnection,
+    tenant: &str,
+    member: &str,
+    actor: Option<&str>,
+) -> Result<Facts, DirectoryError> {
+    let tenant = load_tenant(&mut *conn, tenant).await?;
+    let actor = load_actor(&mut *conn, &tenant.id, actor).await?;
+    let facts = load_member(&mut *conn, &tenant, member, actor).await?;
+    Ok(facts)
+}
+
+/// Commits on success; rolls back explicitly on failure, so that no
+/// connection goes back to the pool idle in a transaction holding locks.
+async fn finish<T>(
+    tx: sqlx::Transaction<'static, sqlx::Sqlite>,
+    result: Result<T, DirectoryError>,
+) -> Result<T, DirectoryError> {
+    match result {
+        Ok(value) => {
+            tx.commit().await.map_err(backend("commit"))?;
+            Ok(value)
+        }
+        Err(e) => {
+            // The original error matters more than a failed rollback, which
+            // also ends the transaction by closing the connection.
+            let _ = tx.rollback().await;
+            Err(e)
+        }
+    }
+}
+
+/// The restore proper, on `conn` inside the restore's transaction.
+async fn restore_in(
+    conn: &mut SqliteConnection,
+    request: &RestoreRequest,
+    decide: &Decide,
+) -> Result<RestoreOutcome, DirectoryError> {
+    let tenant = load_tenant(&mut *conn, &request.tenant).await?;
+    let actor = load_actor(&mut *conn, &tenant.id, Some(&request.actor)).await?;
+    let facts = load_member(&mut *conn, &tenant, &request.member, actor).await?;
+    let decision = decide(&facts);
+    if !decision.allowed {
+        return Ok(RestoreOutcome::Denied(decision));
+    }
+    let tenant_id = tenant.id.as_str();
+    let member = &facts.member;
+    let at = request.at.to_rfc3339_opts(SecondsFormat::AutoSi, true);
+
+    sqlx::query(sql::MARK_RESTORED)
+        .bind(&at)
+        .bind(tenant_id)
+        .bind(&member.id)
+        .execute(&mut *conn)
+        .await
+        .map_err(backend("marking the member restored"))?;
+    // F17: admin permissions, approval roles and user groups are reset,
+    // so the member comes back with no roles; F15/F8: new department.
+    sqlx::query(sql::INSERT_ACTIVE)
+        .bind(tenant_id)
+        .bind(&member.id)
+        .bind(&member.email)
+        .bind(member.email.as_deref().map(email_key))
+        .bind(&member.phone)
+        .bind(&request.department)
+        .execute(&mut *conn)
+        .await
+        .map_err(|e| match e {
+            sqlx::Error::Database(db) if db.is_unique_violation() => {
+                DirectoryError::Conflict(format!(
+                    "an active member `{}` already exists in tenant `{tenant_id}`",
+                    member.id
+                ))
+            }
+            other => DirectoryError::backend("sqlite: reactivating the member", other),
+        })?;
+    let (seats_used,): (i64,) = sqlx::query_as(sql::TAKE_SEAT)
+        .bind(tenant_id)
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(backend("allocating a seat"))?;
+    // Items come back per the decision's resource outcomes (F21: a
+    // transfer-dependent item only if it was not transferred).
+    let names = |outcome: Outcome| {
+        let list: Vec<&str> = decision
+            .resources
+            .iter()
+            .filter(|r| r.outcome == outcome)
+            .map(|r| &*r.resource)
+            .collect();
+        serde_json::to_string(&list).unwrap_or_else(|_| "[]".to_owned())
+    };
+    sqlx::query(sql::RESTORE_ITEMS)
+        .bind(tenant_id)
+        .bind(&member.id)
+        .bind(names(Outcome::Restored))
+        .bind(names(Outcome::TransferDependent))
+        .execute(&mut *conn)
+        .await
+        .map_err(backend("restoring resource items"))?;
+    let decision_json = serde_json::to_string(&decision)
+        .map_err(|e| DirectoryError::backend("encoding the decision", e))?;
+    let (audit_id,): (i64,) = sqlx::query_as(sql::INSERT_AUDIT)
+        .bind(tenant_id)
+        .bind(&member.id)
+        .bind(&request.actor)
+        .bind(&at)
+        .bind(&request.department)
+        .bind(&*decision.policy.name)
+        .bind(&*decision.policy.version)
+        .bind(&*decision.policy.digest)
+        .bind(decision_json)
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(backend("writing the audit row"))?;
+    Ok(RestoreOutcome::Restored(Receipt {
+        decision,
+        department: request.department.clone(),
+        audit_id,
+        seats_used,
+    }))
+}
+
 #[async_trait]
 impl Directory for SqliteDirectory {
     async fn facts(
@@ -231,11 +355,15 @@ impl Directory for SqliteDirectory {
     ) -> Result<Facts, DirectoryError> {
         // One read transaction, so tenant, actor and member are one snapshot.
         let mut tx = self.pool.begin().await.map_err(backend("begin"))?;
-        let tenant = load_tenant(&mut *tx, tenant).await?;
-        let actor = load_actor(&mut *tx, &tenant.id, actor).await?;
-        let facts = load_member(&mut *tx, &tenant, member, actor).await?;
-        tx.commit().await.map_err(backend("commit"))?;
-        Ok(facts)
+        let result = read_facts(&mut tx, tenant, member, actor).await;
+        finish(tx, result).await
+    }
+
+    async fn tenants(&self) -> Result<Vec<String>, DirectoryError> {
+        sqlx::query_scalar::<_, String>("SELECT id FROM tenants ORDER BY id")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(backend("listing tenants"))
     }
 
     fn deleted_members<'a>(
@@ -273,90 +401,14 @@ impl Directory for SqliteDirectory {
             .begin_with("BEGIN IMMEDIATE")
             .await
             .map_err(backend("begin immediate"))?;
-        let tenant = load_tenant(&mut *tx, &request.tenant).await?;
-        let actor = load_actor(&mut *tx, &tenant.id, Some(&request.actor)).await?;
-        let facts = load_member(&mut *tx, &tenant, &request.member, actor).await?;
-        let decision = decide(&facts);
-        if !decision.allowed {
-            tx.rollback().await.map_err(backend("rollback"))?;
-            return Ok(RestoreOutcome::Denied(decision));
+        let outcome = restore_in(&mut tx, request, decide).await;
+        match outcome {
+            Ok(RestoreOutcome::Denied(decision)) => {
+                // Nothing was written; release the lock.
+                tx.rollback().await.map_err(backend("rollback"))?;
+                Ok(RestoreOutcome::Denied(decision))
+            }
+            other => finish(tx, other).await,
         }
-        let tenant_id = tenant.id.as_str();
-        let member = &facts.member;
-        let at = request.at.to_rfc3339_opts(SecondsFormat::AutoSi, true);
-
-        sqlx::query(sql::MARK_RESTORED)
-            .bind(&at)
-            .bind(tenant_id)
-            .bind(&member.id)
-            .execute(&mut *tx)
-            .await
-            .map_err(backend("marking the member restored"))?;
-        // F17: admin permissions, approval roles and user groups are reset,
-        // so the member comes back with no roles; F15/F8: new department.
-        sqlx::query(sql::INSERT_ACTIVE)
-            .bind(tenant_id)
-            .bind(&member.id)
-            .bind(&member.email)
-            .bind(member.email.as_deref().map(email_key))
-            .bind(&member.phone)
-            .bind(&request.department)
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| match e {
-                sqlx::Error::Database(db) if db.is_unique_violation() => {
-                    DirectoryError::Conflict(format!(
-                        "an active member `{}` already exists in tenant `{tenant_id}`",
-                        member.id
-                    ))
-                }
-                other => DirectoryError::backend("sqlite: reactivating the member", other),
-            })?;
-        let (seats_used,): (i64,) = sqlx::query_as(sql::TAKE_SEAT)
-            .bind(tenant_id)
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(backend("allocating a seat"))?;
-        // Items come back per the decision's resource outcomes (F21: a
-        // transfer-dependent item only if it was not transferred).
-        let names = |outcome: Outcome| {
-            let list: Vec<&str> = decision
-                .resources
-                .iter()
-                .filter(|r| r.outcome == outcome)
-                .map(|r| &*r.resource)
-                .collect();
-            serde_json::to_string(&list).unwrap_or_else(|_| "[]".to_owned())
-        };
-        sqlx::query(sql::RESTORE_ITEMS)
-            .bind(tenant_id)
-            .bind(&member.id)
-            .bind(names(Outcome::Restored))
-            .bind(names(Outcome::TransferDependent))
-            .execute(&mut *tx)
-            .await
-            .map_err(backend("restoring resource items"))?;
-        let decision_json = serde_json::to_string(&decision)
-            .map_err(|e| DirectoryError::backend("encoding the decision", e))?;
-        let (audit_id,): (i64,) = sqlx::query_as(sql::INSERT_AUDIT)
-            .bind(tenant_id)
-            .bind(&member.id)
-            .bind(&request.actor)
-            .bind(&at)
-            .bind(&request.department)
-            .bind(&*decision.policy.name)
-            .bind(&*decision.policy.version)
-            .bind(&*decision.policy.digest)
-            .bind(decision_json)
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(backend("writing the audit row"))?;
-        tx.commit().await.map_err(backend("commit"))?;
-        Ok(RestoreOutcome::Restored(Receipt {
-            decision,
-            department: request.department.clone(),
-            audit_id,
-            seats_used,
-        }))
     }
 }

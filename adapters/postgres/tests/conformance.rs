@@ -1,0 +1,204 @@
+//! The PostgreSQL adapter against the conformance suite, plus checks of what only
+//! SQL can show: restored items, bad rows, import refusal.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+#[path = "support/pg.rs"]
+mod common;
+
+use restore_conformance::{self as suite, AuditRecord, Probe, Subject};
+use restore_directory::{Directory, DirectoryError, RestoreOutcome, RestoreRequest, Snapshot};
+use restore_postgres::PostgresDirectory;
+
+struct PgProbe(Arc<PostgresDirectory>);
+
+#[async_trait]
+impl Probe for PgProbe {
+    async fn audit(&self, tenant: &str) -> Result<Vec<AuditRecord>, DirectoryError> {
+        Ok(self
+            .0
+            .audit(tenant)
+            .await?
+            .into_iter()
+            .map(|r| AuditRecord {
+                id: r.id,
+                member: r.member_id,
+                actor: r.actor,
+                policy_version: r.policy_version,
+                digest: r.digest,
+            })
+            .collect())
+    }
+    async fn department(
+        &self,
+        tenant: &str,
+        member: &str,
+    ) -> Result<Option<String>, DirectoryError> {
+        self.0.department(tenant, member).await
+    }
+}
+
+async fn make(snapshot: Snapshot) -> Subject {
+    let (directory, guard) = common::fresh(Some(&snapshot)).await;
+    Subject {
+        directory: directory.clone(),
+        probe: Box::new(PgProbe(directory)),
+        guard: Some(Box::new(guard)),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_adapter_conforms() {
+    suite::run_all(make).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restore_brings_back_untransferred_items_only() {
+    let (directory, _guard) = common::fresh(Some(&suite::fixture())).await;
+    let request = RestoreRequest {
+        tenant: "acme".into(),
+        member: "u_bob".into(),
+        actor: "u_anna".into(),
+        department: "ops".into(),
+        at: suite::now(),
+    };
+    let decide = suite::decide_at(suite::default_policy(), request.at);
+    let outcome = directory
+        .apply_restore(&request, &decide)
+        .await
+        .expect("restore");
+    assert!(
+        matches!(outcome, RestoreOutcome::Restored(_)),
+        "{outcome:?}"
+    );
+    let docs = directory
+        .restored_items("acme", "u_bob", "documents")
+        .await
+        .unwrap();
+    assert_eq!(docs, ["d1", "d0"], "d2 was transferred to u_anna (F21)");
+    let chats = directory
+        .restored_items("acme", "u_bob", "group_chats")
+        .await
+        .unwrap();
+    assert_eq!(chats, ["g1", "g2"], "group chats are restored (F19)");
+    let tasks = directory
+        .restored_items("acme", "u_bob", "approval_tasks_in_progress")
+        .await
+        .unwrap();
+    assert!(
+        tasks.is_empty(),
+        "approval tasks in progress are not restored (F25)"
+    );
+}
+
+#[tokio::test]
+async fn bad_rows_are_reported_not_panicked() {
+    let (directory, guard) = common::fresh(Some(&suite::fixture())).await;
+    let pool = common::raw_pool(&guard.name).await;
+    for statement in [
+        "INSERT INTO tenants (id, plan, seats_total, seats_used) VALUES ('gold_t', 'gold', 5, 1)",
+        "INSERT INTO tenants (id, plan, seats_total, seats_used) VALUES ('neg_t', 'pro', -1, 0)",
+        "UPDATE tenants SET seats_used = -3 WHERE id = 'gamma'",
+        "UPDATE deleted_members SET reason = 'fired' WHERE tenant_id = 'acme' AND id = 'u_cleo'",
+        "UPDATE deleted_members SET deletion = 'paused' WHERE tenant_id = 'acme' AND id = 'u_fay'",
+    ] {
+        sqlx::query(statement)
+            .execute(&pool)
+            .await
+            .expect(statement);
+    }
+    let cases = [
+        ("gold_t", "x", "tenants", "gold_t", "unknown plan `gold`"),
+        (
+            "neg_t",
+            "x",
+            "tenants",
+            "neg_t",
+            "seats_total `-1` is negative",
+        ),
+        (
+            "gamma",
+            "u_kim",
+            "tenants",
+            "gamma",
+            "seats_used `-3` is negative",
+        ),
+        (
+            "acme",
+            "u_cleo",
+            "deleted_members",
+            "acme/u_cleo",
+            "unknown deletion reason `fired`",
+        ),
+        (
+            "acme",
+            "u_fay",
+            "deleted_members",
+            "acme/u_fay",
+            "unknown deletion state `paused`",
+        ),
+    ];
+    for (tenant, member, want_table, want_key, want_reason) in cases {
+        match directory.facts(tenant, member, None).await {
+            Err(DirectoryError::BadRow { table, key, reason }) => {
+                assert_eq!(table, want_table, "{tenant}/{member}");
+                assert_eq!(key, want_key, "{tenant}/{member}");
+                assert!(
+                    reason.contains(want_reason),
+                    "{tenant}/{member}: reason `{reason}`"
+                );
+            }
+            other => panic!("{tenant}/{member}: expected BadRow, got {other:?}"),
+        }
+    }
+    // A restore on a bad tenant row fails cleanly and writes nothing.
+    let request = RestoreRequest {
+        tenant: "gold_t".into(),
+        member: "x".into(),
+        actor: "a".into(),
+        department: "ops".into(),
+        at: suite::now(),
+    };
+    let decide = suite::decide_at(suite::default_policy(), request.at);
+    let got = directory.apply_restore(&request, &decide).await;
+    assert!(
+        matches!(
+            got,
+            Err(DirectoryError::BadRow {
+                table: "tenants",
+                ..
+            })
+        ),
+        "{got:?}"
+    );
+    // The stream reports bad rows as items, and keeps the good ones.
+    use futures::StreamExt;
+    let items: Vec<_> = directory.deleted_members("acme", None).collect().await;
+    assert_eq!(items.len(), 8);
+    let bad = items.iter().filter(|r| r.is_err()).count();
+    assert_eq!(bad, 2, "u_cleo and u_fay are bad");
+}
+
+#[tokio::test]
+async fn import_refuses_an_existing_tenant_and_writes_nothing() {
+    let (directory, _guard) = common::fresh(Some(&suite::fixture())).await;
+    let mut again = suite::fixture();
+    // A new tenant first, then one that exists: the new one must not land.
+    let mut fresh_tenant = again.tenants[2].clone();
+    fresh_tenant.id = "delta".into();
+    again.tenants.insert(0, fresh_tenant);
+    match directory.import(&again).await {
+        Err(DirectoryError::Conflict(message)) => {
+            assert!(message.contains("`acme`"), "{message}")
+        }
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+    assert!(
+        matches!(
+            directory.facts("delta", "u_kim", None).await,
+            Err(DirectoryError::UnknownTenant { .. })
+        ),
+        "nothing of the refused import may be written"
+    );
+}

@@ -1,0 +1,86 @@
+//! `restorectl eval-all`: decide on every deleted member of a tenant,
+//! streaming one decision per member (read-only; F6 allows evaluating many
+//! at once).
+//!
+//! Exit 0 once the whole tenant was evaluated, whatever the decisions; 2 on
+//! bad input. A row that breaks an invariant stops the run with exit 2 (the
+//! decisions printed before it stay on stdout).
+
+use std::io::Write;
+
+use futures::StreamExt;
+use restore_engine::facts::Request;
+
+use crate::policy_args::PolicyArgs;
+use crate::Exit;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// One JSON decision per line.
+    Jsonl,
+    /// Member, verdict and blockers, one line each.
+    Table,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    pub policy: PolicyArgs,
+    /// Directory URL: memory:FILE, sqlite:PATH, postgres://…, plugin:LIB?CONFIG.
+    #[arg(long, value_name = "URL")]
+    pub directory: String,
+    #[arg(long, value_name = "T")]
+    pub tenant: String,
+    /// Acting member; omitted, F1 is skipped.
+    #[arg(long, value_name = "A")]
+    pub actor: Option<String>,
+    #[arg(long, value_enum, default_value = "jsonl")]
+    pub output: Format,
+}
+
+pub fn run(args: Args) -> anyhow::Result<Exit> {
+    let selected = args.policy.select()?;
+    let policy = selected.policy();
+    let at = selected.at;
+    let request = Request::default();
+    let progress = crate::progress::member_spinner("evaluating");
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let result = crate::runtime()?.block_on(async {
+        let directory = crate::directory::open(&args.directory).await?;
+        let mut stream = directory.deleted_members(&args.tenant, args.actor.as_deref());
+        if args.output == Format::Table {
+            writeln!(out, "{:<24} {:<8} blockers", "member", "verdict")?;
+        }
+        while let Some(facts) = stream.next().await {
+            let facts = facts?;
+            let decision = policy.evaluate(&facts, &request, at);
+            match args.output {
+                Format::Jsonl => {
+                    serde_json::to_writer(&mut out, &decision)?;
+                    out.write_all(b"\n")?;
+                }
+                Format::Table => {
+                    let blockers: Vec<&str> = decision.blockers.iter().map(|b| &*b.rule).collect();
+                    let verdict = if decision.allowed {
+                        "allowed"
+                    } else {
+                        "denied"
+                    };
+                    writeln!(
+                        out,
+                        "{:<24} {verdict:<8} {}",
+                        decision.member,
+                        blockers.join(",")
+                    )?;
+                }
+            }
+            progress.inc(1);
+        }
+        anyhow::Ok(())
+    });
+    progress.finish_and_clear();
+    out.flush()?;
+    result?;
+    Ok(Exit::Ok)
+}

@@ -1,0 +1,169 @@
+//! End to end on PostgreSQL: `restorectl import` then `eval-all` gives the
+//! `memory:` decisions, and `restore` allows, denies and refuses as on SQLite.
+//! Each run creates its own database (via `psql`) and drops it at the end;
+//! an unreachable server fails the test (CI starts one).
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+const AT: &str = "2026-11-24T10:00:00Z";
+const DEFAULT_URL: &str = "postgres://postgres@127.0.0.1:5432/restore_test";
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn restorectl(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_restorectl"))
+        .args(args)
+        .output()
+        .expect("run restorectl")
+}
+
+fn psql(url: &str, sql: &str) {
+    let out = Command::new("psql")
+        .args([url, "-v", "ON_ERROR_STOP=1", "-qc", sql])
+        .output()
+        .expect("run psql");
+    assert!(
+        out.status.success(),
+        "psql `{sql}` failed (is PostgreSQL running?): {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A database of its own, dropped when this is dropped.
+struct Database {
+    admin: String,
+    name: String,
+    url: String,
+}
+
+impl Database {
+    fn create() -> Database {
+        let base = std::env::var("RESTORE_TEST_PG_URL").unwrap_or_else(|_| DEFAULT_URL.into());
+        let (server, _) = base.rsplit_once('/').expect("URL names a database");
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or_default();
+        let name = format!("restore_cli_{}_{nanos}", std::process::id());
+        let admin = format!("{server}/postgres");
+        psql(&admin, &format!("CREATE DATABASE {name}"));
+        Database {
+            url: format!("{server}/{name}"),
+            admin,
+            name,
+        }
+    }
+}
+
+impl Drop for Database {
+    fn drop(&mut self) {
+        psql(
+            &self.admin,
+            &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
+        );
+    }
+}
+
+#[test]
+fn import_eval_all_and_restore_on_postgres() {
+    let db = Database::create();
+    let fixture = root().join("adapters/conformance/fixtures/directory.yaml");
+    let rules = root().join("rules");
+    let rules = rules.to_str().unwrap();
+    let out = restorectl(&[
+        "import",
+        "--from",
+        fixture.to_str().unwrap(),
+        "--to",
+        &db.url,
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let eval_all = |directory: &str| {
+        let out = restorectl(&[
+            "eval-all",
+            "--rules",
+            rules,
+            "--directory",
+            directory,
+            "--tenant",
+            "acme",
+            "--actor",
+            "u_anna",
+            "--at",
+            AT,
+        ]);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let memory = format!("memory:{}", fixture.display());
+    let before = eval_all(&db.url);
+    assert_eq!(
+        before,
+        eval_all(&memory),
+        "postgres decisions differ from memory:"
+    );
+    assert_eq!(before.lines().count(), 8);
+
+    let restore = |member: &str, department: &str| {
+        restorectl(&[
+            "restore",
+            "--rules",
+            rules,
+            "--directory",
+            &db.url,
+            "--tenant",
+            "acme",
+            "--member",
+            member,
+            "--actor",
+            "u_anna",
+            "--department",
+            department,
+            "--at",
+            AT,
+        ])
+    };
+    assert_eq!(
+        restore("u_bob", "").status.code(),
+        Some(2),
+        "blank department"
+    );
+    let denied = restore("u_erin", "ops");
+    assert_eq!(denied.status.code(), Some(1), "duplicate user id denies");
+    assert!(String::from_utf8_lossy(&denied.stdout).contains("duplicate_user_id"));
+    assert_eq!(eval_all(&db.url), before, "denied restore changed data");
+
+    let allowed = restore("u_bob", "engineering");
+    assert_eq!(
+        allowed.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&allowed.stderr)
+    );
+    let receipt: serde_json::Value = serde_json::from_slice(&allowed.stdout).unwrap();
+    assert_eq!(receipt["seats_used"], 50);
+    assert_eq!(eval_all(&db.url).lines().count(), 7);
+
+    let again = restorectl(&[
+        "import",
+        "--from",
+        fixture.to_str().unwrap(),
+        "--to",
+        &db.url,
+    ]);
+    assert_eq!(again.status.code(), Some(2), "existing tenants are refused");
+}

@@ -1,0 +1,262 @@
+//! End to end: `restorectl import`, `eval`, `eval-all` and `restore` on a
+//! SQLite directory agree with `memory:` for the same snapshot.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const AT: &str = "2026-11-24T10:00:00Z";
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn fixture() -> PathBuf {
+    root().join("adapters/conformance/fixtures/directory.yaml")
+}
+
+fn restorectl(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_restorectl"))
+        .args(args)
+        .output()
+        .expect("run restorectl")
+}
+
+fn code(out: &Output) -> i32 {
+    out.status.code().expect("exit code")
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn import(db: &Path) -> String {
+    let url = format!("sqlite:{}", db.display());
+    let out = restorectl(&[
+        "import",
+        "--from",
+        fixture().to_str().unwrap(),
+        "--to",
+        &url,
+    ]);
+    assert_eq!(
+        code(&out),
+        0,
+        "import: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout(&out).contains("11 deleted members"),
+        "{}",
+        stdout(&out)
+    );
+    url
+}
+
+fn eval_all(url: &str, tenant: &str) -> Output {
+    let rules = root().join("rules");
+    restorectl(&[
+        "eval-all",
+        "--rules",
+        rules.to_str().unwrap(),
+        "--directory",
+        url,
+        "--tenant",
+        tenant,
+        "--actor",
+        "u_anna",
+        "--at",
+        AT,
+    ])
+}
+
+#[test]
+fn import_then_eval_gives_the_memory_decisions() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = import(&dir.path().join("d.db"));
+    let memory = format!("memory:{}", fixture().display());
+    let rules = root().join("rules");
+    for member in [
+        "u_bob", "u_cleo", "u_erin", "u_fay", "u_hal", "u_ivy", "U_bob",
+    ] {
+        let run = |directory: &str| {
+            restorectl(&[
+                "eval",
+                "--rules",
+                rules.to_str().unwrap(),
+                "--directory",
+                directory,
+                "--tenant",
+                "acme",
+                "--member",
+                member,
+                "--actor",
+                "u_anna",
+                "--at",
+                AT,
+            ])
+        };
+        let (sql, mem) = (run(&url), run(&memory));
+        assert_eq!(code(&sql), code(&mem), "{member}: exit codes differ");
+        assert_eq!(stdout(&sql), stdout(&mem), "{member}: decisions differ");
+        assert!(!stdout(&sql).is_empty(), "{member}: no decision printed");
+    }
+    let (sql, mem) = (eval_all(&url, "acme"), eval_all(&memory, "acme"));
+    assert_eq!(code(&sql), 0, "{}", String::from_utf8_lossy(&sql.stderr));
+    assert_eq!(stdout(&sql), stdout(&mem), "eval-all differs from memory:");
+    assert_eq!(
+        stdout(&sql).lines().count(),
+        8,
+        "one line per deleted member"
+    );
+    for line in stdout(&sql).lines() {
+        let v: serde_json::Value = serde_json::from_str(line).expect("each line is JSON");
+        assert_eq!(v["tenant"], "acme");
+    }
+}
+
+#[test]
+fn restore_allowed_denied_and_missing_department() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = import(&dir.path().join("d.db"));
+    let rules = root().join("rules");
+    let restore = |member: &str, department: &str| {
+        restorectl(&[
+            "restore",
+            "--rules",
+            rules.to_str().unwrap(),
+            "--directory",
+            &url,
+            "--tenant",
+            "acme",
+            "--member",
+            member,
+            "--actor",
+            "u_anna",
+            "--department",
+            department,
+            "--at",
+            AT,
+        ])
+    };
+    let before = stdout(&eval_all(&url, "acme"));
+
+    let blank = restore("u_bob", "  ");
+    assert_eq!(code(&blank), 2, "blank department");
+    assert!(stdout(&blank).is_empty(), "nothing on stdout for bad input");
+    assert!(String::from_utf8_lossy(&blank.stderr).contains("department"));
+    let missing = restorectl(&[
+        "restore",
+        "--rules",
+        rules.to_str().unwrap(),
+        "--directory",
+        &url,
+        "--tenant",
+        "acme",
+        "--member",
+        "u_bob",
+        "--actor",
+        "u_anna",
+        "--at",
+        AT,
+    ]);
+    assert_eq!(code(&missing), 2, "--department is required");
+
+    let denied = restore("u_cleo", "ops");
+    assert_eq!(code(&denied), 1, "duplicate email denies");
+    let decision: serde_json::Value = serde_json::from_str(&stdout(&denied)).unwrap();
+    assert_eq!(decision["allowed"], false);
+    assert_eq!(decision["blockers"][0]["rule"], "duplicate_email");
+    assert_eq!(
+        stdout(&eval_all(&url, "acme")),
+        before,
+        "denied restore changed data"
+    );
+
+    let allowed = restore("u_bob", "engineering");
+    assert_eq!(
+        code(&allowed),
+        0,
+        "{}",
+        String::from_utf8_lossy(&allowed.stderr)
+    );
+    let receipt: serde_json::Value = serde_json::from_str(&stdout(&allowed)).unwrap();
+    assert_eq!(receipt["department"], "engineering");
+    assert_eq!(receipt["seats_used"], 50);
+    assert_eq!(receipt["decision"]["allowed"], true);
+    let after = stdout(&eval_all(&url, "acme"));
+    assert_eq!(after.lines().count(), 7, "u_bob is no longer deleted");
+
+    // The last seat is gone: the next Pro restore is denied (F10).
+    let no_seat = restore("u_gus", "ops");
+    assert_eq!(code(&no_seat), 1);
+    assert!(stdout(&no_seat).contains("no_available_seat"));
+}
+
+#[test]
+fn memory_directories_refuse_restores() {
+    let rules = root().join("rules");
+    let memory = format!("memory:{}", fixture().display());
+    let out = restorectl(&[
+        "restore",
+        "--rules",
+        rules.to_str().unwrap(),
+        "--directory",
+        &memory,
+        "--tenant",
+        "acme",
+        "--member",
+        "u_bob",
+        "--actor",
+        "u_anna",
+        "--department",
+        "ops",
+    ]);
+    assert_eq!(code(&out), 2);
+    assert!(stdout(&out).is_empty());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("read-only"));
+}
+
+#[test]
+fn bad_snapshot_import_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.yaml");
+    std::fs::write(
+        &bad,
+        "format: restore-directory/v1\ntenants:\n  - id: t\n    plan: gold\n    seats: { total: 1, used: 0 }\n",
+    )
+    .unwrap();
+    let db = dir.path().join("new.db");
+    let url = format!("sqlite:{}", db.display());
+    let out = restorectl(&["import", "--from", bad.to_str().unwrap(), "--to", &url]);
+    assert_eq!(code(&out), 2, "bad snapshot");
+    assert!(stdout(&out).is_empty());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("bad.yaml") && err.contains("gold"),
+        "names file and value: {err}"
+    );
+    assert!(!db.exists(), "no database file may be created");
+
+    // Importing a tenant that exists is refused and leaves the data as it was.
+    let url = import(&dir.path().join("d.db"));
+    let before = stdout(&eval_all(&url, "acme"));
+    let again = restorectl(&[
+        "import",
+        "--from",
+        fixture().to_str().unwrap(),
+        "--to",
+        &url,
+    ]);
+    assert_eq!(code(&again), 2);
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already exists"));
+    assert_eq!(stdout(&eval_all(&url, "acme")), before);
+}
+
+#[test]
+fn eval_all_unknown_tenant_is_bad_input() {
+    let memory = format!("memory:{}", fixture().display());
+    let out = eval_all(&memory, "nope");
+    assert_eq!(code(&out), 2);
+    assert!(stdout(&out).is_empty(), "nothing on stdout");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("`nope`"));
+}
