@@ -7,6 +7,7 @@
 mod error;
 mod restore;
 pub mod snapshot;
+pub mod stored;
 mod url;
 
 use async_trait::async_trait;

@@ -4,13 +4,10 @@
 //! timestamps, JSON columns) and reports a [`DirectoryError::BadRow`] naming
 //! the table and key, never panicking.
 
-use std::collections::BTreeMap;
-
 use chrono::{DateTime, Utc};
+use restore_directory::stored::{StoredDeletedMember, StoredTenant};
 use restore_directory::DirectoryError;
-use restore_engine::facts::{
-    Actor, Conflicts, DeletedMember, Facts, Plan, ResourceItem, TenantFacts,
-};
+use restore_engine::facts::{Actor, Facts, TenantFacts};
 use sqlx::FromRow;
 
 /// A `tenants` row.
@@ -24,27 +21,13 @@ pub(crate) struct TenantRow {
 
 impl TenantRow {
     pub fn into_facts(self) -> Result<TenantFacts, DirectoryError> {
-        let bad = |reason: String| DirectoryError::BadRow {
-            table: "tenants",
-            key: self.id.clone(),
-            reason,
-        };
-        let plan: Plan = self.plan.parse().map_err(|e| bad(format!("{e}")))?;
-        if self.seats_total < 0 {
-            return Err(bad(format!(
-                "seats_total `{}` is negative",
-                self.seats_total
-            )));
-        }
-        if self.seats_used < 0 {
-            return Err(bad(format!("seats_used `{}` is negative", self.seats_used)));
-        }
-        Ok(TenantFacts {
+        StoredTenant {
             id: self.id,
-            plan,
+            plan: self.plan,
             seats_total: self.seats_total,
             seats_used: self.seats_used,
-        })
+        }
+        .into_facts()
     }
 }
 
@@ -92,56 +75,21 @@ impl DeletedRow {
         tenant: &TenantFacts,
         actor: Option<Actor>,
     ) -> Result<Facts, DirectoryError> {
-        let key = format!("{}/{}", tenant.id, self.id);
-        let bad = |reason: String| DirectoryError::BadRow {
-            table: "deleted_members",
-            key: key.clone(),
-            reason,
-        };
-        let reason = self.reason.parse().map_err(|e| bad(format!("{e}")))?;
-        let deletion = self.deletion.parse().map_err(|e| bad(format!("{e}")))?;
-        let items: Vec<(String, String, Option<String>)> =
-            parse_json_column(&self.items, "resource_items", &key, "items")?;
-        let mut resources: BTreeMap<String, Vec<ResourceItem>> = BTreeMap::new();
-        for (resource, id, transferred_to) in items {
-            resources
-                .entry(resource)
-                .or_default()
-                .push(ResourceItem { id, transferred_to });
+        StoredDeletedMember {
+            id: self.id,
+            email: self.email,
+            phone: self.phone,
+            deleted_at: self.deleted_at,
+            reason: self.reason,
+            deletion: self.deletion,
+            removed_from_list: self.removed_from_list,
+            conflict_user_id: self.conflict_user_id,
+            conflict_email: self.conflict_email,
+            conflict_phone: self.conflict_phone,
+            items: self.items,
         }
-        Ok(Facts {
-            tenant: tenant.clone(),
-            member: DeletedMember {
-                id: self.id,
-                email: self.email,
-                phone: self.phone,
-                deleted_at: self.deleted_at,
-                reason,
-                deletion,
-                removed_from_list: self.removed_from_list,
-                resources,
-            },
-            conflicts: Conflicts {
-                user_id: self.conflict_user_id.into_iter().collect(),
-                email: self.conflict_email,
-                phone: self.conflict_phone,
-            },
-            actor,
-        })
+        .into_facts(tenant, actor)
     }
-}
-
-fn parse_json_column<T: serde::de::DeserializeOwned>(
-    text: &str,
-    table: &'static str,
-    key: &str,
-    column: &str,
-) -> Result<T, DirectoryError> {
-    serde_json::from_str(text).map_err(|e| DirectoryError::BadRow {
-        table,
-        key: key.to_owned(),
-        reason: format!("{column}: not the expected JSON: {e}"),
-    })
 }
 
 /// Maps a sqlx error: a value that does not decode is a bad row of `table`;

@@ -4,13 +4,10 @@
 //! timestamps, JSON columns) and reports a [`DirectoryError::BadRow`] naming
 //! the table and key, never panicking.
 
-use std::collections::BTreeMap;
-
 use restore_directory::snapshot::parse_zoned_timestamp;
+use restore_directory::stored::{member_key, parse_json_column, StoredDeletedMember, StoredTenant};
 use restore_directory::DirectoryError;
-use restore_engine::facts::{
-    Actor, Conflicts, DeletedMember, Facts, Plan, ResourceItem, TenantFacts,
-};
+use restore_engine::facts::{Actor, Facts, TenantFacts};
 use sqlx::FromRow;
 
 /// A `tenants` row.
@@ -24,27 +21,13 @@ pub(crate) struct TenantRow {
 
 impl TenantRow {
     pub fn into_facts(self) -> Result<TenantFacts, DirectoryError> {
-        let bad = |reason: String| DirectoryError::BadRow {
-            table: "tenants",
-            key: self.id.clone(),
-            reason,
-        };
-        let plan: Plan = self.plan.parse().map_err(|e| bad(format!("{e}")))?;
-        if self.seats_total < 0 {
-            return Err(bad(format!(
-                "seats_total `{}` is negative",
-                self.seats_total
-            )));
-        }
-        if self.seats_used < 0 {
-            return Err(bad(format!("seats_used `{}` is negative", self.seats_used)));
-        }
-        Ok(TenantFacts {
+        StoredTenant {
             id: self.id,
-            plan,
+            plan: self.plan,
             seats_total: self.seats_total,
             seats_used: self.seats_used,
-        })
+        }
+        .into_facts()
     }
 }
 
@@ -90,68 +73,39 @@ pub(crate) struct DeletedRow {
 
 impl DeletedRow {
     /// Facts for this member; `tenant` and `actor` were read in the same
-    /// transaction or stream.
+    /// transaction or stream. SQLite keeps timestamps as text and lists as
+    /// JSON; they are decoded here, the rest is checked in one shared place.
     pub fn into_facts(
         self,
         tenant: &TenantFacts,
         actor: Option<Actor>,
     ) -> Result<Facts, DirectoryError> {
-        let key = format!("{}/{}", tenant.id, self.id);
-        let bad = |reason: String| DirectoryError::BadRow {
-            table: "deleted_members",
-            key: key.clone(),
-            reason,
-        };
+        let key = member_key(&tenant.id, &self.id);
         let deleted_at =
-            parse_zoned_timestamp(&self.deleted_at).map_err(|e| bad(format!("deleted_at: {e}")))?;
-        let reason = self.reason.parse().map_err(|e| bad(format!("{e}")))?;
-        let deletion = self.deletion.parse().map_err(|e| bad(format!("{e}")))?;
-        let email: Vec<String> =
+            parse_zoned_timestamp(&self.deleted_at).map_err(|e| DirectoryError::BadRow {
+                table: "deleted_members",
+                key: key.clone(),
+                reason: format!("deleted_at: {e}"),
+            })?;
+        let conflict_email =
             parse_json_column(&self.conflict_email, "members", &key, "email conflicts")?;
-        let phone: Vec<String> =
+        let conflict_phone =
             parse_json_column(&self.conflict_phone, "members", &key, "phone conflicts")?;
-        let items: Vec<(String, String, Option<String>)> =
-            parse_json_column(&self.items, "resource_items", &key, "items")?;
-        let mut resources: BTreeMap<String, Vec<ResourceItem>> = BTreeMap::new();
-        for (resource, id, transferred_to) in items {
-            resources
-                .entry(resource)
-                .or_default()
-                .push(ResourceItem { id, transferred_to });
+        StoredDeletedMember {
+            id: self.id,
+            email: self.email,
+            phone: self.phone,
+            deleted_at,
+            reason: self.reason,
+            deletion: self.deletion,
+            removed_from_list: self.removed_from_list,
+            conflict_user_id: self.conflict_user_id,
+            conflict_email,
+            conflict_phone,
+            items: self.items,
         }
-        Ok(Facts {
-            tenant: tenant.clone(),
-            member: DeletedMember {
-                id: self.id,
-                email: self.email,
-                phone: self.phone,
-                deleted_at,
-                reason,
-                deletion,
-                removed_from_list: self.removed_from_list,
-                resources,
-            },
-            conflicts: Conflicts {
-                user_id: self.conflict_user_id.into_iter().collect(),
-                email,
-                phone,
-            },
-            actor,
-        })
+        .into_facts(tenant, actor)
     }
-}
-
-fn parse_json_column<T: serde::de::DeserializeOwned>(
-    text: &str,
-    table: &'static str,
-    key: &str,
-    column: &str,
-) -> Result<T, DirectoryError> {
-    serde_json::from_str(text).map_err(|e| DirectoryError::BadRow {
-        table,
-        key: key.to_owned(),
-        reason: format!("{column}: not the expected JSON: {e}"),
-    })
 }
 
 /// Maps a sqlx error: a value that does not decode is a bad row of `table`;
