@@ -24,7 +24,7 @@ pub fn at() -> DateTime<Utc> {
 pub const WINDOW_SECONDS: i64 = 30 * 24 * 60 * 60;
 
 /// Seed of the corpus used by the benchmarks and the agreement test.
-pub const SEED: u64 = 0x5eed_0f_6e57_0e5e;
+pub const SEED: u64 = 0x005e_ed0f_6e57_0e5e;
 
 /// Blocker conditions the corpus switches on and off, one bit each; the bit
 /// order is the order of the blockers in the default policy.
