@@ -28,6 +28,9 @@ pub(crate) struct CompiledTier {
     pub(crate) requires: Vec<Arc<str>>,
     pub(crate) blockers: Vec<CompiledBlocker>,
     pub(crate) resources: Vec<CompiledResource>,
+    /// Resource names sorted, with their position in `resources`: the
+    /// evaluator matches a member's listed items against it.
+    pub(crate) resource_index: Vec<(Arc<str>, usize)>,
 }
 
 #[derive(Debug, Clone)]
@@ -37,6 +40,9 @@ pub(crate) struct CompiledBlocker {
     pub(crate) when: Cond,
     pub(crate) message: Vec<Piece>,
     pub(crate) remedy: Vec<Piece>,
+    /// Expected rendered lengths ([`capacity_hint`]), to allocate once.
+    pub(crate) message_capacity: usize,
+    pub(crate) remedy_capacity: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -151,14 +157,21 @@ fn compile_tier(source: &PolicyFile, plan: Plan) -> CompiledTier {
         blockers: source
             .blockers
             .iter()
-            .map(|b| CompiledBlocker {
-                id: b.id.clone(),
-                fact: b.fact.clone(),
-                when: cond(&b.when),
-                message: text(&b.message),
-                remedy: text(&b.remedy),
+            .map(|b| {
+                let message = text(&b.message);
+                let remedy = text(&b.remedy);
+                CompiledBlocker {
+                    id: b.id.clone(),
+                    fact: b.fact.clone(),
+                    when: cond(&b.when),
+                    message_capacity: capacity_hint(&message),
+                    remedy_capacity: capacity_hint(&remedy),
+                    message,
+                    remedy,
+                }
             })
             .collect(),
+        resource_index: resource_index(source),
         resources: source
             .resources
             .iter()
@@ -174,6 +187,30 @@ fn compile_tier(source: &PolicyFile, plan: Plan) -> CompiledTier {
             .collect(),
         settings,
     }
+}
+
+fn resource_index(source: &PolicyFile) -> Vec<(Arc<str>, usize)> {
+    let mut index: Vec<(Arc<str>, usize)> = source
+        .resources
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (r.resource.clone(), i))
+        .collect();
+    index.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    index
+}
+
+/// Rendered length of a message: its text plus a typical width per fact
+/// (ids, durations, timestamps are 5 to 25 characters). Only a hint: a longer
+/// fact grows the string as usual.
+fn capacity_hint(pieces: &[Piece]) -> usize {
+    pieces
+        .iter()
+        .map(|p| match p {
+            Piece::Text(t) => t.len(),
+            Piece::Fact(_) => 24,
+        })
+        .sum()
 }
 
 fn term(operand: &Operand, settings: &[Value]) -> Term {

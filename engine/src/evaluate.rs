@@ -9,9 +9,10 @@ use chrono::{DateTime, TimeDelta, Utc};
 
 use crate::compile::{CompiledPolicy, CompiledTier, Cond, Piece, Term};
 use crate::decision::{BlockerHit, Decision, Outcome, ResourceDecision};
+use crate::facts::ResourceItem;
 use crate::facts::{Facts, Request};
 use crate::model::Op;
-use crate::vocabulary::{format_duration, format_timestamp, Fact, Value};
+use crate::vocabulary::{format_timestamp, write_duration, Fact, Value};
 
 /// A borrowed view of a value, so that reading a fact never allocates.
 #[derive(Debug, Clone, Copy)]
@@ -55,7 +56,7 @@ impl<'a> View<'a> {
             View::Int(i) => {
                 let _ = write!(out, "{i}");
             }
-            View::Duration(d) => out.push_str(&format_duration(d)),
+            View::Duration(d) => write_duration(out, d),
             View::Timestamp(t) => out.push_str(&format_timestamp(t)),
             View::Str(s) => out.push_str(s),
             View::Strings(_) | View::Shared(_) => {
@@ -144,9 +145,30 @@ pub(crate) struct Context<'a> {
     pub(crate) request: &'a Request,
     pub(crate) at: DateTime<Utc>,
     pub(crate) tier: &'a CompiledTier,
+    /// `at - deleted_at` and `deleted_at + restore_window`, computed once:
+    /// conditions, messages and the decision itself all read them, and
+    /// chrono's date arithmetic is a visible part of an evaluation.
+    pub(crate) deleted_for: TimeDelta,
+    pub(crate) restorable_until: DateTime<Utc>,
 }
 
 impl<'a> Context<'a> {
+    pub(crate) fn new(
+        facts: &'a Facts,
+        request: &'a Request,
+        at: DateTime<Utc>,
+        tier: &'a CompiledTier,
+    ) -> Self {
+        Context {
+            facts,
+            request,
+            at,
+            tier,
+            deleted_for: at - facts.member.deleted_at,
+            restorable_until: facts.member.deleted_at + tier.restore_window,
+        }
+    }
+
     pub(crate) fn fact(&self, fact: Fact) -> View<'a> {
         let f = self.facts;
         match fact {
@@ -158,10 +180,8 @@ impl<'a> Context<'a> {
             Fact::MemberDeletion => View::Str(f.member.deletion.as_str()),
             Fact::MemberRemovedFromList => View::Bool(f.member.removed_from_list),
             Fact::MemberDeletedAt => View::Timestamp(f.member.deleted_at),
-            Fact::MemberDeletedFor => View::Duration(self.at - f.member.deleted_at),
-            Fact::MemberRestorableUntil => {
-                View::Timestamp(f.member.deleted_at + self.tier.restore_window)
-            }
+            Fact::MemberDeletedFor => View::Duration(self.deleted_for),
+            Fact::MemberRestorableUntil => View::Timestamp(self.restorable_until),
             Fact::MemberDeletionEndsBy => {
                 View::Timestamp(f.member.deleted_at + self.tier.deletion_max_duration)
             }
@@ -198,8 +218,10 @@ impl<'a> Context<'a> {
         }
     }
 
-    fn render(&self, pieces: &[Piece]) -> String {
-        let mut out = String::new();
+    /// Renders a message; `capacity` is the compiler's estimate of its
+    /// length, so that the string is allocated once rather than grown.
+    fn render(&self, pieces: &[Piece], capacity: usize) -> String {
+        let mut out = String::with_capacity(capacity);
         for piece in pieces {
             match piece {
                 Piece::Text(t) => out.push_str(t),
@@ -215,49 +237,83 @@ impl CompiledPolicy {
     /// is reported, and every resource rule gives its outcome.
     pub fn evaluate(&self, facts: &Facts, request: &Request, at: DateTime<Utc>) -> Decision {
         let tier = &self.tiers[facts.tenant.plan.index()];
-        let cx = Context {
-            facts,
-            request,
-            at,
-            tier,
-        };
-        let blockers: Vec<BlockerHit> = tier
-            .blockers
-            .iter()
-            .filter(|b| cx.holds(&b.when))
-            .map(|b| BlockerHit {
+        let cx = Context::new(facts, request, at, tier);
+        let mut blockers: Vec<BlockerHit> = Vec::new();
+        for (i, b) in tier.blockers.iter().enumerate() {
+            if !cx.holds(&b.when) {
+                continue;
+            }
+            // Allowed decisions allocate nothing here; a denial allocates
+            // once, for at most the blockers still to check.
+            if blockers.capacity() == 0 {
+                blockers.reserve_exact(tier.blockers.len() - i);
+            }
+            blockers.push(BlockerHit {
                 rule: b.id.clone(),
                 fact: b.fact.clone(),
-                message: cx.render(&b.message),
-                remedy: cx.render(&b.remedy),
-            })
-            .collect();
-        let resources = tier
-            .resources
-            .iter()
-            .map(|r| {
-                let (outcome, reason) = r
-                    .exceptions
-                    .iter()
-                    .find(|(when, _, _)| cx.holds(when))
-                    .map_or((r.outcome, None), |(_, o, reason)| {
-                        (*o, Some(reason.clone()))
-                    });
-                resource_decision(r.name.clone(), outcome, reason, facts)
-            })
-            .collect();
+                message: cx.render(&b.message, b.message_capacity),
+                remedy: cx.render(&b.remedy, b.remedy_capacity),
+            });
+        }
+        let resources = resource_decisions(&cx);
         Decision {
             tenant: facts.tenant.id.clone(),
             member: facts.member.id.clone(),
             allowed: blockers.is_empty(),
             policy: tier.policy.clone(),
             evaluated_at: at,
-            restorable_until: facts.member.deleted_at + tier.restore_window,
+            restorable_until: cx.restorable_until,
             blockers,
             requires: tier.requires.clone(),
             resources,
         }
     }
+}
+
+/// Rules per tier are few (the default policy has 19); above this many the
+/// per-resource item table goes to the heap instead of the stack.
+const INLINE_RESOURCES: usize = 32;
+
+/// Every resource rule's outcome, in rule order.
+fn resource_decisions(cx: &Context<'_>) -> Vec<ResourceDecision> {
+    let rules = &cx.tier.resources;
+    // The member's items per rule, found by walking the member's (usually
+    // short) resource map once against the tier's sorted name index,
+    // instead of one map lookup per rule.
+    let mut inline: [Option<&[ResourceItem]>; INLINE_RESOURCES] = [None; INLINE_RESOURCES];
+    let mut heap: Vec<Option<&[ResourceItem]>>;
+    let items: &mut [Option<&[ResourceItem]>] = if rules.len() <= INLINE_RESOURCES {
+        &mut inline[..rules.len()]
+    } else {
+        heap = vec![None; rules.len()];
+        &mut heap
+    };
+    let index = &cx.tier.resource_index;
+    for (name, listed) in &cx.facts.member.resources {
+        // Every rule of that name: the loader makes names unique, but a
+        // PolicyFile built in code may repeat one, and each rule sees the items.
+        let first = index.partition_point(|(rule, _)| **rule < **name);
+        for (_, position) in index[first..]
+            .iter()
+            .take_while(|(rule, _)| **rule == **name)
+        {
+            items[*position] = Some(listed);
+        }
+    }
+    rules
+        .iter()
+        .zip(items.iter())
+        .map(|(r, items)| {
+            let (outcome, reason) = r
+                .exceptions
+                .iter()
+                .find(|(when, _, _)| cx.holds(when))
+                .map_or((r.outcome, None), |(_, o, reason)| {
+                    (*o, Some(reason.clone()))
+                });
+            resource_decision(r.name.clone(), outcome, reason, *items)
+        })
+        .collect()
 }
 
 /// Item counts: always for transfer-dependent resources; for `restored` and
@@ -267,9 +323,8 @@ fn resource_decision(
     resource: Arc<str>,
     outcome: Outcome,
     reason: Option<Arc<str>>,
-    facts: &Facts,
+    items: Option<&[ResourceItem]>,
 ) -> ResourceDecision {
-    let items = facts.member.resources.get(&*resource);
     let mut decision = ResourceDecision {
         resource,
         outcome,
@@ -281,15 +336,21 @@ fn resource_decision(
     let count = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
     match outcome {
         Outcome::TransferDependent => {
-            let items = items.map_or(&[][..], |v| &v[..]);
+            let items = items.unwrap_or_default();
             let kept = items.iter().filter(|i| i.transferred_to.is_none()).count();
-            decision.not_restored_items = items
-                .iter()
-                .filter(|i| i.transferred_to.is_some())
-                .map(|i| i.id.clone())
-                .collect();
+            // Counted first so that the list is allocated once, exactly.
+            let transferred = items.len() - kept;
+            if transferred > 0 {
+                decision.not_restored_items = Vec::with_capacity(transferred);
+                decision.not_restored_items.extend(
+                    items
+                        .iter()
+                        .filter(|i| i.transferred_to.is_some())
+                        .map(|i| i.id.clone()),
+                );
+            }
             decision.restored = Some(count(kept));
-            decision.not_restored = Some(count(decision.not_restored_items.len()));
+            decision.not_restored = Some(count(transferred));
         }
         Outcome::Restored => {
             if let Some(items) = items {

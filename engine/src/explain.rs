@@ -101,12 +101,7 @@ impl CompiledPolicy {
     /// recording the values seen. Gives the same verdicts as [`Self::evaluate`].
     pub fn explain(&self, facts: &Facts, request: &Request, at: DateTime<Utc>) -> Explanation {
         let tier = &self.tiers[facts.tenant.plan.index()];
-        let cx = Context {
-            facts,
-            request,
-            at,
-            tier,
-        };
+        let cx = Context::new(facts, request, at, tier);
         let blockers = self
             .source
             .blockers

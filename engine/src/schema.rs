@@ -15,9 +15,26 @@ use crate::vocabulary::{Fact, Setting};
 /// The schema as pretty JSON, ending in a newline.
 pub fn rules_schema_json() -> String {
     let schema = schemars::schema_for!(RuleFile);
-    let mut out = serde_json::to_string_pretty(&schema).unwrap_or_default();
+    let value = sorted(serde_json::Value::from(schema));
+    let mut out = serde_json::to_string_pretty(&value).unwrap_or_default();
     out.push('\n');
     out
+}
+
+/// Keys in sorted order at every level, so the output does not depend on
+/// whether some other crate turned on serde_json's `preserve_order`.
+fn sorted(value: serde_json::Value) -> serde_json::Value {
+    match value {
+        serde_json::Value::Object(map) => {
+            let mut entries: Vec<(String, serde_json::Value)> = map.into_iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(&b.0));
+            serde_json::Value::Object(entries.into_iter().map(|(k, v)| (k, sorted(v))).collect())
+        }
+        serde_json::Value::Array(items) => {
+            serde_json::Value::Array(items.into_iter().map(sorted).collect())
+        }
+        other => other,
+    }
 }
 
 /// A restore-policy rule file (one version of one policy).

@@ -242,22 +242,31 @@ pub fn parse_duration(text: &str) -> Result<TimeDelta, DurationError> {
 
 /// The shortest exact spelling, e.g. `30d`, `1d12h`, `0s`.
 pub fn format_duration(d: TimeDelta) -> String {
+    let mut out = String::new();
+    write_duration(&mut out, d);
+    out
+}
+
+/// [`format_duration`] appended to `out`: the evaluator renders messages
+/// with it, and a temporary string per unit would cost more than the rest.
+pub fn write_duration(out: &mut String, d: TimeDelta) {
+    use std::fmt::Write as _;
     let mut seconds = d.num_seconds();
     if seconds == 0 {
-        return "0s".into();
+        out.push_str("0s");
+        return;
     }
-    let mut out = String::new();
     if seconds < 0 {
         out.push('-');
         seconds = -seconds;
     }
     for (unit, size) in [("d", 86_400), ("h", 3_600), ("m", 60), ("s", 1)] {
         if seconds >= size {
-            out.push_str(&format!("{}{unit}", seconds / size));
+            // Writing to a String cannot fail.
+            let _ = write!(out, "{}{unit}", seconds / size);
             seconds %= size;
         }
     }
-    out
 }
 
 /// Closest name within a small edit distance, for "did you mean" hints.

@@ -1,0 +1,22 @@
+//! One `restorectl eval`-like decision with regorus (interpreter), for whole-process timing:
+//! parse flags, load the snapshot file, parse `restore.rego`, build the input
+//! value, evaluate, print JSON. Exit 0 allowed, 1 denied, 2 error.
+
+use std::process::ExitCode;
+
+use restore_peer_bench::oneshot::{finish, Args};
+use restore_peer_bench::rego::RegoEngine;
+
+fn run() -> anyhow::Result<ExitCode> {
+    let args = Args::from_env()?;
+    let facts = args.facts()?;
+    let mut rego = RegoEngine::load_dir(args.policies.as_ref())?;
+    Ok(finish(&rego.verdict(&facts, args.at)?))
+}
+
+fn main() -> ExitCode {
+    run().unwrap_or_else(|e| {
+        eprintln!("error: {e:#}");
+        ExitCode::from(2)
+    })
+}
