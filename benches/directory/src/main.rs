@@ -61,6 +61,9 @@ struct Cli {
     /// `restorectl` binary for the end-to-end run; default: next to this one.
     #[arg(long)]
     restorectl: Option<PathBuf>,
+    /// Keep the PostgreSQL database / SQLite file (and print where) for inspection.
+    #[arg(long)]
+    keep_db: bool,
     /// Also write the results as JSON here.
     #[arg(long)]
     json: Option<PathBuf>,
@@ -88,6 +91,10 @@ enum Internal {
         rules: PathBuf,
         #[arg(long)]
         at: String,
+        /// `adapter-sql` pass: time this statement (a file) instead of the
+        /// adapter's, to try a rewrite before changing the adapter.
+        #[arg(long)]
+        sql: Option<PathBuf>,
     },
 }
 
@@ -113,10 +120,15 @@ async fn main() -> anyhow::Result<()> {
         url,
         rules,
         at,
+        sql,
     }) = &cli.internal
     {
         let at: DateTime<Utc> = at.parse().context("--at")?;
-        let report = measure::run(*pass, url, rules, at).await?;
+        let sql = match sql {
+            Some(path) => Some(std::fs::read_to_string(path)?),
+            None => None,
+        };
+        let report = measure::run(*pass, url, rules, at, sql).await?;
         println!("{}", serde_json::to_string(&report)?);
         return Ok(());
     }
@@ -168,6 +180,9 @@ async fn run_sqlite(cli: &Cli, at: DateTime<Utc>) -> anyhow::Result<BackendRepor
     let dir = SqliteDirectory::open(&path).await?;
     report.restores = restores_if_asked(cli, &dir, at, "sqlite").await?;
     dir.close().await;
+    if cli.keep_db {
+        eprintln!("[sqlite] kept `{}`", work.keep().display());
+    }
     Ok(report)
 }
 
@@ -183,6 +198,10 @@ async fn run_postgres(cli: &Cli, at: DateTime<Utc>) -> anyhow::Result<BackendRep
         .with_context(|| format!("creating database `{db}`"))?;
     let url = with_database(&cli.pg_url, &db);
     let result = postgres_in(cli, at, &url).await;
+    if cli.keep_db {
+        eprintln!("[postgres] kept database `{db}`; drop it with `DROP DATABASE {db}`");
+        return result;
+    }
     // Dropped whatever happened, so that a failed run leaves nothing behind.
     let dropped = admin
         .execute(sqlx::AssertSqlSafe(format!(

@@ -15,6 +15,7 @@ use restore_engine::PolicySet;
 use restore_postgres::PostgresDirectory;
 use restore_sqlite::SqliteDirectory;
 use serde::{Deserialize, Serialize};
+use sqlx::SqlSafeStr;
 
 use crate::generate::TENANT;
 
@@ -75,7 +76,17 @@ pub async fn run(
     url: &str,
     rules: &Path,
     at: DateTime<Utc>,
+    sql: Option<String>,
 ) -> anyhow::Result<PassReport> {
+    // A candidate statement is the caller's own file, not untrusted input.
+    let sqlite_sql = sql
+        .clone()
+        .map_or(restore_sqlite::DELETED_MEMBERS_SQL.into_sql_str(), |s| {
+            sqlx::AssertSqlSafe(s).into_sql_str()
+        });
+    let postgres_sql = sql.map_or(restore_postgres::DELETED_MEMBERS_SQL.into_sql_str(), |s| {
+        sqlx::AssertSqlSafe(s).into_sql_str()
+    });
     let start;
     let (rows, allowed) = if let Some(path) = url.strip_prefix("sqlite:") {
         let dir = SqliteDirectory::open(Path::new(path)).await?;
@@ -102,7 +113,7 @@ pub async fn run(
             }
             Pass::AdapterSql => {
                 count(
-                    sqlx::query_as::<_, SqliteAdapterRow>(restore_sqlite::DELETED_MEMBERS_SQL)
+                    sqlx::query_as::<_, SqliteAdapterRow>(sqlite_sql)
                         .bind(TENANT)
                         .fetch(dir.pool()),
                 )
@@ -137,7 +148,7 @@ pub async fn run(
             }
             Pass::AdapterSql => {
                 count(
-                    sqlx::query_as::<_, PostgresAdapterRow>(restore_postgres::DELETED_MEMBERS_SQL)
+                    sqlx::query_as::<_, PostgresAdapterRow>(postgres_sql)
                         .bind(TENANT)
                         .fetch(dir.pool()),
                 )
