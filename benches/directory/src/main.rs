@@ -61,6 +61,10 @@ struct Cli {
     /// `restorectl` binary for the end-to-end run; default: next to this one.
     #[arg(long)]
     restorectl: Option<PathBuf>,
+    /// Runs of each pass (fresh processes); the fastest is reported, being
+    /// the least disturbed by other load on the machine.
+    #[arg(long, default_value_t = 3)]
+    repeat: usize,
     /// Keep the PostgreSQL database / SQLite file (and print where) for inspection.
     #[arg(long)]
     keep_db: bool,
@@ -287,25 +291,41 @@ fn run_passes(
             .to_possible_value()
             .map(|v| v.get_name().to_owned())
             .unwrap_or_default();
-        let output = Command::new(&exe)
-            .args(["measure", "--pass", &name, "--url", url, "--at", &at_text])
-            .arg("--rules")
-            .arg(&cli.rules)
-            .stderr(Stdio::inherit())
-            .output()?;
-        if !output.status.success() {
-            bail!("pass `{name}` failed ({})", output.status);
+        let mut best: Option<PassReport> = None;
+        for _ in 0..cli.repeat.max(1) {
+            let output = Command::new(&exe)
+                .args(["measure", "--pass", &name, "--url", url, "--at", &at_text])
+                .arg("--rules")
+                .arg(&cli.rules)
+                .stderr(Stdio::inherit())
+                .output()?;
+            if !output.status.success() {
+                bail!("pass `{name}` failed ({})", output.status);
+            }
+            let run: PassReport = serde_json::from_slice(&output.stdout)
+                .with_context(|| format!("pass `{name}` output"))?;
+            eprintln!(
+                "[{}] {name}: {} rows in {:.2}s = {:.0}/s, peak RSS {} MiB",
+                report.backend,
+                run.rows,
+                run.secs,
+                run.per_sec(),
+                run.peak_rss_kib / 1024
+            );
+            best = Some(match best {
+                // Fastest time, but the highest peak RSS seen.
+                Some(b) if b.secs <= run.secs => PassReport {
+                    peak_rss_kib: b.peak_rss_kib.max(run.peak_rss_kib),
+                    ..b
+                },
+                Some(b) => PassReport {
+                    peak_rss_kib: b.peak_rss_kib.max(run.peak_rss_kib),
+                    ..run
+                },
+                None => run,
+            });
         }
-        let pass_report: PassReport = serde_json::from_slice(&output.stdout)
-            .with_context(|| format!("pass `{name}` output"))?;
-        eprintln!(
-            "[{}] {name}: {} rows in {:.2}s = {:.0}/s, peak RSS {} MiB",
-            report.backend,
-            pass_report.rows,
-            pass_report.secs,
-            pass_report.per_sec(),
-            pass_report.peak_rss_kib / 1024
-        );
+        let Some(pass_report) = best else { continue };
         report.passes.push((pass, pass_report));
     }
     let restorectl = match &cli.restorectl {
