@@ -75,16 +75,17 @@ impl StoredDeletedMember {
         tenant: &TenantFacts,
         actor: Option<Actor>,
     ) -> Result<Facts, DirectoryError> {
-        let key = member_key(&tenant.id, &self.id);
+        // The key only names a bad row; built on error, not for every row.
+        let key = || member_key(&tenant.id, &self.id);
         let bad = |reason: String| DirectoryError::BadRow {
             table: "deleted_members",
-            key: key.clone(),
+            key: key(),
             reason,
         };
         let reason = self.reason.parse().map_err(|e| bad(format!("{e}")))?;
         let deletion = self.deletion.parse().map_err(|e| bad(format!("{e}")))?;
         let items: Vec<(String, String, Option<String>)> =
-            parse_json_column(&self.items, "resource_items", &key, "items")?;
+            parse_json_column(&self.items, "resource_items", key, "items")?;
         let mut resources: BTreeMap<String, Vec<ResourceItem>> = BTreeMap::new();
         for (resource, id, transferred_to) in items {
             resources
@@ -119,16 +120,21 @@ pub fn member_key(tenant: &str, member: &str) -> String {
     format!("{tenant}/{member}")
 }
 
-/// Parses a JSON column; malformed JSON is a bad row of `table`.
-pub fn parse_json_column<T: serde::de::DeserializeOwned>(
+/// Parses a JSON column; malformed JSON is a bad row of `table`, named by
+/// `key` (built only on error: this runs for every streamed row).
+pub fn parse_json_column<T: serde::de::DeserializeOwned + Default>(
     text: &str,
     table: &'static str,
-    key: &str,
+    key: impl FnOnce() -> String,
     column: &str,
 ) -> Result<T, DirectoryError> {
+    // Most rows have no conflicts and no items: skip the parser for those.
+    if text == "[]" {
+        return Ok(T::default());
+    }
     serde_json::from_str(text).map_err(|e| DirectoryError::BadRow {
         table,
-        key: key.to_owned(),
+        key: key(),
         reason: format!("{column}: not the expected JSON: {e}"),
     })
 }

@@ -34,6 +34,11 @@ use sqlx::{FromRow, PgConnection, PgExecutor};
 pub use import::ImportSummary;
 use rows::{db_error, ActorRow, DeletedRow, TenantRow};
 
+/// The statement behind [`Directory::deleted_members`] (one parameter: the
+/// tenant), so that benchmarks can time the query apart from the mapping.
+#[doc(hidden)]
+pub const DELETED_MEMBERS_SQL: &str = sql::DELETED_MEMBERS;
+
 /// A directory stored in a PostgreSQL database.
 #[derive(Debug, Clone)]
 pub struct PostgresDirectory {

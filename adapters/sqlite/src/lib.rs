@@ -39,6 +39,11 @@ use sqlx::{FromRow, SqliteConnection, SqliteExecutor};
 pub use import::ImportSummary;
 use rows::{db_error, ActorRow, DeletedRow, TenantRow};
 
+/// The statement behind [`Directory::deleted_members`] (one parameter: the
+/// tenant), so that benchmarks can time the query apart from the mapping.
+#[doc(hidden)]
+pub const DELETED_MEMBERS_SQL: &str = sql::DELETED_MEMBERS;
+
 /// How long a writer waits for another writer's transaction before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 

@@ -43,7 +43,7 @@ impl ActorRow {
         let roles = parse_json_column(
             &self.roles,
             "members",
-            &format!("{tenant}/{}", self.id),
+            || member_key(tenant, &self.id),
             "roles",
         )?;
         Ok(Actor { id: self.id, roles })
@@ -80,17 +80,18 @@ impl DeletedRow {
         tenant: &TenantFacts,
         actor: Option<Actor>,
     ) -> Result<Facts, DirectoryError> {
-        let key = member_key(&tenant.id, &self.id);
+        // The key only names a bad row; built on error, not for every row.
+        let key = || member_key(&tenant.id, &self.id);
         let deleted_at =
             parse_zoned_timestamp(&self.deleted_at).map_err(|e| DirectoryError::BadRow {
                 table: "deleted_members",
-                key: key.clone(),
+                key: key(),
                 reason: format!("deleted_at: {e}"),
             })?;
         let conflict_email =
-            parse_json_column(&self.conflict_email, "members", &key, "email conflicts")?;
+            parse_json_column(&self.conflict_email, "members", key, "email conflicts")?;
         let conflict_phone =
-            parse_json_column(&self.conflict_phone, "members", &key, "phone conflicts")?;
+            parse_json_column(&self.conflict_phone, "members", key, "phone conflicts")?;
         StoredDeletedMember {
             id: self.id,
             email: self.email,
