@@ -209,3 +209,17 @@ fn check_accepts_the_default_rules() {
         "{stdout}"
     );
 }
+
+#[test]
+fn durations_are_bounded_so_evaluation_cannot_overflow() {
+    let default =
+        std::fs::read_to_string(support::root().join("rules/default-restore.v1.yaml")).unwrap();
+    let huge = default.replace("restore_window: 30d ", "restore_window: 100000000d ");
+    assert_ne!(huge, default);
+    let err = PolicySet::from_sources([("huge.yaml", huge.as_str())]).unwrap_err();
+    assert!(
+        matches!(&err.diagnostics[0].kind, RuleErrorKind::DurationTooLarge { text } if text == "100000000d"),
+        "{err}"
+    );
+    assert_eq!(err.diagnostics[0].path, "settings.restore_window");
+}

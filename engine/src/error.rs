@@ -57,6 +57,8 @@ pub enum RuleErrorKind {
     DurationWithoutUnit { text: String },
     #[error("`{text}` is not a duration; write e.g. `30d`, `48h`, `1d12h`")]
     BadDuration { text: String },
+    #[error("duration `{text}` is longer than 100 years")]
+    DurationTooLarge { text: String },
     #[error("timestamp `{text}` has no time zone; add `Z` or an offset such as `+08:00`")]
     TimestampWithoutZone { text: String },
     #[error("`{text}` is not an RFC 3339 timestamp")]
@@ -125,6 +127,7 @@ impl RuleErrorKind {
             RuleErrorKind::UnknownOutcome { .. } => "restore::unknown_outcome",
             RuleErrorKind::DurationWithoutUnit { .. } => "restore::duration_without_unit",
             RuleErrorKind::BadDuration { .. } => "restore::bad_duration",
+            RuleErrorKind::DurationTooLarge { .. } => "restore::duration_too_large",
             RuleErrorKind::TimestampWithoutZone { .. } => "restore::timestamp_without_zone",
             RuleErrorKind::BadTimestamp { .. } => "restore::bad_timestamp",
             RuleErrorKind::DuplicateId { .. } => "restore::duplicate_id",

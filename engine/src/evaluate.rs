@@ -139,6 +139,12 @@ pub(crate) fn compare(op: Op, a: &View<'_>, b: &View<'_>) -> bool {
     }
 }
 
+/// `t + d`, clamped to the latest representable time: a stored timestamp
+/// near the end of chrono's range must not make evaluation panic.
+fn saturating_add(t: DateTime<Utc>, d: TimeDelta) -> DateTime<Utc> {
+    t.checked_add_signed(d).unwrap_or(DateTime::<Utc>::MAX_UTC)
+}
+
 /// What one evaluation sees.
 pub(crate) struct Context<'a> {
     pub(crate) facts: &'a Facts,
@@ -165,7 +171,7 @@ impl<'a> Context<'a> {
             at,
             tier,
             deleted_for: at - facts.member.deleted_at,
-            restorable_until: facts.member.deleted_at + tier.restore_window,
+            restorable_until: saturating_add(facts.member.deleted_at, tier.restore_window),
         }
     }
 
@@ -182,9 +188,10 @@ impl<'a> Context<'a> {
             Fact::MemberDeletedAt => View::Timestamp(f.member.deleted_at),
             Fact::MemberDeletedFor => View::Duration(self.deleted_for),
             Fact::MemberRestorableUntil => View::Timestamp(self.restorable_until),
-            Fact::MemberDeletionEndsBy => {
-                View::Timestamp(f.member.deleted_at + self.tier.deletion_max_duration)
-            }
+            Fact::MemberDeletionEndsBy => View::Timestamp(saturating_add(
+                f.member.deleted_at,
+                self.tier.deletion_max_duration,
+            )),
             Fact::TenantId => View::Str(&f.tenant.id),
             Fact::TenantPlan => View::Str(f.tenant.plan.as_str()),
             Fact::SeatsTotal => View::Int(f.tenant.seats_total),

@@ -282,6 +282,14 @@ impl Decoder {
                     );
                     return None;
                 }
+                Err(DurationError::TooLarge) => {
+                    self.error(
+                        node.span,
+                        path,
+                        RuleErrorKind::DurationTooLarge { text: text.clone() },
+                    );
+                    return None;
+                }
                 Err(DurationError::Invalid) => {
                     self.error(
                         node.span,

@@ -195,7 +195,14 @@ catalogue! {
 pub enum DurationError {
     NoUnit,
     Invalid,
+    /// Longer than [`MAX_DURATION_DAYS`].
+    TooLarge,
 }
+
+/// The longest duration a rule may state (100 years). Timestamps plus
+/// durations then stay far inside the representable range, so evaluation
+/// can never overflow.
+pub const MAX_DURATION_DAYS: i64 = 36_500;
 
 /// Parses `30d`, `48h`, `1d12h`, `90m`, `45s`, `2w`. A bare number is refused:
 /// its unit would be a guess.
@@ -236,6 +243,9 @@ pub fn parse_duration(text: &str) -> Result<TimeDelta, DurationError> {
     if number.is_some() {
         // Trailing digits after a unit, e.g. `1d12`.
         return Err(DurationError::NoUnit);
+    }
+    if total > MAX_DURATION_DAYS * 86_400 {
+        return Err(DurationError::TooLarge);
     }
     TimeDelta::try_seconds(total).ok_or(DurationError::Invalid)
 }
@@ -320,6 +330,9 @@ mod tests {
             parse_duration("99999999999999999999d"),
             Err(DurationError::Invalid)
         );
+        assert_eq!(parse_duration("36500d"), Ok(TimeDelta::days(36_500)));
+        assert_eq!(parse_duration("36501d"), Err(DurationError::TooLarge));
+        assert_eq!(parse_duration("100000000d"), Err(DurationError::TooLarge));
     }
 
     #[test]

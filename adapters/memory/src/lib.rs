@@ -222,7 +222,13 @@ impl Directory for MemoryDirectory {
             if !decision.allowed {
                 return Ok(RestoreOutcome::Denied(decision));
             }
-            let member = t.deleted.remove(&request.member).expect("checked above");
+            let Some(member) = t.deleted.remove(&request.member) else {
+                // Looked up above under the same lock; kept total anyway.
+                return Err(DirectoryError::UnknownMember {
+                    tenant: tenant_id.to_owned(),
+                    member: request.member.clone(),
+                });
+            };
             // Admin permissions, approval roles and user groups are reset (F17):
             // the member comes back with no roles.
             t.active.push(ActiveMember {
