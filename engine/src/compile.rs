@@ -7,7 +7,9 @@ use chrono::{DateTime, TimeDelta, Utc};
 
 use crate::decision::{Outcome, PolicyRef};
 use crate::facts::Plan;
-use crate::model::{Condition, Op, Operand, PolicyFile, Segment, SettingValues, Template};
+use crate::model::{
+    setting_index, Condition, Op, Operand, PolicyFile, Segment, SettingValues, Template,
+};
 use crate::vocabulary::{Fact, Setting, Value};
 
 /// One policy version, ready to evaluate. Immutable, `Send + Sync`: compile
@@ -111,15 +113,8 @@ impl CompiledPolicy {
 
     /// The value of `setting` in force for `plan`.
     pub fn setting(&self, plan: Plan, setting: Setting) -> &Value {
-        &self.tiers[plan.index()].settings[setting_position(setting)]
+        &self.tiers[plan.index()].settings[setting_index(setting)]
     }
-}
-
-fn setting_position(setting: Setting) -> usize {
-    Setting::ALL
-        .iter()
-        .position(|s| *s == setting)
-        .unwrap_or_default()
 }
 
 /// Tier override, else the default (the loader guarantees defaults are complete).
@@ -136,7 +131,7 @@ fn compile_tier(source: &PolicyFile, plan: Plan) -> CompiledTier {
         .iter()
         .map(|s| resolve(&source.defaults, overrides, *s))
         .collect();
-    let duration = |s: Setting| match settings[setting_position(s)] {
+    let duration = |s: Setting| match settings[setting_index(s)] {
         Value::Duration(d) => d,
         _ => TimeDelta::zero(),
     };
@@ -216,7 +211,7 @@ fn capacity_hint(pieces: &[Piece]) -> usize {
 fn term(operand: &Operand, settings: &[Value]) -> Term {
     match operand {
         Operand::Fact(f) => Term::Fact(*f),
-        Operand::Setting(s) => Term::Const(settings[setting_position(*s)].clone()),
+        Operand::Setting(s) => Term::Const(settings[setting_index(*s)].clone()),
         Operand::Literal(v) => Term::Const(v.clone()),
     }
 }
@@ -276,7 +271,7 @@ fn render_settings(template: &Template, settings: &[Value]) -> Vec<Piece> {
     for segment in &template.0 {
         let text = match segment {
             Segment::Text(t) => t.clone(),
-            Segment::Setting(s) => settings[setting_position(*s)].to_string(),
+            Segment::Setting(s) => settings[setting_index(*s)].to_string(),
             Segment::Fact(f) => {
                 pieces.push(Piece::Fact(*f));
                 continue;

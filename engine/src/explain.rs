@@ -7,7 +7,7 @@ use serde::Serialize;
 use crate::compile::CompiledPolicy;
 use crate::evaluate::{compare, Context, View};
 use crate::facts::{Facts, Request};
-use crate::model::{Condition, Operand};
+use crate::model::{setting_index, Condition, Operand};
 use crate::vocabulary::Value;
 
 /// How each rule of the policy came out.
@@ -143,20 +143,13 @@ fn operand<'a>(cx: &Context<'a>, operand: &'a Operand) -> (View<'a>, String) {
     let (view, label) = match operand {
         Operand::Fact(f) => (cx.fact(*f), f.name().to_owned()),
         Operand::Setting(s) => {
-            let value: &'a Value = &cx.tier.settings[setting_position(*s)];
+            let value: &'a Value = &cx.tier.settings[setting_index(*s)];
             (value.as_view(), format!("setting {}", s.name()))
         }
         Operand::Literal(v) => return (v.as_view(), render(&v.as_view())),
     };
     let text = format!("{label} ({})", render(&view));
     (view, text)
-}
-
-fn setting_position(setting: crate::vocabulary::Setting) -> usize {
-    crate::vocabulary::Setting::ALL
-        .iter()
-        .position(|s| *s == setting)
-        .unwrap_or_default()
 }
 
 fn render(view: &View<'_>) -> String {
