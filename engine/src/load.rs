@@ -274,28 +274,14 @@ impl Decoder {
             Type::Int => None,
             Type::Duration => match parse_duration(text) {
                 Ok(d) => Some(Value::Duration(d)),
-                Err(DurationError::NoUnit) => {
-                    self.error(
-                        node.span,
-                        path,
-                        RuleErrorKind::DurationWithoutUnit { text: text.clone() },
-                    );
-                    return None;
-                }
-                Err(DurationError::TooLarge) => {
-                    self.error(
-                        node.span,
-                        path,
-                        RuleErrorKind::DurationTooLarge { text: text.clone() },
-                    );
-                    return None;
-                }
-                Err(DurationError::Invalid) => {
-                    self.error(
-                        node.span,
-                        path,
-                        RuleErrorKind::BadDuration { text: text.clone() },
-                    );
+                Err(e) => {
+                    let text = text.clone();
+                    let kind = match e {
+                        DurationError::NoUnit => RuleErrorKind::DurationWithoutUnit { text },
+                        DurationError::TooLarge => RuleErrorKind::DurationTooLarge { text },
+                        DurationError::Invalid => RuleErrorKind::BadDuration { text },
+                    };
+                    self.error(node.span, path, kind);
                     return None;
                 }
             },
