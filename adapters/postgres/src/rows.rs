@@ -5,10 +5,14 @@
 //! the table and key, never panicking.
 
 use chrono::{DateTime, Utc};
-use restore_directory::stored::{StoredDeletedMember, StoredTenant};
+use restore_directory::stored::{
+    member_key, ConflictKind, DeletedMemberRow, MemberPart, StoredConflict, StoredDeletedMember,
+    StoredItem, StoredTenant,
+};
 use restore_directory::DirectoryError;
-use restore_engine::facts::{Actor, Facts, TenantFacts};
-use sqlx::FromRow;
+use restore_engine::facts::{Actor, TenantFacts};
+use sqlx::postgres::PgRow;
+use sqlx::{FromRow, Postgres, Row};
 
 /// A `tenants` row.
 #[derive(Debug, FromRow)]
@@ -47,48 +51,94 @@ impl ActorRow {
     }
 }
 
-/// A deleted member with its conflicts and resource items, as computed by
-/// [`crate::sql::DELETED_MEMBERS`].
-#[derive(Debug, FromRow)]
-pub(crate) struct DeletedRow {
-    pub id: String,
-    pub email: Option<String>,
-    pub phone: Option<String>,
-    pub deleted_at: DateTime<Utc>,
-    pub reason: String,
-    pub deletion: String,
-    pub removed_from_list: bool,
-    pub conflict_user_id: Option<String>,
-    /// Active member ids, in insertion order.
-    pub conflict_email: Vec<String>,
-    pub conflict_phone: Vec<String>,
-    /// JSON array of `[resource, item_id, transferred_to]`, ordered by
-    /// resource then position.
-    pub items: String,
+/// Column positions of [`crate::sql::DELETED_MEMBERS`] and
+/// [`crate::sql::DELETED_MEMBER`] (read by position: this runs for every
+/// row), and what each part keeps in them.
+mod col {
+    pub const MEMBER: usize = 0;
+    /// 0: the member, 1: a conflict, 2: a resource item.
+    pub const PART: usize = 1;
+    /// Member: email. Conflict: `id`, `email` or `phone`. Item: resource.
+    pub const T1: usize = 2;
+    /// Member: phone. Conflict: the active member's id. Item: item id.
+    pub const T2: usize = 3;
+    /// Member: deletion reason. Item: transferred to.
+    pub const T3: usize = 4;
+    /// Member: deletion state.
+    pub const T4: usize = 5;
+    /// Member: deleted at.
+    pub const TS: usize = 6;
+    /// Conflict: the active member's `seq`. Item: position.
+    pub const N: usize = 7;
+    /// Member: removed from the list.
+    pub const FLAG: usize = 8;
 }
 
+/// A row of the deleted-member statements: one part of a member.
+pub(crate) struct DeletedRow(pub PgRow);
+
 impl DeletedRow {
-    /// Facts for this member; `tenant` and `actor` were read in the same
-    /// transaction or stream.
-    pub fn into_facts(
-        self,
-        tenant: &TenantFacts,
-        actor: Option<Actor>,
-    ) -> Result<Facts, DirectoryError> {
-        StoredDeletedMember {
-            id: self.id,
-            email: self.email,
-            phone: self.phone,
-            deleted_at: self.deleted_at,
-            reason: self.reason,
-            deletion: self.deletion,
-            removed_from_list: self.removed_from_list,
-            conflict_user_id: self.conflict_user_id,
-            conflict_email: self.conflict_email,
-            conflict_phone: self.conflict_phone,
-            items: self.items,
+    fn get<'r, T>(
+        &'r self,
+        index: usize,
+        table: &'static str,
+        tenant: &str,
+    ) -> Result<T, DirectoryError>
+    where
+        T: sqlx::Decode<'r, Postgres> + sqlx::Type<Postgres>,
+    {
+        self.0.try_get(index).map_err(|e| {
+            // Name the member when its id decodes.
+            let member = self.0.try_get::<&str, _>(col::MEMBER).unwrap_or("?");
+            db_error(e, table, &member_key(tenant, member))
+        })
+    }
+}
+
+impl DeletedMemberRow for DeletedRow {
+    fn member_id(&self, tenant: &str) -> Result<&str, DirectoryError> {
+        self.get(col::MEMBER, "deleted_members", tenant)
+    }
+
+    fn part(&self, tenant: &str) -> Result<MemberPart, DirectoryError> {
+        const MEMBERS: &str = "deleted_members";
+        match self.get::<i32>(col::PART, MEMBERS, tenant)? {
+            0 => Ok(MemberPart::Member(StoredDeletedMember {
+                id: self.get(col::MEMBER, MEMBERS, tenant)?,
+                email: self.get(col::T1, MEMBERS, tenant)?,
+                phone: self.get(col::T2, MEMBERS, tenant)?,
+                reason: self.get(col::T3, MEMBERS, tenant)?,
+                deletion: self.get(col::T4, MEMBERS, tenant)?,
+                deleted_at: self.get::<DateTime<Utc>>(col::TS, MEMBERS, tenant)?,
+                removed_from_list: self.get(col::FLAG, MEMBERS, tenant)?,
+                conflicts: Vec::new(),
+                items: Vec::new(),
+            })),
+            1 => {
+                let kind: &str = self.get(col::T1, "members", tenant)?;
+                let kind = ConflictKind::parse(kind).ok_or_else(|| DirectoryError::BadRow {
+                    table: "members",
+                    key: member_key(tenant, self.member_id(tenant).unwrap_or("?")),
+                    reason: format!("unknown conflict kind `{kind}`"),
+                })?;
+                Ok(MemberPart::Conflict(StoredConflict {
+                    kind,
+                    id: self.get(col::T2, "members", tenant)?,
+                    seq: self.get(col::N, "members", tenant)?,
+                }))
+            }
+            2 => Ok(MemberPart::Item(StoredItem {
+                resource: self.get(col::T1, "resource_items", tenant)?,
+                id: self.get(col::T2, "resource_items", tenant)?,
+                transferred_to: self.get(col::T3, "resource_items", tenant)?,
+                position: self.get(col::N, "resource_items", tenant)?,
+            })),
+            other => Err(DirectoryError::BadRow {
+                table: MEMBERS,
+                key: member_key(tenant, self.member_id(tenant).unwrap_or("?")),
+                reason: format!("unknown row part `{other}`"),
+            }),
         }
-        .into_facts(tenant, actor)
     }
 }
 

@@ -11,61 +11,61 @@ pub(crate) const TENANT_FOR_UPDATE: &str =
 
 pub(crate) const ACTOR: &str = "SELECT id, roles FROM members WHERE tenant_id = $1 AND id = $2";
 
-/// Columns of a deleted member with conflicts and items; `d` is the member.
-/// Conflicts list active members in insertion (`seq`) order, as the memory
-/// adapter does; items come ordered by resource, then position.
-macro_rules! deleted_columns {
-    () => {
-        "SELECT d.id, d.email, d.phone, d.deleted_at, d.reason, d.deletion, d.removed_from_list,
-            (SELECT a.id FROM members a WHERE a.tenant_id = d.tenant_id AND a.id = d.id)
-                AS conflict_user_id,
-            ARRAY(SELECT a.id FROM members a
-                WHERE a.tenant_id = d.tenant_id AND a.email_key = d.email_key ORDER BY a.seq)
-                AS conflict_email,
-            ARRAY(SELECT a.id FROM members a
-                WHERE a.tenant_id = d.tenant_id AND a.phone = d.phone ORDER BY a.seq)
-                AS conflict_phone,
-            COALESCE((SELECT json_agg(json_build_array(r.resource, r.item_id, r.transferred_to)
-                    ORDER BY r.resource, r.position)
-                FROM resource_items r WHERE r.tenant_id = d.tenant_id AND r.member_id = d.id)::text,
-                '[]') AS items
-        FROM deleted_members d "
+/// The parts of deleted members of tenant $1
+/// ([`restore_directory::stored::MemberPart`]), ordered by member: the
+/// member's own row (part 0), its conflicts (1), its resource items (2), in
+/// no particular order within a member. Columns are [`crate::rows`]' `col`
+/// constants; each part uses `t1`..`t4`, `ts`, `n` and `flag` its own way
+/// (see there). Every arm has the same column types, so the planner
+/// flattens the `UNION ALL` and sorts (or merges) once.
+///
+/// Conflicts (F11, F12) join active and deleted members on id, email key
+/// and phone; indexes on both sides let the planner start from whichever
+/// is smaller. `$member_filter` / `$item_filter` narrow it to one member
+/// ($2), which the planner turns into index lookups.
+macro_rules! deleted_parts {
+    ($member_filter:literal, $item_filter:literal) => {
+        concat!(
+            "SELECT d.id AS member, 0 AS part, d.email AS t1, d.phone AS t2, d.reason AS t3,
+                d.deletion AS t4, d.deleted_at AS ts, NULL::int8 AS n, d.removed_from_list AS flag
+            FROM deleted_members d
+            WHERE d.tenant_id = $1 AND d.restored_at IS NULL",
+            $member_filter,
+            " UNION ALL
+            SELECT d.id, 1, 'id'::text, a.id::text, NULL::text, NULL::text, NULL::timestamptz,
+                a.seq, NULL::bool
+            FROM members a JOIN deleted_members d ON d.tenant_id = a.tenant_id AND d.id = a.id
+            WHERE a.tenant_id = $1 AND d.restored_at IS NULL",
+            $member_filter,
+            " UNION ALL
+            SELECT d.id, 1, 'email'::text, a.id::text, NULL::text, NULL::text, NULL::timestamptz,
+                a.seq, NULL::bool
+            FROM members a JOIN deleted_members d
+                ON d.tenant_id = a.tenant_id AND d.email_key = a.email_key
+            WHERE a.tenant_id = $1 AND d.restored_at IS NULL",
+            $member_filter,
+            " UNION ALL
+            SELECT d.id, 1, 'phone'::text, a.id::text, NULL::text, NULL::text, NULL::timestamptz,
+                a.seq, NULL::bool
+            FROM members a JOIN deleted_members d ON d.tenant_id = a.tenant_id AND d.phone = a.phone
+            WHERE a.tenant_id = $1 AND d.restored_at IS NULL",
+            $member_filter,
+            " UNION ALL
+            SELECT r.member_id, 2, r.resource::text, r.item_id, r.transferred_to, NULL::text,
+                NULL::timestamptz, r.position::int8, NULL::bool
+            FROM resource_items r
+            WHERE r.tenant_id = $1",
+            $item_filter,
+            " ORDER BY 1"
+        )
     };
 }
 
-pub(crate) const DELETED_MEMBER: &str = concat!(
-    deleted_columns!(),
-    "WHERE d.tenant_id = $1 AND d.id = $2 AND d.restored_at IS NULL"
-);
+/// The parts of one deleted member ($2) of tenant $1: see `deleted_parts!`.
+pub(crate) const DELETED_MEMBER: &str = deleted_parts!(" AND d.id = $2", " AND r.member_id = $2");
 
-/// The whole tenant, as joins rather than [`DELETED_MEMBER`]'s per-row
-/// subqueries: conflicts are aggregated once per email key / phone over the
-/// (few) active members and hash-joined, items are aggregated per member and
-/// merge-joined in id order. Same columns and values as `deleted_columns!`
-/// (array order by `seq`, items by resource then position, `'[]'` when none),
-/// several times faster than four index probes, sorts and subplans per row
-/// (BENCHMARKS.md). The server sorts by id once (spilling past `work_mem`);
-/// the client still receives rows one by one.
-pub(crate) const DELETED_MEMBERS: &str =
-    "SELECT d.id, d.email, d.phone, d.deleted_at, d.reason, d.deletion, d.removed_from_list,
-        cu.id AS conflict_user_id,
-        COALESCE(ce.ids, '{}') AS conflict_email,
-        COALESCE(cp.ids, '{}') AS conflict_phone,
-        COALESCE(ri.items, '[]') AS items
-    FROM deleted_members d
-    LEFT JOIN members cu ON cu.tenant_id = d.tenant_id AND cu.id = d.id
-    LEFT JOIN (SELECT email_key, array_agg(id ORDER BY seq) AS ids FROM members
-            WHERE tenant_id = $1 AND email_key IS NOT NULL GROUP BY email_key) ce
-        ON ce.email_key = d.email_key
-    LEFT JOIN (SELECT phone, array_agg(id ORDER BY seq) AS ids FROM members
-            WHERE tenant_id = $1 AND phone IS NOT NULL GROUP BY phone) cp
-        ON cp.phone = d.phone
-    LEFT JOIN (SELECT member_id,
-                json_agg(json_build_array(resource, item_id, transferred_to)
-                    ORDER BY resource, position)::text AS items
-            FROM resource_items WHERE tenant_id = $1 GROUP BY member_id) ri
-        ON ri.member_id = d.id
-    WHERE d.tenant_id = $1 AND d.restored_at IS NULL ORDER BY d.id";
+/// The parts of every deleted member of tenant $1: see `deleted_parts!`.
+pub(crate) const DELETED_MEMBERS: &str = deleted_parts!("", "");
 
 pub(crate) const MARK_RESTORED: &str = "UPDATE deleted_members SET restored_at = $1
     WHERE tenant_id = $2 AND id = $3 AND restored_at IS NULL";

@@ -26,6 +26,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::SecondsFormat;
 use futures::stream::{self, BoxStream, StreamExt, TryStreamExt};
+use restore_directory::stored::{self, member_key};
 use restore_directory::{
     Decide, Directory, DirectoryError, DirectoryUrl, Receipt, RestoreOutcome, RestoreRequest,
 };
@@ -208,13 +209,14 @@ async fn load_member<'e>(
     member: &str,
     actor: Option<Actor>,
 ) -> Result<Facts, DirectoryError> {
-    let key = format!("{}/{member}", tenant.id);
-    sqlx::query_as::<_, DeletedRow>(sql::DELETED_MEMBER)
+    let rows = sqlx::query(sql::DELETED_MEMBER)
         .bind(&tenant.id)
         .bind(member)
-        .fetch_optional(executor)
+        .map(DeletedRow)
+        .fetch_all(executor)
         .await
-        .map_err(|e| db_error(e, "deleted_members", &key))?
+        .map_err(|e| db_error(e, "deleted_members", &member_key(&tenant.id, member)))?;
+    stored::assemble_one(&tenant.id, &rows)?
         .ok_or_else(|| DirectoryError::UnknownMember {
             tenant: tenant.id.clone(),
             member: member.to_owned(),
@@ -379,15 +381,14 @@ impl Directory for SqliteDirectory {
         let head = async move {
             let tenant_facts = load_tenant(&self.pool, tenant).await?;
             let actor = load_actor(&self.pool, tenant, actor).await?;
-            // One statement streamed row by row: conflicts and items are
-            // computed per row by index lookups, nothing is collected.
-            let rows = sqlx::query_as::<_, DeletedRow>(sql::DELETED_MEMBERS)
+            // One statement streamed row by row, a whole member per row;
+            // nothing is collected.
+            let rows = sqlx::query(sql::DELETED_MEMBERS)
                 .bind(tenant)
-                .fetch(&self.pool);
-            Ok::<_, DirectoryError>(rows.map(move |row| {
-                row.map_err(|e| db_error(e, "deleted_members", tenant))?
-                    .into_facts(&tenant_facts, actor.clone())
-            }))
+                .map(DeletedRow)
+                .fetch(&self.pool)
+                .map_err(move |e| db_error(e, "deleted_members", tenant));
+            Ok::<_, DirectoryError>(stored::assemble(rows, tenant_facts, actor))
         };
         stream::once(head).try_flatten().boxed()
     }

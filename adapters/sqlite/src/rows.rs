@@ -5,10 +5,14 @@
 //! the table and key, never panicking.
 
 use restore_directory::snapshot::parse_zoned_timestamp;
-use restore_directory::stored::{member_key, parse_json_column, StoredDeletedMember, StoredTenant};
+use restore_directory::stored::{
+    member_key, parse_json_column, ConflictKind, DeletedMemberRow, MemberPart, StoredConflict,
+    StoredDeletedMember, StoredItem, StoredTenant,
+};
 use restore_directory::DirectoryError;
-use restore_engine::facts::{Actor, Facts, TenantFacts};
-use sqlx::FromRow;
+use restore_engine::facts::{Actor, TenantFacts};
+use sqlx::sqlite::SqliteRow;
+use sqlx::{FromRow, Row, Sqlite};
 
 /// A `tenants` row.
 #[derive(Debug, FromRow)]
@@ -50,62 +54,120 @@ impl ActorRow {
     }
 }
 
-/// A deleted member with its conflicts and resource items, as computed by
-/// [`crate::sql::DELETED_MEMBERS`]. JSON columns are produced by SQLite's
-/// JSON functions.
-#[derive(Debug, FromRow)]
-pub(crate) struct DeletedRow {
-    pub id: String,
-    pub email: Option<String>,
-    pub phone: Option<String>,
-    pub deleted_at: String,
-    pub reason: String,
-    pub deletion: String,
-    pub removed_from_list: bool,
-    pub conflict_user_id: Option<String>,
-    /// JSON array of active member ids, in insertion order.
-    pub conflict_email: String,
-    pub conflict_phone: String,
-    /// JSON array of `[resource, item_id, transferred_to]`, ordered by
-    /// resource then position.
-    pub items: String,
+/// Column positions of [`crate::sql::DELETED_MEMBERS`] and
+/// [`crate::sql::DELETED_MEMBER`] (read by position: this runs for every row).
+mod col {
+    pub const ID: usize = 0;
+    pub const EMAIL: usize = 1;
+    pub const PHONE: usize = 2;
+    pub const DELETED_AT: usize = 3;
+    pub const REASON: usize = 4;
+    pub const DELETION: usize = 5;
+    pub const REMOVED_FROM_LIST: usize = 6;
+    /// JSON `[[kind, seq, active id], …]` or NULL.
+    pub const CONFLICTS: usize = 7;
+    /// JSON `[[resource, position, item id, transferred to], …]` or NULL.
+    pub const ITEMS: usize = 8;
 }
 
+/// A row of the deleted-member statements: a whole member. SQLite keeps
+/// timestamps as text and the member's lists as JSON; they are decoded
+/// here, the rest is checked in one shared place.
+pub(crate) struct DeletedRow(pub SqliteRow);
+
 impl DeletedRow {
-    /// Facts for this member; `tenant` and `actor` were read in the same
-    /// transaction or stream. SQLite keeps timestamps as text and lists as
-    /// JSON; they are decoded here, the rest is checked in one shared place.
-    pub fn into_facts(
-        self,
-        tenant: &TenantFacts,
-        actor: Option<Actor>,
-    ) -> Result<Facts, DirectoryError> {
-        // The key only names a bad row; built on error, not for every row.
-        let key = || member_key(&tenant.id, &self.id);
-        let deleted_at =
-            parse_zoned_timestamp(&self.deleted_at).map_err(|e| DirectoryError::BadRow {
-                table: "deleted_members",
-                key: key(),
-                reason: format!("deleted_at: {e}"),
-            })?;
-        let conflict_email =
-            parse_json_column(&self.conflict_email, "members", key, "email conflicts")?;
-        let conflict_phone =
-            parse_json_column(&self.conflict_phone, "members", key, "phone conflicts")?;
-        StoredDeletedMember {
-            id: self.id,
-            email: self.email,
-            phone: self.phone,
-            deleted_at,
-            reason: self.reason,
-            deletion: self.deletion,
-            removed_from_list: self.removed_from_list,
-            conflict_user_id: self.conflict_user_id,
-            conflict_email,
-            conflict_phone,
-            items: self.items,
+    fn get<'r, T>(
+        &'r self,
+        index: usize,
+        table: &'static str,
+        tenant: &str,
+    ) -> Result<T, DirectoryError>
+    where
+        T: sqlx::Decode<'r, Sqlite> + sqlx::Type<Sqlite>,
+    {
+        self.0.try_get(index).map_err(|e| {
+            // Name the member when its id decodes.
+            let member = self.0.try_get::<&str, _>(col::ID).unwrap_or("?");
+            db_error(e, table, &member_key(tenant, member))
+        })
+    }
+
+    /// A JSON list column; NULL is the empty list.
+    fn json_list<T: serde::de::DeserializeOwned>(
+        &self,
+        index: usize,
+        table: &'static str,
+        tenant: &str,
+        what: &str,
+    ) -> Result<Vec<T>, DirectoryError> {
+        match self.get::<Option<&str>>(index, table, tenant)? {
+            Some(json) => parse_json_column(
+                json,
+                table,
+                || member_key(tenant, self.0.try_get::<&str, _>(col::ID).unwrap_or("?")),
+                what,
+            ),
+            None => Ok(Vec::new()),
         }
-        .into_facts(tenant, actor)
+    }
+}
+
+impl DeletedMemberRow for DeletedRow {
+    fn member_id(&self, tenant: &str) -> Result<&str, DirectoryError> {
+        self.get(col::ID, "deleted_members", tenant)
+    }
+
+    fn part(&self, tenant: &str) -> Result<MemberPart, DirectoryError> {
+        const MEMBERS: &str = "deleted_members";
+        let id: String = self.get(col::ID, MEMBERS, tenant)?;
+        let deleted_at: &str = self.get(col::DELETED_AT, MEMBERS, tenant)?;
+        let deleted_at = parse_zoned_timestamp(deleted_at).map_err(|e| DirectoryError::BadRow {
+            table: MEMBERS,
+            key: member_key(tenant, &id),
+            reason: format!("deleted_at: {e}"),
+        })?;
+        let conflicts = self
+            .json_list::<(String, i64, String)>(col::CONFLICTS, "members", tenant, "conflicts")?
+            .into_iter()
+            .map(|(kind, seq, active)| {
+                let kind = ConflictKind::parse(&kind).ok_or_else(|| DirectoryError::BadRow {
+                    table: "members",
+                    key: member_key(tenant, &id),
+                    reason: format!("unknown conflict kind `{kind}`"),
+                })?;
+                Ok(StoredConflict {
+                    kind,
+                    seq,
+                    id: active,
+                })
+            })
+            .collect::<Result<_, DirectoryError>>()?;
+        let items = self
+            .json_list::<(String, i64, String, Option<String>)>(
+                col::ITEMS,
+                "resource_items",
+                tenant,
+                "items",
+            )?
+            .into_iter()
+            .map(|(resource, position, item, transferred_to)| StoredItem {
+                resource,
+                position,
+                id: item,
+                transferred_to,
+            })
+            .collect();
+        Ok(MemberPart::Member(StoredDeletedMember {
+            email: self.get(col::EMAIL, MEMBERS, tenant)?,
+            phone: self.get(col::PHONE, MEMBERS, tenant)?,
+            reason: self.get(col::REASON, MEMBERS, tenant)?,
+            deletion: self.get(col::DELETION, MEMBERS, tenant)?,
+            deleted_at,
+            removed_from_list: self.get(col::REMOVED_FROM_LIST, MEMBERS, tenant)?,
+            conflicts,
+            items,
+            id,
+        }))
     }
 }
 

@@ -6,36 +6,85 @@ pub(crate) const TENANT: &str =
 
 pub(crate) const ACTOR: &str = "SELECT id, roles FROM members WHERE tenant_id = ?1 AND id = ?2";
 
-/// Columns of a deleted member with conflicts and items; `d` is the member.
-/// Conflicts list active members in insertion (rowid) order, as the memory
-/// adapter does; items come ordered by resource, then position.
-macro_rules! deleted_columns {
-    () => {
-        "SELECT d.id, d.email, d.phone, d.deleted_at, d.reason, d.deletion, d.removed_from_list,
-            (SELECT a.id FROM members a WHERE a.tenant_id = d.tenant_id AND a.id = d.id)
-                AS conflict_user_id,
-            (SELECT json_group_array(a.id ORDER BY a.rowid) FROM members a
-                WHERE a.tenant_id = d.tenant_id AND a.email_key = d.email_key)
-                AS conflict_email,
-            (SELECT json_group_array(a.id ORDER BY a.rowid) FROM members a
-                WHERE a.tenant_id = d.tenant_id AND a.phone = d.phone)
-                AS conflict_phone,
-            (SELECT json_group_array(json_array(r.resource, r.item_id, r.transferred_to)
-                    ORDER BY r.resource, r.position)
-                FROM resource_items r WHERE r.tenant_id = d.tenant_id AND r.member_id = d.id)
-                AS items
-        FROM deleted_members d "
+/// Deleted members, one row each, with their conflicts and resource items
+/// as JSON arrays (NULL when there are none). Columns are [`crate::rows`]'
+/// `col` constants.
+///
+/// One row per member, unlike PostgreSQL's one row per part: sqlx hands each
+/// SQLite row from its worker thread to the caller with a wake-up, which
+/// costs more than building the member's JSON in SQLite (BENCHMARKS.md,
+/// "Directory adapters"). Items are read by primary key, only for members
+/// that have any; conflicts are joined in from `$conflicts`, one row per
+/// conflicting member.
+macro_rules! deleted_members {
+    ($conflicts:literal, $member_filter:literal) => {
+        concat!(
+            "SELECT d.id, d.email, d.phone, d.deleted_at, d.reason, d.deletion,
+                d.removed_from_list, c.conflicts,
+                CASE WHEN EXISTS (SELECT 1 FROM resource_items r
+                        WHERE r.tenant_id = d.tenant_id AND r.member_id = d.id)
+                    THEN (SELECT json_group_array(
+                            json_array(r.resource, r.position, r.item_id, r.transferred_to))
+                        FROM resource_items r
+                        WHERE r.tenant_id = d.tenant_id AND r.member_id = d.id)
+                END AS items
+            FROM deleted_members d
+            LEFT JOIN ",
+            $conflicts,
+            " c ON c.member_id = d.id
+            WHERE d.tenant_id = ?1 AND d.restored_at IS NULL",
+            $member_filter,
+            " ORDER BY d.id"
+        )
     };
 }
 
-pub(crate) const DELETED_MEMBER: &str = concat!(
-    deleted_columns!(),
-    "WHERE d.tenant_id = ?1 AND d.id = ?2 AND d.restored_at IS NULL"
+/// One deleted member ($2) of tenant $1; its conflicts are looked up from
+/// the member (CROSS JOIN fixes the loop order).
+pub(crate) const DELETED_MEMBER: &str = deleted_members!(
+    "(SELECT x.member_id, json_group_array(json_array(x.kind, x.seq, x.id)) AS conflicts
+    FROM (
+        SELECT 'id' AS kind, d.id AS member_id, a.rowid AS seq, a.id
+        FROM deleted_members d CROSS JOIN members a ON a.tenant_id = d.tenant_id AND a.id = d.id
+        WHERE d.tenant_id = ?1 AND d.id = ?2
+        UNION ALL
+        SELECT 'email', d.id, a.rowid, a.id
+        FROM deleted_members d CROSS JOIN members a
+            ON a.tenant_id = d.tenant_id AND a.email_key = d.email_key
+        WHERE d.tenant_id = ?1 AND d.id = ?2
+        UNION ALL
+        SELECT 'phone', d.id, a.rowid, a.id
+        FROM deleted_members d CROSS JOIN members a
+            ON a.tenant_id = d.tenant_id AND a.phone = d.phone
+        WHERE d.tenant_id = ?1 AND d.id = ?2
+    ) x GROUP BY x.member_id)",
+    " AND d.id = ?2"
 );
 
-pub(crate) const DELETED_MEMBERS: &str = concat!(
-    deleted_columns!(),
-    "WHERE d.tenant_id = ?1 AND d.restored_at IS NULL ORDER BY d.id"
+/// Every deleted member of tenant $1, in id order. Conflicts are looked up
+/// from the active side, one index lookup per active member and key (CROSS
+/// JOIN fixes that loop order, INDEXED BY the index: without statistics
+/// SQLite would rather probe from each deleted member), grouped per deleted
+/// member and joined in by an automatic index: work proportional to the
+/// active members, not three lookups per deleted member.
+pub(crate) const DELETED_MEMBERS: &str = deleted_members!(
+    "(SELECT x.member_id, json_group_array(json_array(x.kind, x.seq, x.id)) AS conflicts
+    FROM (
+        SELECT 'id' AS kind, d.id AS member_id, a.rowid AS seq, a.id
+        FROM members a CROSS JOIN deleted_members d ON d.tenant_id = a.tenant_id AND d.id = a.id
+        WHERE a.tenant_id = ?1
+        UNION ALL
+        SELECT 'email', d.id, a.rowid, a.id
+        FROM members a CROSS JOIN deleted_members d INDEXED BY deleted_members_email_key
+            ON d.tenant_id = a.tenant_id AND d.email_key = a.email_key
+        WHERE a.tenant_id = ?1
+        UNION ALL
+        SELECT 'phone', d.id, a.rowid, a.id
+        FROM members a CROSS JOIN deleted_members d INDEXED BY deleted_members_phone
+            ON d.tenant_id = a.tenant_id AND d.phone = a.phone
+        WHERE a.tenant_id = ?1
+    ) x GROUP BY x.member_id)",
+    ""
 );
 
 pub(crate) const MARK_RESTORED: &str = "UPDATE deleted_members SET restored_at = ?1

@@ -26,7 +26,7 @@ pub enum Pass {
     /// Baseline: the deleted-member columns of `deleted_members`, in id
     /// order, decoded into a tuple. No conflicts, no items, no engine.
     Plain,
-    /// The adapter's own statement (conflict and item subqueries included),
+    /// The adapter's own statement (conflicts and items included),
     /// decoded into a tuple; no validation, no `Facts`, no engine.
     AdapterSql,
     /// `Directory::deleted_members`: rows validated and mapped to `Facts`.
@@ -168,7 +168,8 @@ pub async fn run(
     })
 }
 
-/// Columns of the SQLite adapter's statement.
+/// Columns of the SQLite adapter's statement: the member, its conflicts and
+/// items as JSON (`restore_sqlite`'s `rows::col`).
 type SqliteAdapterRow = (
     String,
     Option<String>,
@@ -178,24 +179,21 @@ type SqliteAdapterRow = (
     String,
     bool,
     Option<String>,
-    String,
-    String,
-    String,
+    Option<String>,
 );
 
-/// Columns of the PostgreSQL adapter's statement.
+/// Columns of the PostgreSQL adapter's statement: member, part, then the
+/// part's columns (`restore_postgres`'s `rows::col`).
 type PostgresAdapterRow = (
     String,
+    i32,
     Option<String>,
     Option<String>,
-    DateTime<Utc>,
-    String,
-    String,
-    bool,
     Option<String>,
-    Vec<String>,
-    Vec<String>,
-    String,
+    Option<String>,
+    Option<DateTime<Utc>>,
+    Option<i64>,
+    Option<bool>,
 );
 
 /// Drains a row stream; `black_box` keeps every decoded row alive long
