@@ -427,6 +427,15 @@ where
         "stream still lists u_bob: {ids:?}"
     );
     assert_eq!(ids.len(), 7, "other deleted members stay: {ids:?}");
+    // After the same restore the stream still matches the memory adapter's:
+    // u_bob's rows (items, its own conflicts) do not leak into its
+    // neighbours, and u_bob now counts as an active member.
+    let got = collect(&*s.directory, "acme", None).await;
+    let want = collect(&*memory.directory, "acme", None).await;
+    assert_eq!(got.len(), want.len(), "stream after the restore: lengths");
+    for (g, w) in got.into_iter().zip(want) {
+        same("stream after the restore", g, w);
+    }
 
     let gus = facts_of(&s, "acme", "u_gus", Some("u_bob")).await;
     assert_eq!(gus.tenant.seats_used, 50, "seat count read back");

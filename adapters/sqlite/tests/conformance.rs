@@ -129,6 +129,12 @@ async fn bad_rows_are_reported_not_panicked() {
         .execute(pool)
         .await
         .unwrap();
+    sqlx::query(
+        "UPDATE resource_items SET position = 'first' WHERE tenant_id = 'acme' AND member_id = 'u_bob' AND position = 0",
+    )
+    .execute(pool)
+    .await
+    .unwrap();
 
     let cases = [
         ("gold_t", "x", "tenants", "gold_t", "unknown plan `gold`"),
@@ -154,6 +160,13 @@ async fn bad_rows_are_reported_not_panicked() {
             "deleted_at",
         ),
         ("gamma", "u_kim", "tenants", "gamma", "column"),
+        (
+            "acme",
+            "u_bob",
+            "resource_items",
+            "acme/u_bob",
+            "items: not the expected JSON",
+        ),
     ];
     for (tenant, member, want_table, want_key, want_reason) in cases {
         match directory.facts(tenant, member, None).await {
@@ -173,7 +186,7 @@ async fn bad_rows_are_reported_not_panicked() {
     let items: Vec<_> = directory.deleted_members("acme", None).collect().await;
     assert_eq!(items.len(), 8);
     let bad: Vec<_> = items.iter().filter(|r| r.is_err()).collect();
-    assert_eq!(bad.len(), 2, "u_cleo and u_fay are bad: {bad:?}");
+    assert_eq!(bad.len(), 3, "u_bob, u_cleo and u_fay are bad: {bad:?}");
 }
 
 #[tokio::test]
