@@ -2,17 +2,15 @@
 //! text, seat counts, JSON columns). Backends decode their own column types
 //! into these plain structs; the validation lives here once.
 //!
-//! A backend's deleted-member query returns [`MemberPart`]s, ordered by
-//! member: the member's own columns, its conflicts, its resource items,
-//! either as one row per part (PostgreSQL: the database merges ordered
-//! scans, no per-member subquery or aggregate) or as one row carrying the
-//! whole member (SQLite: fewer rows to hand over). [`assemble`] groups them
-//! back into members while streaming, holding one member at a time.
+//! A backend reads a deleted member as one row: its own columns, and its
+//! conflicts and resource items as lists (JSON in SQLite, arrays in
+//! PostgreSQL) aggregated in any order; [`StoredDeletedMember::into_facts`]
+//! orders them. Letting the database skip the ordering keeps the whole-tenant
+//! statement one ordered pass (BENCHMARKS.md, "Directory adapters").
 
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use futures::stream::{self, BoxStream, Stream, StreamExt};
 use restore_engine::facts::{
     Actor, Conflicts, DeletedMember, Facts, Plan, ResourceItem, TenantFacts,
 };
@@ -197,230 +195,11 @@ pub fn parse_json_column<T: serde::de::DeserializeOwned + Default>(
     })
 }
 
-/// What one row of a deleted-member query carries.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum MemberPart {
-    /// The member's own columns (no conflicts or items yet); its first row.
-    Member(StoredDeletedMember),
-    Conflict(StoredConflict),
-    Item(StoredItem),
-}
-
-/// A row of a backend's deleted-member query: one [`MemberPart`] of a
-/// member. Rows come ordered by member only (sorting parts within a member
-/// would cost the database a sort per member); parts of a member without
-/// its own row, one restored meanwhile, are dropped.
-pub trait DeletedMemberRow {
-    /// The member this row belongs to.
-    fn member_id(&self, tenant: &str) -> Result<&str, DirectoryError>;
-    /// What the row carries, decoded and checked.
-    fn part(&self, tenant: &str) -> Result<MemberPart, DirectoryError>;
-}
-
-/// The rows of one member seen so far.
-#[derive(Debug)]
-struct Group {
-    id: String,
-    member: Option<StoredDeletedMember>,
-    conflicts: Vec<StoredConflict>,
-    items: Vec<StoredItem>,
-    /// The first row of the member that did not decode.
-    error: Option<DirectoryError>,
-}
-
-impl Group {
-    fn new(id: &str) -> Self {
-        Group {
-            id: id.to_owned(),
-            member: None,
-            conflicts: Vec::new(),
-            items: Vec::new(),
-            error: None,
-        }
-    }
-
-    /// The member, its error, or nothing for parts without a member row.
-    fn finish(self) -> Option<Result<StoredDeletedMember, DirectoryError>> {
-        if let Some(error) = self.error {
-            return Some(Err(error));
-        }
-        let mut member = self.member?;
-        member.conflicts.extend(self.conflicts);
-        member.items.extend(self.items);
-        Some(Ok(member))
-    }
-}
-
-/// Groups the rows of one member into a [`StoredDeletedMember`]. A member
-/// with a row that does not decode comes out as that row's error, and the
-/// stream goes on with the next member.
-#[derive(Debug, Default)]
-pub struct MemberAssembler {
-    current: Option<Group>,
-}
-
-impl MemberAssembler {
-    /// Adds a row; returns the previous member once a row of another member
-    /// shows that it is complete, or this row's error if its member id does
-    /// not decode.
-    pub fn push(
-        &mut self,
-        tenant: &str,
-        row: &impl DeletedMemberRow,
-    ) -> Option<Result<StoredDeletedMember, DirectoryError>> {
-        let id = match row.member_id(tenant) {
-            Ok(id) => id,
-            Err(e) => return Some(Err(e)),
-        };
-        let mut done = None;
-        if self.current.as_ref().is_none_or(|group| group.id != id) {
-            done = self.current.replace(Group::new(id)).and_then(Group::finish);
-        }
-        let Some(group) = self.current.as_mut() else {
-            return done;
-        };
-        match row.part(tenant) {
-            Ok(MemberPart::Member(member)) => group.member = Some(member),
-            Ok(MemberPart::Conflict(conflict)) => group.conflicts.push(conflict),
-            Ok(MemberPart::Item(item)) => group.items.push(item),
-            Err(e) => {
-                group.error.get_or_insert(e);
-            }
-        }
-        done
-    }
-
-    /// The last member, once the rows have ended.
-    pub fn finish(self) -> Option<Result<StoredDeletedMember, DirectoryError>> {
-        self.current.and_then(Group::finish)
-    }
-}
-
-/// The one member that `rows` (all of one member's rows) describe; `None`
-/// when there are no rows.
-pub fn assemble_one<R: DeletedMemberRow>(
-    tenant: &str,
-    rows: &[R],
-) -> Result<Option<StoredDeletedMember>, DirectoryError> {
-    let mut assembler = MemberAssembler::default();
-    for row in rows {
-        if let Some(earlier) = assembler.push(tenant, row) {
-            let earlier = earlier?;
-            return Err(DirectoryError::BadRow {
-                table: "deleted_members",
-                key: member_key(tenant, &earlier.id),
-                reason: "the query for one member returned several".to_owned(),
-            });
-        }
-    }
-    assembler.finish().transpose()
-}
-
-/// The members of `rows` (ordered by member), each read into facts with the
-/// tenant and actor read for the same stream. A member that does not decode
-/// or validate is an error item; the members after it still come.
-pub fn assemble<'a, R, S>(
-    rows: S,
-    tenant: TenantFacts,
-    actor: Option<Actor>,
-) -> BoxStream<'a, Result<Facts, DirectoryError>>
-where
-    R: DeletedMemberRow + Send + 'a,
-    S: Stream<Item = Result<R, DirectoryError>> + Send + 'a,
-{
-    let tenant_id = tenant.id.clone();
-    let members = stream::unfold(
-        (rows.boxed(), Some(MemberAssembler::default()), tenant_id),
-        |(mut rows, mut assembler, tenant_id)| async move {
-            let current = assembler.as_mut()?;
-            while let Some(row) = rows.next().await {
-                let done = match row {
-                    Ok(row) => current.push(&tenant_id, &row),
-                    Err(e) => Some(Err(e)),
-                };
-                if let Some(done) = done {
-                    return Some((done, (rows, assembler, tenant_id)));
-                }
-            }
-            let last = assembler.take().and_then(MemberAssembler::finish)?;
-            Some((last, (rows, None, tenant_id)))
-        },
-    );
-    members
-        .map(move |member| member?.into_facts(&tenant, actor.clone()))
-        .boxed()
-}
-
 #[cfg(test)]
 mod tests {
     use chrono::TimeZone;
-    use futures::executor::block_on;
-    use restore_engine::facts::Plan;
 
     use super::*;
-
-    /// A row as a backend would decode it: a member id, or an undecodable
-    /// one, and a part, or an error.
-    struct Row(Result<&'static str, ()>, Result<MemberPart, &'static str>);
-
-    impl DeletedMemberRow for Row {
-        fn member_id(&self, tenant: &str) -> Result<&str, DirectoryError> {
-            self.0.map_err(|()| bad(tenant, "?", "id does not decode"))
-        }
-        fn part(&self, tenant: &str) -> Result<MemberPart, DirectoryError> {
-            self.1
-                .clone()
-                .map_err(|reason| bad(tenant, self.0.unwrap_or("?"), reason))
-        }
-    }
-
-    fn bad(tenant: &str, member: &str, reason: &str) -> DirectoryError {
-        DirectoryError::BadRow {
-            table: "deleted_members",
-            key: member_key(tenant, member),
-            reason: reason.to_owned(),
-        }
-    }
-
-    fn member(id: &'static str) -> Row {
-        Row(
-            Ok(id),
-            Ok(MemberPart::Member(StoredDeletedMember {
-                id: id.to_owned(),
-                email: None,
-                phone: None,
-                deleted_at: Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap(),
-                reason: "removed_by_admin".to_owned(),
-                deletion: "completed".to_owned(),
-                removed_from_list: false,
-                conflicts: Vec::new(),
-                items: Vec::new(),
-            })),
-        )
-    }
-
-    fn conflict(member: &'static str, kind: ConflictKind, seq: i64, id: &str) -> Row {
-        Row(
-            Ok(member),
-            Ok(MemberPart::Conflict(StoredConflict {
-                kind,
-                seq,
-                id: id.to_owned(),
-            })),
-        )
-    }
-
-    fn item(member: &'static str, resource: &str, position: i64, id: &str) -> Row {
-        Row(
-            Ok(member),
-            Ok(MemberPart::Item(StoredItem {
-                resource: resource.to_owned(),
-                position,
-                id: id.to_owned(),
-                transferred_to: None,
-            })),
-        )
-    }
 
     fn tenant() -> TenantFacts {
         TenantFacts {
@@ -431,101 +210,87 @@ mod tests {
         }
     }
 
-    fn run(rows: Vec<Row>) -> Vec<Result<Facts, DirectoryError>> {
-        let rows = stream::iter(rows.into_iter().map(Ok));
-        block_on(assemble(rows, tenant(), None).collect())
+    fn member() -> StoredDeletedMember {
+        StoredDeletedMember {
+            id: "m".to_owned(),
+            email: None,
+            phone: None,
+            deleted_at: Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap(),
+            reason: "removed_by_admin".to_owned(),
+            deletion: "completed".to_owned(),
+            removed_from_list: false,
+            conflicts: Vec::new(),
+            items: Vec::new(),
+        }
+    }
+
+    fn conflict(kind: ConflictKind, seq: i64, id: &str) -> StoredConflict {
+        StoredConflict {
+            kind,
+            seq,
+            id: id.to_owned(),
+        }
+    }
+
+    fn item(resource: &str, position: i64, id: &str) -> StoredItem {
+        StoredItem {
+            resource: resource.to_owned(),
+            position,
+            id: id.to_owned(),
+            transferred_to: None,
+        }
     }
 
     #[test]
-    fn parts_in_any_order_make_one_member_with_sorted_lists() {
-        let got = run(vec![
-            item("a", "events", 0, "e0"),
-            conflict("a", ConflictKind::Phone, 7, "p7"),
-            item("a", "documents", 1, "d1"),
-            member("a"),
-            conflict("a", ConflictKind::Email, 9, "e9"),
-            conflict("a", ConflictKind::Email, 3, "e3"),
-            item("a", "documents", 0, "d0"),
-            member("b"),
-        ]);
-        assert_eq!(got.len(), 2);
-        let a = got[0].as_ref().expect("member a");
-        assert_eq!(a.member.id, "a");
-        assert_eq!(a.conflicts.email, ["e3", "e9"]);
-        assert_eq!(a.conflicts.phone, ["p7"]);
-        assert!(a.conflicts.user_id.is_empty());
-        let docs: Vec<&str> = a.member.resources["documents"]
+    fn lists_in_any_order_come_out_ordered() {
+        let stored = StoredDeletedMember {
+            conflicts: vec![
+                conflict(ConflictKind::Phone, 7, "p7"),
+                conflict(ConflictKind::Email, 9, "e9"),
+                conflict(ConflictKind::UserId, 2, "m"),
+                conflict(ConflictKind::Email, 3, "e3"),
+            ],
+            items: vec![
+                item("events", 0, "e0"),
+                item("documents", 2, "d2"),
+                item("documents", 0, "d0"),
+                item("documents", 1, "d1"),
+            ],
+            ..member()
+        };
+        let facts = stored.into_facts(&tenant(), None).expect("valid member");
+        assert_eq!(facts.conflicts.user_id, ["m"]);
+        assert_eq!(facts.conflicts.email, ["e3", "e9"], "insertion order");
+        assert_eq!(facts.conflicts.phone, ["p7"]);
+        let docs: Vec<&str> = facts.member.resources["documents"]
             .iter()
             .map(|i| i.id.as_str())
             .collect();
-        assert_eq!(docs, ["d0", "d1"]);
-        assert_eq!(a.member.resources["events"][0].id, "e0");
-        let b = got[1].as_ref().expect("member b");
-        assert_eq!(b.member.id, "b");
-        assert!(b.member.resources.is_empty() && b.conflicts == Conflicts::default());
+        assert_eq!(docs, ["d0", "d1", "d2"], "position order");
+        assert_eq!(facts.member.resources["events"][0].id, "e0");
+        assert_eq!(facts.member.resources.len(), 2);
     }
 
     #[test]
-    fn parts_without_their_member_are_dropped() {
-        // `gone` was restored between the member scan and the item scan.
-        let got = run(vec![
-            member("a"),
-            item("gone", "documents", 0, "d0"),
-            conflict("gone", ConflictKind::UserId, 1, "gone"),
-            member("z"),
-        ]);
-        let ids: Vec<&str> = got
-            .iter()
-            .map(|f| f.as_ref().expect("no error").member.id.as_str())
-            .collect();
-        assert_eq!(ids, ["a", "z"]);
-    }
-
-    #[test]
-    fn a_bad_row_fails_its_member_only() {
-        let mut fired = member("c");
-        if let Ok(MemberPart::Member(m)) = &mut fired.1 {
-            m.reason = "fired".to_owned();
-        }
-        let got = run(vec![
-            member("a"),
-            Row(Ok("b"), Err("position is not a number")),
-            member("b"),
-            fired,
-            Row(Err(()), Err("unused")),
-            member("d"),
-        ]);
-        let summary: Vec<String> = got
-            .iter()
-            .map(|r| match r {
-                Ok(f) => f.member.id.clone(),
-                Err(DirectoryError::BadRow { key, reason, .. }) => format!("{key}: {reason}"),
-                Err(e) => format!("other: {e}"),
-            })
-            .collect();
-        assert_eq!(summary.len(), 5, "{summary:?}");
-        assert_eq!(summary[0], "a");
-        assert_eq!(summary[1], "t/b: position is not a number");
-        // A row without a readable member id is reported as it comes, before
-        // the member still being assembled.
-        assert_eq!(summary[2], "t/?: id does not decode");
-        assert!(
-            summary[3].starts_with("t/c: ") && summary[3].contains("fired"),
-            "{summary:?}"
-        );
-        assert_eq!(summary[4], "d");
-    }
-
-    #[test]
-    fn assemble_one_refuses_rows_of_two_members() {
-        assert!(assemble_one("t", &[] as &[Row]).expect("no rows").is_none());
-        let one = assemble_one("t", &[member("a"), item("a", "documents", 0, "d0")])
-            .expect("one member")
-            .expect("found");
-        assert_eq!(one.items.len(), 1);
-        match assemble_one("t", &[member("a"), member("b")]) {
-            Err(DirectoryError::BadRow { key, .. }) => assert_eq!(key, "t/a"),
+    fn bad_enum_text_names_the_member() {
+        let stored = StoredDeletedMember {
+            deletion: "paused".to_owned(),
+            ..member()
+        };
+        match stored.into_facts(&tenant(), None) {
+            Err(DirectoryError::BadRow { table, key, reason }) => {
+                assert_eq!((table, key.as_str()), ("deleted_members", "t/m"));
+                assert!(reason.contains("paused"), "{reason}");
+            }
             other => panic!("expected BadRow, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn conflict_kinds_parse_from_their_stored_names() {
+        assert_eq!(ConflictKind::parse("id"), Some(ConflictKind::UserId));
+        assert_eq!(ConflictKind::parse("email"), Some(ConflictKind::Email));
+        assert_eq!(ConflictKind::parse("phone"), Some(ConflictKind::Phone));
+        assert_eq!(ConflictKind::parse("Email"), None);
     }
 }

@@ -23,7 +23,7 @@ use std::str::FromStr;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use futures::stream::{self, BoxStream, StreamExt, TryStreamExt};
-use restore_directory::stored::{self, member_key};
+use restore_directory::stored::member_key;
 use restore_directory::{
     Decide, Directory, DirectoryError, DirectoryUrl, Receipt, RestoreOutcome, RestoreRequest,
 };
@@ -189,19 +189,18 @@ async fn load_member<'e>(
     member: &str,
     actor: Option<Actor>,
 ) -> Result<Facts, DirectoryError> {
-    let rows = sqlx::query(sql::DELETED_MEMBER)
+    let row = sqlx::query(sql::DELETED_MEMBER)
         .bind(&tenant.id)
         .bind(member)
         .map(DeletedRow)
-        .fetch_all(executor)
+        .fetch_optional(executor)
         .await
-        .map_err(|e| db_error(e, "deleted_members", &member_key(&tenant.id, member)))?;
-    stored::assemble_one(&tenant.id, &rows)?
+        .map_err(|e| db_error(e, "deleted_members", &member_key(&tenant.id, member)))?
         .ok_or_else(|| DirectoryError::UnknownMember {
             tenant: tenant.id.clone(),
             member: member.to_owned(),
-        })?
-        .into_facts(tenant, actor)
+        })?;
+    row.into_member(&tenant.id)?.into_facts(tenant, actor)
 }
 
 fn backend(context: &str) -> impl FnOnce(sqlx::Error) -> DirectoryError + '_ {
@@ -363,14 +362,17 @@ impl Directory for PostgresDirectory {
         let head = async move {
             let tenant_facts = load_tenant(&self.pool, sql::TENANT, tenant).await?;
             let actor = load_actor(&self.pool, tenant, actor).await?;
-            // One statement streamed row by row; a member's rows are
-            // grouped as they come, nothing else is held.
+            // One statement streamed row by row, a whole member per row;
+            // nothing is collected.
             let rows = sqlx::query(sql::DELETED_MEMBERS)
                 .bind(tenant)
                 .map(DeletedRow)
-                .fetch(&self.pool)
-                .map_err(move |e| db_error(e, "deleted_members", tenant));
-            Ok::<_, DirectoryError>(stored::assemble(rows, tenant_facts, actor))
+                .fetch(&self.pool);
+            Ok::<_, DirectoryError>(rows.map(move |row| {
+                row.map_err(|e| db_error(e, "deleted_members", tenant))?
+                    .into_member(tenant)?
+                    .into_facts(&tenant_facts, actor.clone())
+            }))
         };
         stream::once(head).try_flatten().boxed()
     }

@@ -6,8 +6,7 @@
 
 use chrono::{DateTime, Utc};
 use restore_directory::stored::{
-    member_key, ConflictKind, DeletedMemberRow, MemberPart, StoredConflict, StoredDeletedMember,
-    StoredItem, StoredTenant,
+    member_key, ConflictKind, StoredConflict, StoredDeletedMember, StoredItem, StoredTenant,
 };
 use restore_directory::DirectoryError;
 use restore_engine::facts::{Actor, TenantFacts};
@@ -52,29 +51,28 @@ impl ActorRow {
 }
 
 /// Column positions of [`crate::sql::DELETED_MEMBERS`] and
-/// [`crate::sql::DELETED_MEMBER`] (read by position: this runs for every
-/// row), and what each part keeps in them.
+/// [`crate::sql::DELETED_MEMBER`] (read by position: this runs for every row).
 mod col {
-    pub const MEMBER: usize = 0;
-    /// 0: the member, 1: a conflict, 2: a resource item.
-    pub const PART: usize = 1;
-    /// Member: email. Conflict: `id`, `email` or `phone`. Item: resource.
-    pub const T1: usize = 2;
-    /// Member: phone. Conflict: the active member's id. Item: item id.
-    pub const T2: usize = 3;
-    /// Member: deletion reason. Item: transferred to.
-    pub const T3: usize = 4;
-    /// Member: deletion state.
-    pub const T4: usize = 5;
-    /// Member: deleted at.
-    pub const TS: usize = 6;
-    /// Conflict: the active member's `seq`. Item: position.
-    pub const N: usize = 7;
-    /// Member: removed from the list.
-    pub const FLAG: usize = 8;
+    pub const ID: usize = 0;
+    pub const EMAIL: usize = 1;
+    pub const PHONE: usize = 2;
+    pub const DELETED_AT: usize = 3;
+    pub const REASON: usize = 4;
+    pub const DELETION: usize = 5;
+    pub const REMOVED_FROM_LIST: usize = 6;
+    /// Conflicts: `id`, `email` or `phone`; then the active members' `seq`
+    /// and id, index by index.
+    pub const CONFLICT_KINDS: usize = 7;
+    pub const CONFLICT_SEQS: usize = 8;
+    pub const CONFLICT_IDS: usize = 9;
+    /// Items: resource, position, item id, transferred to, index by index.
+    pub const RESOURCES: usize = 10;
+    pub const POSITIONS: usize = 11;
+    pub const ITEM_IDS: usize = 12;
+    pub const TRANSFERRED_TO: usize = 13;
 }
 
-/// A row of the deleted-member statements: one part of a member.
+/// A row of the deleted-member statements: a whole member.
 pub(crate) struct DeletedRow(pub PgRow);
 
 impl DeletedRow {
@@ -89,56 +87,113 @@ impl DeletedRow {
     {
         self.0.try_get(index).map_err(|e| {
             // Name the member when its id decodes.
-            let member = self.0.try_get::<&str, _>(col::MEMBER).unwrap_or("?");
+            let member = self.0.try_get::<&str, _>(col::ID).unwrap_or("?");
             db_error(e, table, &member_key(tenant, member))
+        })
+    }
+
+    /// An array column; NULL (no conflicts, no items) is empty.
+    fn list<'r, T>(
+        &'r self,
+        index: usize,
+        table: &'static str,
+        tenant: &str,
+    ) -> Result<Vec<T>, DirectoryError>
+    where
+        Vec<T>: sqlx::Decode<'r, Postgres> + sqlx::Type<Postgres>,
+    {
+        Ok(self
+            .get::<Option<Vec<T>>>(index, table, tenant)?
+            .unwrap_or_default())
+    }
+
+    /// The member with its conflicts and items, decoded and checked.
+    pub fn into_member(self, tenant: &str) -> Result<StoredDeletedMember, DirectoryError> {
+        const MEMBERS: &str = "deleted_members";
+        let id: String = self.get(col::ID, MEMBERS, tenant)?;
+        let key = || member_key(tenant, &id);
+
+        let kinds: Vec<String> = self.list(col::CONFLICT_KINDS, "members", tenant)?;
+        let seqs: Vec<i64> = self.list(col::CONFLICT_SEQS, "members", tenant)?;
+        let ids: Vec<String> = self.list(col::CONFLICT_IDS, "members", tenant)?;
+        same_length("members", key, &[kinds.len(), seqs.len(), ids.len()])?;
+        let conflicts = kinds
+            .into_iter()
+            .zip(seqs)
+            .zip(ids)
+            .map(|((kind, seq), active)| {
+                let kind = ConflictKind::parse(&kind).ok_or_else(|| DirectoryError::BadRow {
+                    table: "members",
+                    key: key(),
+                    reason: format!("unknown conflict kind `{kind}`"),
+                })?;
+                Ok(StoredConflict {
+                    kind,
+                    seq,
+                    id: active,
+                })
+            })
+            .collect::<Result<_, DirectoryError>>()?;
+
+        let resources: Vec<String> = self.list(col::RESOURCES, "resource_items", tenant)?;
+        let positions: Vec<i32> = self.list(col::POSITIONS, "resource_items", tenant)?;
+        let item_ids: Vec<String> = self.list(col::ITEM_IDS, "resource_items", tenant)?;
+        let transferred: Vec<Option<String>> =
+            self.list(col::TRANSFERRED_TO, "resource_items", tenant)?;
+        same_length(
+            "resource_items",
+            key,
+            &[
+                resources.len(),
+                positions.len(),
+                item_ids.len(),
+                transferred.len(),
+            ],
+        )?;
+        let items = resources
+            .into_iter()
+            .zip(positions)
+            .zip(item_ids)
+            .zip(transferred)
+            .map(
+                |(((resource, position), item), transferred_to)| StoredItem {
+                    resource,
+                    position: position.into(),
+                    id: item,
+                    transferred_to,
+                },
+            )
+            .collect();
+
+        Ok(StoredDeletedMember {
+            email: self.get(col::EMAIL, MEMBERS, tenant)?,
+            phone: self.get(col::PHONE, MEMBERS, tenant)?,
+            deleted_at: self.get::<DateTime<Utc>>(col::DELETED_AT, MEMBERS, tenant)?,
+            reason: self.get(col::REASON, MEMBERS, tenant)?,
+            deletion: self.get(col::DELETION, MEMBERS, tenant)?,
+            removed_from_list: self.get(col::REMOVED_FROM_LIST, MEMBERS, tenant)?,
+            conflicts,
+            items,
+            id,
         })
     }
 }
 
-impl DeletedMemberRow for DeletedRow {
-    fn member_id(&self, tenant: &str) -> Result<&str, DirectoryError> {
-        self.get(col::MEMBER, "deleted_members", tenant)
-    }
-
-    fn part(&self, tenant: &str) -> Result<MemberPart, DirectoryError> {
-        const MEMBERS: &str = "deleted_members";
-        match self.get::<i32>(col::PART, MEMBERS, tenant)? {
-            0 => Ok(MemberPart::Member(StoredDeletedMember {
-                id: self.get(col::MEMBER, MEMBERS, tenant)?,
-                email: self.get(col::T1, MEMBERS, tenant)?,
-                phone: self.get(col::T2, MEMBERS, tenant)?,
-                reason: self.get(col::T3, MEMBERS, tenant)?,
-                deletion: self.get(col::T4, MEMBERS, tenant)?,
-                deleted_at: self.get::<DateTime<Utc>>(col::TS, MEMBERS, tenant)?,
-                removed_from_list: self.get(col::FLAG, MEMBERS, tenant)?,
-                conflicts: Vec::new(),
-                items: Vec::new(),
-            })),
-            1 => {
-                let kind: &str = self.get(col::T1, "members", tenant)?;
-                let kind = ConflictKind::parse(kind).ok_or_else(|| DirectoryError::BadRow {
-                    table: "members",
-                    key: member_key(tenant, self.member_id(tenant).unwrap_or("?")),
-                    reason: format!("unknown conflict kind `{kind}`"),
-                })?;
-                Ok(MemberPart::Conflict(StoredConflict {
-                    kind,
-                    id: self.get(col::T2, "members", tenant)?,
-                    seq: self.get(col::N, "members", tenant)?,
-                }))
-            }
-            2 => Ok(MemberPart::Item(StoredItem {
-                resource: self.get(col::T1, "resource_items", tenant)?,
-                id: self.get(col::T2, "resource_items", tenant)?,
-                transferred_to: self.get(col::T3, "resource_items", tenant)?,
-                position: self.get(col::N, "resource_items", tenant)?,
-            })),
-            other => Err(DirectoryError::BadRow {
-                table: MEMBERS,
-                key: member_key(tenant, self.member_id(tenant).unwrap_or("?")),
-                reason: format!("unknown row part `{other}`"),
-            }),
-        }
+/// Whether parallel arrays of one aggregate have the same length (they
+/// always do unless the statement was changed).
+fn same_length(
+    table: &'static str,
+    key: impl FnOnce() -> String,
+    lengths: &[usize],
+) -> Result<(), DirectoryError> {
+    if lengths.windows(2).all(|w| w[0] == w[1]) {
+        Ok(())
+    } else {
+        Err(DirectoryError::BadRow {
+            table,
+            key: key(),
+            reason: format!("aggregated columns differ in length: {lengths:?}"),
+        })
     }
 }
 

@@ -11,61 +11,65 @@ pub(crate) const TENANT_FOR_UPDATE: &str =
 
 pub(crate) const ACTOR: &str = "SELECT id, roles FROM members WHERE tenant_id = $1 AND id = $2";
 
-/// The parts of deleted members of tenant $1
-/// ([`restore_directory::stored::MemberPart`]), ordered by member: the
-/// member's own row (part 0), its conflicts (1), its resource items (2), in
-/// no particular order within a member. Columns are [`crate::rows`]' `col`
-/// constants; each part uses `t1`..`t4`, `ts`, `n` and `flag` its own way
-/// (see there). Every arm has the same column types, so the planner
-/// flattens the `UNION ALL` and sorts (or merges) once.
+/// Deleted members of tenant $1, one row each, ordered by id, with their
+/// conflicts and resource items as parallel arrays (NULL when there are
+/// none). Columns are [`crate::rows`]' `col` constants.
 ///
-/// Conflicts (F11, F12) join active and deleted members on id, email key
-/// and phone; indexes on both sides let the planner start from whichever
-/// is smaller. `$member_filter` / `$item_filter` narrow it to one member
-/// ($2), which the planner turns into index lookups.
-macro_rules! deleted_parts {
-    ($member_filter:literal, $item_filter:literal) => {
+/// Both lists are grouped per member from index scans in member order and
+/// merge-joined to the members' primary-key scan, so the statement runs as
+/// one ordered pass with no sort, no per-member subquery and no JSON
+/// (BENCHMARKS.md, "Directory adapters"). The aggregates need no `ORDER BY`:
+/// the adapter orders each list itself. Conflicts (F11, F12) join active and
+/// deleted members on id, email key and phone; indexes on both sides let the
+/// planner start from whichever is smaller. `$member_filter` narrows it to
+/// one member ($2), which the planner pushes into both groupings as index
+/// lookups.
+macro_rules! deleted_members {
+    ($member_filter:literal) => {
         concat!(
-            "SELECT d.id AS member, 0 AS part, d.email AS t1, d.phone AS t2, d.reason AS t3,
-                d.deletion AS t4, d.deleted_at AS ts, NULL::int8 AS n, d.removed_from_list AS flag
+            "SELECT d.id, d.email, d.phone, d.deleted_at, d.reason, d.deletion,
+                d.removed_from_list, c.kinds, c.seqs, c.ids,
+                r.resources, r.positions, r.item_ids, r.transferred_to
             FROM deleted_members d
+            LEFT JOIN (
+                SELECT member_id, array_agg(resource) AS resources,
+                    array_agg(position) AS positions, array_agg(item_id) AS item_ids,
+                    array_agg(transferred_to) AS transferred_to
+                FROM resource_items WHERE tenant_id = $1 GROUP BY member_id
+            ) r ON r.member_id = d.id
+            LEFT JOIN (
+                SELECT x.member_id, array_agg(x.kind) AS kinds, array_agg(x.seq) AS seqs,
+                    array_agg(x.id) AS ids
+                FROM (
+                    SELECT 'id'::text AS kind, d.id AS member_id, a.seq, a.id::text AS id
+                    FROM members a JOIN deleted_members d
+                        ON d.tenant_id = a.tenant_id AND d.id = a.id
+                    WHERE a.tenant_id = $1
+                    UNION ALL
+                    SELECT 'email'::text, d.id, a.seq, a.id::text
+                    FROM members a JOIN deleted_members d
+                        ON d.tenant_id = a.tenant_id AND d.email_key = a.email_key
+                    WHERE a.tenant_id = $1
+                    UNION ALL
+                    SELECT 'phone'::text, d.id, a.seq, a.id::text
+                    FROM members a JOIN deleted_members d
+                        ON d.tenant_id = a.tenant_id AND d.phone = a.phone
+                    WHERE a.tenant_id = $1
+                ) x
+                GROUP BY x.member_id
+            ) c ON c.member_id = d.id
             WHERE d.tenant_id = $1 AND d.restored_at IS NULL",
             $member_filter,
-            " UNION ALL
-            SELECT d.id, 1, 'id'::text, a.id::text, NULL::text, NULL::text, NULL::timestamptz,
-                a.seq, NULL::bool
-            FROM members a JOIN deleted_members d ON d.tenant_id = a.tenant_id AND d.id = a.id
-            WHERE a.tenant_id = $1 AND d.restored_at IS NULL",
-            $member_filter,
-            " UNION ALL
-            SELECT d.id, 1, 'email'::text, a.id::text, NULL::text, NULL::text, NULL::timestamptz,
-                a.seq, NULL::bool
-            FROM members a JOIN deleted_members d
-                ON d.tenant_id = a.tenant_id AND d.email_key = a.email_key
-            WHERE a.tenant_id = $1 AND d.restored_at IS NULL",
-            $member_filter,
-            " UNION ALL
-            SELECT d.id, 1, 'phone'::text, a.id::text, NULL::text, NULL::text, NULL::timestamptz,
-                a.seq, NULL::bool
-            FROM members a JOIN deleted_members d ON d.tenant_id = a.tenant_id AND d.phone = a.phone
-            WHERE a.tenant_id = $1 AND d.restored_at IS NULL",
-            $member_filter,
-            " UNION ALL
-            SELECT r.member_id, 2, r.resource::text, r.item_id, r.transferred_to, NULL::text,
-                NULL::timestamptz, r.position::int8, NULL::bool
-            FROM resource_items r
-            WHERE r.tenant_id = $1",
-            $item_filter,
-            " ORDER BY 1"
+            " ORDER BY d.id"
         )
     };
 }
 
-/// The parts of one deleted member ($2) of tenant $1: see `deleted_parts!`.
-pub(crate) const DELETED_MEMBER: &str = deleted_parts!(" AND d.id = $2", " AND r.member_id = $2");
+/// One deleted member ($2) of tenant $1: see `deleted_members!`.
+pub(crate) const DELETED_MEMBER: &str = deleted_members!(" AND d.id = $2");
 
-/// The parts of every deleted member of tenant $1: see `deleted_parts!`.
-pub(crate) const DELETED_MEMBERS: &str = deleted_parts!("", "");
+/// Every deleted member of tenant $1, in id order: see `deleted_members!`.
+pub(crate) const DELETED_MEMBERS: &str = deleted_members!("");
 
 pub(crate) const MARK_RESTORED: &str = "UPDATE deleted_members SET restored_at = $1
     WHERE tenant_id = $2 AND id = $3 AND restored_at IS NULL";

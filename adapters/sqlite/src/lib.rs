@@ -26,7 +26,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::SecondsFormat;
 use futures::stream::{self, BoxStream, StreamExt, TryStreamExt};
-use restore_directory::stored::{self, member_key};
+use restore_directory::stored::member_key;
 use restore_directory::{
     Decide, Directory, DirectoryError, DirectoryUrl, Receipt, RestoreOutcome, RestoreRequest,
 };
@@ -209,19 +209,18 @@ async fn load_member<'e>(
     member: &str,
     actor: Option<Actor>,
 ) -> Result<Facts, DirectoryError> {
-    let rows = sqlx::query(sql::DELETED_MEMBER)
+    let row = sqlx::query(sql::DELETED_MEMBER)
         .bind(&tenant.id)
         .bind(member)
         .map(DeletedRow)
-        .fetch_all(executor)
+        .fetch_optional(executor)
         .await
-        .map_err(|e| db_error(e, "deleted_members", &member_key(&tenant.id, member)))?;
-    stored::assemble_one(&tenant.id, &rows)?
+        .map_err(|e| db_error(e, "deleted_members", &member_key(&tenant.id, member)))?
         .ok_or_else(|| DirectoryError::UnknownMember {
             tenant: tenant.id.clone(),
             member: member.to_owned(),
-        })?
-        .into_facts(tenant, actor)
+        })?;
+    row.into_member(&tenant.id)?.into_facts(tenant, actor)
 }
 
 fn backend(context: &str) -> impl FnOnce(sqlx::Error) -> DirectoryError + '_ {
@@ -386,9 +385,12 @@ impl Directory for SqliteDirectory {
             let rows = sqlx::query(sql::DELETED_MEMBERS)
                 .bind(tenant)
                 .map(DeletedRow)
-                .fetch(&self.pool)
-                .map_err(move |e| db_error(e, "deleted_members", tenant));
-            Ok::<_, DirectoryError>(stored::assemble(rows, tenant_facts, actor))
+                .fetch(&self.pool);
+            Ok::<_, DirectoryError>(rows.map(move |row| {
+                row.map_err(|e| db_error(e, "deleted_members", tenant))?
+                    .into_member(tenant)?
+                    .into_facts(&tenant_facts, actor.clone())
+            }))
         };
         stream::once(head).try_flatten().boxed()
     }

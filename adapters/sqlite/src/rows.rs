@@ -6,8 +6,8 @@
 
 use restore_directory::snapshot::parse_zoned_timestamp;
 use restore_directory::stored::{
-    member_key, parse_json_column, ConflictKind, DeletedMemberRow, MemberPart, StoredConflict,
-    StoredDeletedMember, StoredItem, StoredTenant,
+    member_key, parse_json_column, ConflictKind, StoredConflict, StoredDeletedMember, StoredItem,
+    StoredTenant,
 };
 use restore_directory::DirectoryError;
 use restore_engine::facts::{Actor, TenantFacts};
@@ -110,14 +110,9 @@ impl DeletedRow {
             None => Ok(Vec::new()),
         }
     }
-}
 
-impl DeletedMemberRow for DeletedRow {
-    fn member_id(&self, tenant: &str) -> Result<&str, DirectoryError> {
-        self.get(col::ID, "deleted_members", tenant)
-    }
-
-    fn part(&self, tenant: &str) -> Result<MemberPart, DirectoryError> {
+    /// The member with its conflicts and items, decoded and checked.
+    pub fn into_member(self, tenant: &str) -> Result<StoredDeletedMember, DirectoryError> {
         const MEMBERS: &str = "deleted_members";
         let id: String = self.get(col::ID, MEMBERS, tenant)?;
         let deleted_at: &str = self.get(col::DELETED_AT, MEMBERS, tenant)?;
@@ -157,7 +152,7 @@ impl DeletedMemberRow for DeletedRow {
                 transferred_to,
             })
             .collect();
-        Ok(MemberPart::Member(StoredDeletedMember {
+        Ok(StoredDeletedMember {
             email: self.get(col::EMAIL, MEMBERS, tenant)?,
             phone: self.get(col::PHONE, MEMBERS, tenant)?,
             reason: self.get(col::REASON, MEMBERS, tenant)?,
@@ -167,7 +162,7 @@ impl DeletedMemberRow for DeletedRow {
             conflicts,
             items,
             id,
-        }))
+        })
     }
 }
 

@@ -182,18 +182,23 @@ type SqliteAdapterRow = (
     Option<String>,
 );
 
-/// Columns of the PostgreSQL adapter's statement: member, part, then the
-/// part's columns (`restore_postgres`'s `rows::col`).
+/// Columns of the PostgreSQL adapter's statement: the member, its conflicts
+/// and items as parallel arrays (`restore_postgres`'s `rows::col`).
 type PostgresAdapterRow = (
     String,
-    i32,
     Option<String>,
     Option<String>,
-    Option<String>,
-    Option<String>,
-    Option<DateTime<Utc>>,
-    Option<i64>,
-    Option<bool>,
+    DateTime<Utc>,
+    String,
+    String,
+    bool,
+    Option<Vec<String>>,
+    Option<Vec<i64>>,
+    Option<Vec<String>>,
+    Option<Vec<String>>,
+    Option<Vec<i32>>,
+    Option<Vec<String>>,
+    Option<Vec<Option<String>>>,
 );
 
 /// Drains a row stream; `black_box` keeps every decoded row alive long
