@@ -48,8 +48,11 @@ pub enum Exit {
 }
 
 /// A runtime for the adapters' async calls; the engine itself is synchronous.
+/// Current-thread: every command awaits one call or one stream at a time, so
+/// worker threads would only add start-up time; the plugin adapter's
+/// blocking calls still go to tokio's blocking pool (`spawn_blocking`).
 pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    Ok(tokio::runtime::Builder::new_multi_thread()
+    Ok(tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?)
 }
