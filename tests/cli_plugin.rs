@@ -167,3 +167,31 @@ fn a_bad_plugin_config_is_reported() {
         "jsondir root `/no/such/folder` is not a directory",
     );
 }
+
+#[test]
+fn diff_covers_every_tenant_of_a_plugin_directory() {
+    let snapshot = Snapshot::load(&fixture_file()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    restore_plugin_jsondir::write_snapshot(dir.path(), &snapshot).unwrap();
+    let plugin = plugin_url(
+        &plugin_library("restore-plugin-jsondir"),
+        &format!("root={}", dir.path().display()),
+    );
+    let diff = |directory: &str| {
+        let out = Command::new(env!("CARGO_BIN_EXE_restorectl"))
+            .args(["diff", "--rules"])
+            .arg(root().join("rules"))
+            .args(["--directory", directory, "--to-tier", "pro", "--at", AT])
+            .args(["--output", "json"])
+            .output()
+            .expect("run restorectl");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{directory}: {stderr}");
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+    };
+    // No --tenant: the plugin lists its tenants (the `tenants` request).
+    let from_plugin = diff(&plugin);
+    let memory = format!("memory:{}", fixture_file().display());
+    assert_eq!(from_plugin, diff(&memory));
+    assert_eq!(from_plugin["counts"]["evaluated"], 17);
+}

@@ -60,6 +60,16 @@ pub trait PluginDirectory: Send + Sync + Sized + 'static {
         limit: usize,
     ) -> Result<Vec<Facts>, WireError>;
 
+    /// Ids of every tenant, sorted, for commands that cover all of them
+    /// (`restorectl diff` without `--tenant`). The default says the plugin
+    /// cannot list them, and the user must name tenants.
+    fn tenants(&self) -> Result<Vec<String>, WireError> {
+        Err(WireError::new(
+            ErrorKind::Unsupported,
+            "this plugin cannot list its tenants; name them with --tenant",
+        ))
+    }
+
     /// Checks the request (department, tenant, actor, member, in that order,
     /// as `Directory::apply_restore`), locks what the restore depends on and
     /// returns the facts read under the lock. The lock is held until
@@ -123,6 +133,9 @@ fn answer<T: PluginDirectory>(plugin: &T, request: Request) -> Result<Response, 
                 after.as_deref(),
                 limit as usize,
             )?,
+        },
+        Request::Tenants => Response::Tenants {
+            tenants: plugin.tenants()?,
         },
         Request::RestoreBegin { request } => {
             let Restoring { token, facts } = plugin.restore_begin(&request)?;

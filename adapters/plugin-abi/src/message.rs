@@ -50,6 +50,10 @@ pub enum Request {
         after: Option<String>,
         limit: u32,
     },
+    /// Ids of every tenant, sorted; replied with [`Response::Tenants`].
+    /// Added after the first plugins: one that predates it answers
+    /// `bad_request`, which the host reports as "cannot list its tenants".
+    Tenants,
     /// Lock, read facts, keep the lock; replied with [`Response::Begun`].
     RestoreBegin { request: RestoreRequest },
     /// Write the restore the host allowed and release; replied with
@@ -83,6 +87,7 @@ pub enum Reply {
 pub enum Response {
     Facts { facts: Facts },
     Page { members: Vec<Facts> },
+    Tenants { tenants: Vec<String> },
     Begun { token: u64, facts: Facts },
     Committed { audit_id: i64, seats_used: i64 },
     Aborted,
@@ -276,6 +281,25 @@ mod tests {
             "{text}"
         );
         assert_eq!(decode_request(&bytes).unwrap(), request);
+    }
+
+    #[test]
+    fn tenants_request_and_reply_have_fixed_wire_forms() {
+        let bytes = encode_request(&Request::Tenants).unwrap();
+        assert_eq!(
+            std::str::from_utf8(&bytes).unwrap(),
+            r#"{"v":1,"request":{"op":"tenants"}}"#
+        );
+        assert_eq!(decode_request(&bytes).unwrap(), Request::Tenants);
+        let reply =
+            decode_reply(br#"{"v":1,"result":{"ok":{"type":"tenants","tenants":["a","b"]}}}"#)
+                .unwrap();
+        assert_eq!(
+            reply,
+            Reply::Ok(Response::Tenants {
+                tenants: vec!["a".into(), "b".into()]
+            })
+        );
     }
 
     #[test]

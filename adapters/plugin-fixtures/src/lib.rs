@@ -10,6 +10,9 @@
 //! - `other-tenant`: `facts` answers about tenant `intruder`.
 //! - `out-of-order`: `deleted_members` pages are not in id order.
 //! - `unknown-tenant`: every request fails with `unknown_tenant`.
+//! - `before-tenants`: answers like a plugin built before the `tenants`
+//!   request existed (`bad_request`, as its decoder would); other requests
+//!   fail with `unsupported`.
 
 use chrono::{TimeZone, Utc};
 use restore_directory::RestoreRequest;
@@ -31,6 +34,7 @@ enum Mode {
     OtherTenant,
     OutOfOrder,
     UnknownTenant,
+    BeforeTenants,
 }
 
 /// The misbehaving plugin.
@@ -80,6 +84,7 @@ impl PluginDirectory for Fixture {
             Some("other-tenant") => Mode::OtherTenant,
             Some("out-of-order") => Mode::OutOfOrder,
             Some("unknown-tenant") => Mode::UnknownTenant,
+            Some("before-tenants") => Mode::BeforeTenants,
             _ => return Err(format!("unknown fixture config `{config}`")),
         };
         Ok(Fixture { mode })
@@ -120,6 +125,13 @@ impl PluginDirectory for Fixture {
             }
             Mode::WrongShape => Reply::Ok(Response::Aborted),
             Mode::UnknownTenant => Reply::Err(WireError::unknown_tenant("whatever")),
+            Mode::BeforeTenants => match message::decode_request(request) {
+                Ok(Request::Tenants) => Reply::Err(WireError::new(
+                    restore_plugin_abi::ErrorKind::BadRequest,
+                    "plugin cannot read the request: unknown variant `tenants`",
+                )),
+                _ => Reply::Err(unsupported()),
+            },
             Mode::OtherTenant | Mode::OutOfOrder => match message::decode_request(request) {
                 Ok(Request::Facts { member, .. }) => Reply::Ok(Response::Facts {
                     facts: facts("intruder", &member),

@@ -148,6 +148,10 @@ impl PluginDirectory for JsonDir {
         Ok(facts(t, deleted(t, member)?, actor))
     }
 
+    fn tenants(&self) -> Result<Vec<String>, WireError> {
+        store::list_tenants(&self.root)
+    }
+
     fn deleted_members(
         &self,
         tenant: &str,

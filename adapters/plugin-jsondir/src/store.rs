@@ -50,6 +50,49 @@ pub(crate) fn file_stem(tenant: &str) -> String {
     stem
 }
 
+/// The tenant id a [`file_stem`] was made from; `None` for any other name
+/// (including escapes that `file_stem` would not have written).
+pub(crate) fn tenant_of_stem(stem: &str) -> Option<String> {
+    let escaped = stem.strip_prefix("tenant-")?.as_bytes();
+    let mut bytes = Vec::with_capacity(escaped.len());
+    let mut i = 0;
+    while i < escaped.len() {
+        if escaped[i] == b'%' {
+            let hex = std::str::from_utf8(escaped.get(i + 1..i + 3)?).ok()?;
+            bytes.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            bytes.push(escaped[i]);
+            i += 1;
+        }
+    }
+    let tenant = String::from_utf8(bytes).ok()?;
+    (file_stem(&tenant) == stem).then_some(tenant)
+}
+
+/// Ids of the tenants with a file under `root`, sorted. Other files (locks,
+/// temporary files, anything else) are not tenants and are skipped.
+pub fn list_tenants(root: &Path) -> Result<Vec<String>, WireError> {
+    let unreadable =
+        |e: io::Error| WireError::backend(format!("cannot list `{}`: {e}", root.display()));
+    let mut tenants = Vec::new();
+    for entry in fs::read_dir(root).map_err(unreadable)? {
+        let path = entry.map_err(unreadable)?.path();
+        if path.extension().and_then(|e| e.to_str()) != Some("json") {
+            continue;
+        }
+        if let Some(tenant) = path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .and_then(tenant_of_stem)
+        {
+            tenants.push(tenant);
+        }
+    }
+    tenants.sort_unstable();
+    Ok(tenants)
+}
+
 /// The data file of `tenant` under `root`.
 pub fn tenant_path(root: &Path, tenant: &str) -> PathBuf {
     root.join(format!("{}.json", file_stem(tenant)))
@@ -156,5 +199,44 @@ mod tests {
         assert_ne!(file_stem("a.b"), file_stem("a_b"));
         let root = Path::new("/data");
         assert_eq!(tenant_path(root, "a/b").parent(), Some(root));
+    }
+
+    #[test]
+    fn file_names_read_back_as_tenant_ids() {
+        for tenant in ["acme", "../etc", "a.b", "a_b", "ünï", "%41"] {
+            assert_eq!(
+                tenant_of_stem(&file_stem(tenant)).as_deref(),
+                Some(tenant),
+                "{tenant}"
+            );
+        }
+        // Not written by file_stem: no prefix, lower-case or short escapes,
+        // an escaped byte that needs none.
+        for stem in [
+            "acme",
+            "tenant-%2e",
+            "tenant-%2",
+            "tenant-%41",
+            "tenant-a.b",
+        ] {
+            assert_eq!(tenant_of_stem(stem), None, "{stem}");
+        }
+    }
+
+    #[test]
+    fn only_tenant_files_are_listed() {
+        let dir = tempfile::tempdir().unwrap();
+        for name in [
+            "tenant-beta.json",
+            "tenant-acme.json",
+            "tenant-acme.lock",
+            "notes.json",
+        ] {
+            fs::write(dir.path().join(name), "{}").unwrap();
+        }
+        assert_eq!(list_tenants(dir.path()).unwrap(), ["acme", "beta"]);
+        let missing = dir.path().join("missing");
+        let e = list_tenants(&missing).unwrap_err();
+        assert!(e.message.contains("cannot list"), "{}", e.message);
     }
 }

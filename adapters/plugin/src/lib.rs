@@ -131,6 +131,12 @@ impl PluginDirectory {
                 DirectoryError::UnknownActor { tenant, actor }
             }
             (ErrorKind::MissingDepartment, ..) => DirectoryError::MissingDepartment,
+            // A plugin older than the `tenants` request cannot read it.
+            (ErrorKind::BadRequest, ..) if matches!(request, Request::Tenants) => {
+                DirectoryError::Unsupported(
+                    "this plugin cannot list its tenants; name them with --tenant".into(),
+                )
+            }
             (ErrorKind::BadData, tenant, ..) => DirectoryError::BadRow {
                 table: "plugin data",
                 key: tenant.unwrap_or_default(),
@@ -243,6 +249,7 @@ fn kind(response: &Response) -> &'static str {
     match response {
         Response::Facts { .. } => "`facts`",
         Response::Page { .. } => "`page`",
+        Response::Tenants { .. } => "`tenants`",
         Response::Begun { .. } => "`begun`",
         Response::Committed { .. } => "`committed`",
         Response::Aborted => "`aborted`",
@@ -280,6 +287,20 @@ impl Drop for AbortOnDrop {
 
 #[async_trait]
 impl Directory for PluginDirectory {
+    async fn tenants(&self) -> Result<Vec<String>, DirectoryError> {
+        let response = self.send(Request::Tenants).await?;
+        let Response::Tenants { mut tenants } = response else {
+            return Err(self.malformed(format!(
+                "expected a `tenants` reply, got {}",
+                kind(&response)
+            )));
+        };
+        // The trait promises sorted, distinct ids; do not trust the plugin's order.
+        tenants.sort_unstable();
+        tenants.dedup();
+        Ok(tenants)
+    }
+
     async fn facts(
         &self,
         tenant: &str,

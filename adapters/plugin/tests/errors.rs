@@ -225,3 +225,33 @@ async fn plugin_errors_become_the_matching_directory_error() {
         "{e:?}"
     );
 }
+
+#[tokio::test]
+async fn a_plugin_older_than_the_tenants_request_says_to_name_them() {
+    let e = fixture("before-tenants")
+        .await
+        .tenants()
+        .await
+        .expect_err("the fixture cannot list tenants");
+    match e {
+        DirectoryError::Unsupported(message) => {
+            assert!(message.contains("--tenant"), "{message}")
+        }
+        other => panic!("expected Unsupported, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_wrong_reply_to_tenants_is_refused() {
+    let e = fixture("wrong-shape")
+        .await
+        .tenants()
+        .await
+        .expect_err("an `aborted` reply is not a tenant list");
+    let (inner, message) = plugin_error(&e);
+    assert!(matches!(inner, PluginError::Malformed { .. }), "{inner:?}");
+    assert!(
+        message.contains("expected a `tenants` reply, got `aborted`"),
+        "{message}"
+    );
+}
