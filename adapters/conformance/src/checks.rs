@@ -303,6 +303,23 @@ where
     );
 }
 
+/// `tenants` lists every tenant of the snapshot, sorted, once each (what
+/// commands covering every tenant iterate over).
+pub async fn tenants_listed<F, Fut>(make: &F)
+where
+    F: Fn(Snapshot) -> Fut,
+    Fut: Future<Output = Subject>,
+{
+    let snapshot = fixture();
+    let s = make(snapshot.clone()).await;
+    let mut want: Vec<String> = snapshot.tenants.iter().map(|t| t.id.clone()).collect();
+    want.sort();
+    match s.directory.tenants().await {
+        Ok(got) => assert_eq!(got, want, "tenants_listed"),
+        Err(e) => panic!("tenants_listed: {e}"),
+    }
+}
+
 /// A tenant never sees another tenant's members, as members, actors or
 /// conflicts, and a restore in one tenant leaves the others alone.
 pub async fn tenant_isolation<F, Fut>(make: &F)

@@ -172,6 +172,7 @@ where
     stream_parity(&make).await;
     expected_conflicts(&make).await;
     unknown_ids(&make).await;
+    tenants_listed(&make).await;
     tenant_isolation(&make).await;
     restore_effects(&make).await;
     denied_restore_changes_nothing(&make).await;
