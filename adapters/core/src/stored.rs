@@ -75,16 +75,19 @@ pub struct StoredDeletedMember {
 /// An active member that shares a deleted member's user id, email or phone.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredConflict {
-    pub kind: ConflictKind,
+    /// What is shared, as the query names it: `id`, `email` or `phone`;
+    /// checked by [`StoredDeletedMember::into_facts`].
+    pub kind: String,
     /// Insertion order of the active member.
     pub seq: i64,
     /// The active member's id.
     pub id: String,
 }
 
-/// What a conflict shares (F11, F12).
+/// What a conflict shares (F11, F12); declared in the order conflicts are
+/// grouped in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum ConflictKind {
+enum ConflictKind {
     UserId,
     Email,
     Phone,
@@ -92,7 +95,7 @@ pub enum ConflictKind {
 
 impl ConflictKind {
     /// The name stored in query rows.
-    pub fn parse(text: &str) -> Option<Self> {
+    fn parse(text: &str) -> Option<Self> {
         match text {
             "id" => Some(Self::UserId),
             "email" => Some(Self::Email),
@@ -143,14 +146,25 @@ impl StoredDeletedMember {
                     transferred_to: item.transferred_to,
                 });
         }
-        let mut stored_conflicts = self.conflicts;
-        stored_conflicts.sort_unstable_by_key(|c| (c.kind, c.seq));
+        let mut stored_conflicts = self
+            .conflicts
+            .into_iter()
+            .map(|c| match ConflictKind::parse(&c.kind) {
+                Some(kind) => Ok((kind, c.seq, c.id)),
+                None => Err(DirectoryError::BadRow {
+                    table: "members",
+                    key: key(),
+                    reason: format!("unknown conflict kind `{}`", c.kind),
+                }),
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        stored_conflicts.sort_unstable_by_key(|&(kind, seq, _)| (kind, seq));
         let mut conflicts = Conflicts::default();
-        for conflict in stored_conflicts {
-            match conflict.kind {
-                ConflictKind::UserId => conflicts.user_id.push(conflict.id),
-                ConflictKind::Email => conflicts.email.push(conflict.id),
-                ConflictKind::Phone => conflicts.phone.push(conflict.id),
+        for (kind, _, id) in stored_conflicts {
+            match kind {
+                ConflictKind::UserId => conflicts.user_id.push(id),
+                ConflictKind::Email => conflicts.email.push(id),
+                ConflictKind::Phone => conflicts.phone.push(id),
             }
         }
         Ok(Facts {
@@ -224,9 +238,9 @@ mod tests {
         }
     }
 
-    fn conflict(kind: ConflictKind, seq: i64, id: &str) -> StoredConflict {
+    fn conflict(kind: &str, seq: i64, id: &str) -> StoredConflict {
         StoredConflict {
-            kind,
+            kind: kind.to_owned(),
             seq,
             id: id.to_owned(),
         }
@@ -245,10 +259,10 @@ mod tests {
     fn lists_in_any_order_come_out_ordered() {
         let stored = StoredDeletedMember {
             conflicts: vec![
-                conflict(ConflictKind::Phone, 7, "p7"),
-                conflict(ConflictKind::Email, 9, "e9"),
-                conflict(ConflictKind::UserId, 2, "m"),
-                conflict(ConflictKind::Email, 3, "e3"),
+                conflict("phone", 7, "p7"),
+                conflict("email", 9, "e9"),
+                conflict("id", 2, "m"),
+                conflict("email", 3, "e3"),
             ],
             items: vec![
                 item("events", 0, "e0"),
@@ -281,6 +295,21 @@ mod tests {
             Err(DirectoryError::BadRow { table, key, reason }) => {
                 assert_eq!((table, key.as_str()), ("deleted_members", "t/m"));
                 assert!(reason.contains("paused"), "{reason}");
+            }
+            other => panic!("expected BadRow, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn an_unknown_conflict_kind_is_a_bad_members_row() {
+        let stored = StoredDeletedMember {
+            conflicts: vec![conflict("Email", 1, "x")],
+            ..member()
+        };
+        match stored.into_facts(&tenant(), None) {
+            Err(DirectoryError::BadRow { table, key, reason }) => {
+                assert_eq!((table, key.as_str()), ("members", "t/m"));
+                assert_eq!(reason, "unknown conflict kind `Email`");
             }
             other => panic!("expected BadRow, got {other:?}"),
         }

@@ -6,7 +6,7 @@
 
 use chrono::{DateTime, Utc};
 use restore_directory::stored::{
-    member_key, ConflictKind, StoredConflict, StoredDeletedMember, StoredItem, StoredTenant,
+    member_key, StoredConflict, StoredDeletedMember, StoredItem, StoredTenant,
 };
 use restore_directory::DirectoryError;
 use restore_engine::facts::{Actor, TenantFacts};
@@ -121,19 +121,12 @@ impl DeletedRow {
             .into_iter()
             .zip(seqs)
             .zip(ids)
-            .map(|((kind, seq), active)| {
-                let kind = ConflictKind::parse(&kind).ok_or_else(|| DirectoryError::BadRow {
-                    table: "members",
-                    key: key(),
-                    reason: format!("unknown conflict kind `{kind}`"),
-                })?;
-                Ok(StoredConflict {
-                    kind,
-                    seq,
-                    id: active,
-                })
+            .map(|((kind, seq), active)| StoredConflict {
+                kind,
+                seq,
+                id: active,
             })
-            .collect::<Result<_, DirectoryError>>()?;
+            .collect();
 
         let resources: Vec<String> = self.list(col::RESOURCES, "resource_items", tenant)?;
         let positions: Vec<i32> = self.list(col::POSITIONS, "resource_items", tenant)?;

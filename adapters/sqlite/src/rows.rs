@@ -6,8 +6,7 @@
 
 use restore_directory::snapshot::parse_zoned_timestamp;
 use restore_directory::stored::{
-    member_key, parse_json_column, ConflictKind, StoredConflict, StoredDeletedMember, StoredItem,
-    StoredTenant,
+    member_key, parse_json_column, StoredConflict, StoredDeletedMember, StoredItem, StoredTenant,
 };
 use restore_directory::DirectoryError;
 use restore_engine::facts::{Actor, TenantFacts};
@@ -85,11 +84,14 @@ impl DeletedRow {
     where
         T: sqlx::Decode<'r, Sqlite> + sqlx::Type<Sqlite>,
     {
-        self.0.try_get(index).map_err(|e| {
-            // Name the member when its id decodes.
-            let member = self.0.try_get::<&str, _>(col::ID).unwrap_or("?");
-            db_error(e, table, &member_key(tenant, member))
-        })
+        self.0
+            .try_get(index)
+            .map_err(|e| db_error(e, table, &self.key(tenant)))
+    }
+
+    /// `tenant/member` for errors, naming the member when its id decodes.
+    fn key(&self, tenant: &str) -> String {
+        member_key(tenant, self.0.try_get::<&str, _>(col::ID).unwrap_or("?"))
     }
 
     /// A JSON list column; NULL is the empty list.
@@ -101,12 +103,7 @@ impl DeletedRow {
         what: &str,
     ) -> Result<Vec<T>, DirectoryError> {
         match self.get::<Option<&str>>(index, table, tenant)? {
-            Some(json) => parse_json_column(
-                json,
-                table,
-                || member_key(tenant, self.0.try_get::<&str, _>(col::ID).unwrap_or("?")),
-                what,
-            ),
+            Some(json) => parse_json_column(json, table, || self.key(tenant), what),
             None => Ok(Vec::new()),
         }
     }
@@ -124,19 +121,12 @@ impl DeletedRow {
         let conflicts = self
             .json_list::<(String, i64, String)>(col::CONFLICTS, "members", tenant, "conflicts")?
             .into_iter()
-            .map(|(kind, seq, active)| {
-                let kind = ConflictKind::parse(&kind).ok_or_else(|| DirectoryError::BadRow {
-                    table: "members",
-                    key: member_key(tenant, &id),
-                    reason: format!("unknown conflict kind `{kind}`"),
-                })?;
-                Ok(StoredConflict {
-                    kind,
-                    seq,
-                    id: active,
-                })
+            .map(|(kind, seq, active)| StoredConflict {
+                kind,
+                seq,
+                id: active,
             })
-            .collect::<Result<_, DirectoryError>>()?;
+            .collect();
         let items = self
             .json_list::<(String, i64, String, Option<String>)>(
                 col::ITEMS,
