@@ -38,10 +38,10 @@ impl PostgresDirectory {
         let mut summary = ImportSummary::default();
         for chunk in snapshot.tenants.chunks(BATCH) {
             sqlx::query(sql::INSERT_TENANTS)
-                .bind(chunk.iter().map(|t| t.id.as_str()).collect::<Vec<_>>())
-                .bind(chunk.iter().map(|t| t.plan.as_str()).collect::<Vec<_>>())
-                .bind(chunk.iter().map(|t| t.seats.total).collect::<Vec<_>>())
-                .bind(chunk.iter().map(|t| t.seats.used).collect::<Vec<_>>())
+                .bind(column(chunk, |t| t.id.as_str()))
+                .bind(column(chunk, |t| t.plan.as_str()))
+                .bind(column(chunk, |t| t.seats.total))
+                .bind(column(chunk, |t| t.seats.used))
                 .execute(&mut *tx)
                 .await
                 .map_err(backend("inserting tenants"))?;
@@ -59,33 +59,13 @@ impl PostgresDirectory {
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(|e| DirectoryError::backend("encoding roles", e))?;
             sqlx::query(sql::INSERT_MEMBERS)
-                .bind(chunk.iter().map(|(t, _)| *t).collect::<Vec<_>>())
-                .bind(chunk.iter().map(|(_, m)| m.id.as_str()).collect::<Vec<_>>())
-                .bind(
-                    chunk
-                        .iter()
-                        .map(|(_, m)| m.email.as_deref())
-                        .collect::<Vec<_>>(),
-                )
-                .bind(
-                    chunk
-                        .iter()
-                        .map(|(_, m)| m.email.as_deref().map(email_key))
-                        .collect::<Vec<_>>(),
-                )
-                .bind(
-                    chunk
-                        .iter()
-                        .map(|(_, m)| m.phone.as_deref())
-                        .collect::<Vec<_>>(),
-                )
+                .bind(column(&chunk, |(t, _)| *t))
+                .bind(column(&chunk, |(_, m)| m.id.as_str()))
+                .bind(column(&chunk, |(_, m)| m.email.as_deref()))
+                .bind(column(&chunk, |(_, m)| m.email.as_deref().map(email_key)))
+                .bind(column(&chunk, |(_, m)| m.phone.as_deref()))
                 .bind(roles)
-                .bind(
-                    chunk
-                        .iter()
-                        .map(|(_, m)| m.department.as_deref())
-                        .collect::<Vec<_>>(),
-                )
+                .bind(column(&chunk, |(_, m)| m.department.as_deref()))
                 .execute(&mut *tx)
                 .await
                 .map_err(backend("inserting members"))?;
@@ -98,45 +78,15 @@ impl PostgresDirectory {
             .flat_map(|t| t.deleted_members.iter().map(move |m| (t.id.as_str(), m)));
         for chunk in chunks(deleted) {
             sqlx::query(sql::INSERT_DELETED)
-                .bind(chunk.iter().map(|(t, _)| *t).collect::<Vec<_>>())
-                .bind(chunk.iter().map(|(_, m)| m.id.as_str()).collect::<Vec<_>>())
-                .bind(
-                    chunk
-                        .iter()
-                        .map(|(_, m)| m.email.as_deref())
-                        .collect::<Vec<_>>(),
-                )
-                .bind(
-                    chunk
-                        .iter()
-                        .map(|(_, m)| m.email.as_deref().map(email_key))
-                        .collect::<Vec<_>>(),
-                )
-                .bind(
-                    chunk
-                        .iter()
-                        .map(|(_, m)| m.phone.as_deref())
-                        .collect::<Vec<_>>(),
-                )
-                .bind(chunk.iter().map(|(_, m)| m.deleted_at).collect::<Vec<_>>())
-                .bind(
-                    chunk
-                        .iter()
-                        .map(|(_, m)| m.reason.as_str())
-                        .collect::<Vec<_>>(),
-                )
-                .bind(
-                    chunk
-                        .iter()
-                        .map(|(_, m)| m.deletion.as_str())
-                        .collect::<Vec<_>>(),
-                )
-                .bind(
-                    chunk
-                        .iter()
-                        .map(|(_, m)| m.removed_from_list)
-                        .collect::<Vec<_>>(),
-                )
+                .bind(column(&chunk, |(t, _)| *t))
+                .bind(column(&chunk, |(_, m)| m.id.as_str()))
+                .bind(column(&chunk, |(_, m)| m.email.as_deref()))
+                .bind(column(&chunk, |(_, m)| m.email.as_deref().map(email_key)))
+                .bind(column(&chunk, |(_, m)| m.phone.as_deref()))
+                .bind(column(&chunk, |(_, m)| m.deleted_at))
+                .bind(column(&chunk, |(_, m)| m.reason.as_str()))
+                .bind(column(&chunk, |(_, m)| m.deletion.as_str()))
+                .bind(column(&chunk, |(_, m)| m.removed_from_list))
                 .execute(&mut *tx)
                 .await
                 .map_err(backend("inserting deleted members"))?;
@@ -159,17 +109,12 @@ impl PostgresDirectory {
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(|e| DirectoryError::backend("too many items in one resource", e))?;
             sqlx::query(sql::INSERT_ITEMS)
-                .bind(chunk.iter().map(|r| r.0).collect::<Vec<_>>())
-                .bind(chunk.iter().map(|r| r.1).collect::<Vec<_>>())
-                .bind(chunk.iter().map(|r| r.2).collect::<Vec<_>>())
+                .bind(column(&chunk, |r| r.0))
+                .bind(column(&chunk, |r| r.1))
+                .bind(column(&chunk, |r| r.2))
                 .bind(positions)
-                .bind(chunk.iter().map(|r| r.4.id.as_str()).collect::<Vec<_>>())
-                .bind(
-                    chunk
-                        .iter()
-                        .map(|r| r.4.transferred_to.as_deref())
-                        .collect::<Vec<_>>(),
-                )
+                .bind(column(&chunk, |r| r.4.id.as_str()))
+                .bind(column(&chunk, |r| r.4.transferred_to.as_deref()))
                 .execute(&mut *tx)
                 .await
                 .map_err(backend("inserting resource items"))?;
@@ -178,6 +123,11 @@ impl PostgresDirectory {
         tx.commit().await.map_err(backend("commit"))?;
         Ok(summary)
     }
+}
+
+/// One column of a batch, for an UNNEST parameter.
+fn column<'a, R, U>(chunk: &'a [R], value: impl Fn(&'a R) -> U) -> Vec<U> {
+    chunk.iter().map(value).collect()
 }
 
 /// Splits an iterator into vectors of [`BATCH`] items, lazily.
