@@ -78,7 +78,7 @@ pub fn decision_text(d: &Decision) -> String {
         .map(|r| r.resource.len())
         .max()
         .unwrap_or(0);
-    for r in &d.resources {
+    for r in d.resources.iter() {
         let _ = write!(out, "  {:width$}  {}", r.resource, r.outcome.as_str());
         if let (Some(restored), Some(not_restored)) = (r.restored, r.not_restored) {
             let _ = write!(out, " (restored {restored}, not restored {not_restored}");

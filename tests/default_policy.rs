@@ -238,3 +238,42 @@ fn one_compiled_policy_serves_many_threads() {
         }
     });
 }
+
+/// Members with no listed items and no exception that holds share their
+/// tier's precomputed resource table; it must equal what is built per member.
+#[test]
+fn plain_members_share_a_resource_table_equal_to_a_built_one() {
+    let set = support::default_rules();
+    let policy = support::default_policy(&set);
+    let mut facts = support::block_on(restore_directory::Directory::facts(
+        &support::fixture_directory(),
+        "acme",
+        "u_bob",
+        Some("u_anna"),
+    ))
+    .unwrap();
+    facts.member.resources.clear();
+    let first = policy.evaluate(&facts, &ONE, at());
+    let second = policy.evaluate(&facts, &ONE, at());
+    assert!(std::sync::Arc::ptr_eq(&first.resources, &second.resources));
+    let documents = first.resource("documents").unwrap();
+    assert_eq!(
+        (documents.restored, documents.not_restored),
+        (Some(0), Some(0)),
+        "transfer-dependent counts are always given"
+    );
+    assert_eq!(first.resource("chats").unwrap().restored, None);
+
+    // An empty list for a transfer-dependent resource changes no outcome
+    // but makes the table be built for this member.
+    facts.member.resources.insert("documents".into(), Vec::new());
+    let built = policy.evaluate(&facts, &ONE, at());
+    assert!(!std::sync::Arc::ptr_eq(&first.resources, &built.resources));
+    assert_eq!(built.resources, first.resources);
+
+    // An empty list for a `restored` resource gives counts: no longer plain.
+    facts.member.resources.insert("chats".into(), Vec::new());
+    let counted = policy.evaluate(&facts, &ONE, at());
+    let chats = counted.resource("chats").unwrap();
+    assert_eq!((chats.restored, chats.not_restored), (Some(0), Some(0)));
+}

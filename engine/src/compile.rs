@@ -5,7 +5,8 @@ use std::sync::Arc;
 
 use chrono::{DateTime, TimeDelta, Utc};
 
-use crate::decision::{Outcome, PolicyRef};
+use crate::decision::{Outcome, PolicyRef, ResourceDecision};
+use crate::evaluate::resource_decision;
 use crate::facts::Plan;
 use crate::model::{
     setting_index, Condition, Op, Operand, PolicyFile, Segment, SettingValues, Template,
@@ -22,17 +23,20 @@ pub struct CompiledPolicy {
 
 #[derive(Debug, Clone)]
 pub(crate) struct CompiledTier {
-    pub(crate) policy: PolicyRef,
+    pub(crate) policy: Arc<PolicyRef>,
     /// Resolved settings, indexed like [`Setting::ALL`].
     pub(crate) settings: Vec<Value>,
     pub(crate) restore_window: TimeDelta,
     pub(crate) deletion_max_duration: TimeDelta,
-    pub(crate) requires: Vec<Arc<str>>,
+    pub(crate) requires: Arc<[Arc<str>]>,
     pub(crate) blockers: Vec<CompiledBlocker>,
     pub(crate) resources: Vec<CompiledResource>,
     /// Resource names sorted, with their position in `resources`: the
     /// evaluator matches a member's listed items against it.
     pub(crate) resource_index: Vec<(Arc<str>, usize)>,
+    /// Every rule's plain outcome, for a member with no listed items and no
+    /// exception that holds (see `Decision::resources`).
+    pub(crate) plain_resources: Arc<[ResourceDecision]>,
 }
 
 #[derive(Debug, Clone)]
@@ -140,12 +144,12 @@ fn compile_tier(source: &PolicyFile, plan: Plan) -> CompiledTier {
     let cond = |c: &Condition| fold(c, &settings);
     let text = |t: &Template| render_settings(t, &settings);
     CompiledTier {
-        policy: PolicyRef {
+        policy: Arc::new(PolicyRef {
             name: Arc::from(source.name.as_str()),
             version: Arc::from(source.version.as_str()),
             tier: plan,
             digest: source.digest.clone(),
-        },
+        }),
         restore_window,
         deletion_max_duration,
         requires: source.requires.iter().map(|r| r.id.clone()).collect(),
@@ -167,6 +171,11 @@ fn compile_tier(source: &PolicyFile, plan: Plan) -> CompiledTier {
             })
             .collect(),
         resource_index: resource_index(source),
+        plain_resources: source
+            .resources
+            .iter()
+            .map(|r| resource_decision(r.resource.clone(), r.outcome, None, None))
+            .collect(),
         resources: source
             .resources
             .iter()

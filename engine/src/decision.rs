@@ -95,18 +95,37 @@ pub struct ResourceDecision {
     pub reason: Option<Arc<str>>,
 }
 
+impl ResourceDecision {
+    /// `outcome` for `resource`, with no items and no exception.
+    pub(crate) fn plain(resource: Arc<str>, outcome: Outcome) -> Self {
+        ResourceDecision {
+            resource,
+            outcome,
+            restored: None,
+            not_restored: None,
+            not_restored_items: Vec::new(),
+            reason: None,
+        }
+    }
+}
+
 /// The answer to "may this member be restored now, and what comes back?".
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Decision {
     pub tenant: String,
     pub member: String,
     pub allowed: bool,
-    pub policy: PolicyRef,
+    /// Shared with every decision of the same policy tier.
+    pub policy: Arc<PolicyRef>,
     pub evaluated_at: DateTime<Utc>,
     pub restorable_until: DateTime<Utc>,
     pub blockers: Vec<BlockerHit>,
-    pub requires: Vec<Arc<str>>,
-    pub resources: Vec<ResourceDecision>,
+    /// Shared with every decision of the same policy tier.
+    pub requires: Arc<[Arc<str>]>,
+    /// One per resource rule, in rule order. A member with no listed items
+    /// and no exception that applies gets its tier's precomputed table,
+    /// shared rather than rebuilt: most members of a directory are such.
+    pub resources: Arc<[ResourceDecision]>,
 }
 
 impl Decision {

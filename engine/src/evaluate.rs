@@ -281,20 +281,24 @@ impl CompiledPolicy {
 /// per-resource item table goes to the heap instead of the stack.
 const INLINE_RESOURCES: usize = 32;
 
-/// Every resource rule's outcome, in rule order.
-fn resource_decisions(cx: &Context<'_>) -> Vec<ResourceDecision> {
+/// Every resource rule's outcome, in rule order: the tier's shared table
+/// when no rule sees items or an exception, else built for this member.
+fn resource_decisions(cx: &Context<'_>) -> Arc<[ResourceDecision]> {
     let rules = &cx.tier.resources;
+    // Per rule: the member's items, and the first exception that holds.
+    // On the stack for the usual handful of rules.
+    let mut inline: [Special<'_>; INLINE_RESOURCES] = [Special::NONE; INLINE_RESOURCES];
+    let mut heap: Vec<Special<'_>>;
+    let special: &mut [Special<'_>] = if rules.len() <= INLINE_RESOURCES {
+        &mut inline[..rules.len()]
+    } else {
+        heap = vec![Special::NONE; rules.len()];
+        &mut heap
+    };
     // The member's items per rule, found by walking the member's (usually
     // short) resource map once against the tier's sorted name index,
     // instead of one map lookup per rule.
-    let mut inline: [Option<&[ResourceItem]>; INLINE_RESOURCES] = [None; INLINE_RESOURCES];
-    let mut heap: Vec<Option<&[ResourceItem]>>;
-    let items: &mut [Option<&[ResourceItem]>] = if rules.len() <= INLINE_RESOURCES {
-        &mut inline[..rules.len()]
-    } else {
-        heap = vec![None; rules.len()];
-        &mut heap
-    };
+    let mut any = false;
     let index = &cx.tier.resource_index;
     for (name, listed) in &cx.facts.member.resources {
         // Every rule of that name: the loader makes names unique, but a
@@ -304,42 +308,56 @@ fn resource_decisions(cx: &Context<'_>) -> Vec<ResourceDecision> {
             .iter()
             .take_while(|(rule, _)| **rule == **name)
         {
-            items[*position] = Some(listed);
+            special[*position].items = Some(listed);
+            any = true;
         }
+    }
+    for (rule, special) in rules.iter().zip(special.iter_mut()) {
+        special.exception = rule.exceptions.iter().find(|(when, _, _)| cx.holds(when));
+        any |= special.exception.is_some();
+    }
+    if !any {
+        return cx.tier.plain_resources.clone();
     }
     rules
         .iter()
-        .zip(items.iter())
-        .map(|(r, items)| {
-            let (outcome, reason) = r
-                .exceptions
-                .iter()
-                .find(|(when, _, _)| cx.holds(when))
+        .zip(special.iter())
+        .map(|(r, special)| {
+            let (outcome, reason) = special
+                .exception
                 .map_or((r.outcome, None), |(_, o, reason)| {
                     (*o, Some(reason.clone()))
                 });
-            resource_decision(r.name.clone(), outcome, reason, *items)
+            resource_decision(r.name.clone(), outcome, reason, special.items)
         })
         .collect()
+}
+
+/// What sets one rule's outcome apart from its plain one for a member.
+#[derive(Clone, Copy)]
+struct Special<'a> {
+    items: Option<&'a [ResourceItem]>,
+    exception: Option<&'a (Cond, Outcome, Arc<str>)>,
+}
+
+impl Special<'_> {
+    const NONE: Self = Special {
+        items: None,
+        exception: None,
+    };
 }
 
 /// Item counts: always for transfer-dependent resources; for `restored` and
 /// `not_restored` when the directory lists items; never for `reset` and
 /// `automatic`, whose items are re-made rather than brought back.
-fn resource_decision(
+pub(crate) fn resource_decision(
     resource: Arc<str>,
     outcome: Outcome,
     reason: Option<Arc<str>>,
     items: Option<&[ResourceItem]>,
 ) -> ResourceDecision {
-    let mut decision = ResourceDecision {
-        resource,
-        outcome,
-        restored: None,
-        not_restored: None,
-        not_restored_items: Vec::new(),
-        reason,
-    };
+    let mut decision = ResourceDecision::plain(resource, outcome);
+    decision.reason = reason;
     let count = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
     match outcome {
         Outcome::TransferDependent => {

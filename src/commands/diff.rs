@@ -184,7 +184,7 @@ fn record(impact: &mut Impact, a: Decision, b: Decision) {
         .cloned()
         .collect();
     let mut resources = Vec::new();
-    for r in &a.resources {
+    for r in a.resources.iter() {
         let other = b.resource(&r.resource).map(|o| o.outcome);
         if let Some(other) = other.filter(|o| *o != r.outcome) {
             resources.push(ResourceChange {
