@@ -54,15 +54,16 @@ impl StoredTenant {
 }
 
 /// A deleted member with its conflicts and resource items, as a backend's
-/// query computes them.
+/// query computes them. The enum columns are borrowed from the row: they
+/// are parsed, never kept, and streaming reads one per member.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoredDeletedMember {
+pub struct StoredDeletedMember<'r> {
     pub id: String,
     pub email: Option<String>,
     pub phone: Option<String>,
     pub deleted_at: DateTime<Utc>,
-    pub reason: String,
-    pub deletion: String,
+    pub reason: &'r str,
+    pub deletion: &'r str,
     pub removed_from_list: bool,
     /// Active members this one conflicts with, in any order;
     /// [`Self::into_facts`] orders them by insertion.
@@ -115,7 +116,7 @@ pub struct StoredItem {
     pub transferred_to: Option<String>,
 }
 
-impl StoredDeletedMember {
+impl StoredDeletedMember<'_> {
     /// Facts for this member; `tenant` and `actor` were read in the same
     /// transaction or stream.
     pub fn into_facts(
@@ -224,14 +225,14 @@ mod tests {
         }
     }
 
-    fn member() -> StoredDeletedMember {
+    fn member() -> StoredDeletedMember<'static> {
         StoredDeletedMember {
             id: "m".to_owned(),
             email: None,
             phone: None,
             deleted_at: Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap(),
-            reason: "removed_by_admin".to_owned(),
-            deletion: "completed".to_owned(),
+            reason: "removed_by_admin",
+            deletion: "completed",
             removed_from_list: false,
             conflicts: Vec::new(),
             items: Vec::new(),
@@ -288,7 +289,7 @@ mod tests {
     #[test]
     fn bad_enum_text_names_the_member() {
         let stored = StoredDeletedMember {
-            deletion: "paused".to_owned(),
+            deletion: "paused",
             ..member()
         };
         match stored.into_facts(&tenant(), None) {

@@ -200,7 +200,7 @@ async fn load_member<'e>(
             tenant: tenant.id.clone(),
             member: member.to_owned(),
         })?;
-    row.into_member(&tenant.id)?.into_facts(tenant, actor)
+    row.member(&tenant.id)?.into_facts(tenant, actor)
 }
 
 fn backend(context: &str) -> impl FnOnce(sqlx::Error) -> DirectoryError + '_ {
@@ -370,7 +370,7 @@ impl Directory for PostgresDirectory {
                 .fetch(&self.pool);
             Ok::<_, DirectoryError>(rows.map(move |row| {
                 row.map_err(|e| db_error(e, "deleted_members", tenant))?
-                    .into_member(tenant)?
+                    .member(tenant)?
                     .into_facts(&tenant_facts, actor.clone())
             }))
         };

@@ -108,7 +108,7 @@ impl DeletedRow {
     }
 
     /// The member with its conflicts and items, decoded and checked.
-    pub fn into_member(self, tenant: &str) -> Result<StoredDeletedMember, DirectoryError> {
+    pub fn member(&self, tenant: &str) -> Result<StoredDeletedMember<'_>, DirectoryError> {
         const MEMBERS: &str = "deleted_members";
         let id: String = self.get(col::ID, MEMBERS, tenant)?;
         let key = || member_key(tenant, &id);
