@@ -266,7 +266,10 @@ fn plain_members_share_a_resource_table_equal_to_a_built_one() {
 
     // An empty list for a transfer-dependent resource changes no outcome
     // but makes the table be built for this member.
-    facts.member.resources.insert("documents".into(), Vec::new());
+    facts
+        .member
+        .resources
+        .insert("documents".into(), Vec::new());
     let built = policy.evaluate(&facts, &ONE, at());
     assert!(!std::sync::Arc::ptr_eq(&first.resources, &built.resources));
     assert_eq!(built.resources, first.resources);

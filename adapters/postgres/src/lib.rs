@@ -200,7 +200,8 @@ async fn load_member<'e>(
             tenant: tenant.id.clone(),
             member: member.to_owned(),
         })?;
-    row.member(&tenant.id)?.into_facts(tenant, actor)
+    let columns = row.check_columns(&tenant.id)?;
+    row.member(&tenant.id, columns)?.into_facts(tenant, actor)
 }
 
 fn backend(context: &str) -> impl FnOnce(sqlx::Error) -> DirectoryError + '_ {
@@ -363,14 +364,20 @@ impl Directory for PostgresDirectory {
             let tenant_facts = load_tenant(&self.pool, sql::TENANT, tenant).await?;
             let actor = load_actor(&self.pool, tenant, actor).await?;
             // One statement streamed row by row, a whole member per row;
-            // nothing is collected.
+            // nothing is collected. Column types are checked on the first
+            // row (again on the next while they fail), not on every row.
             let rows = sqlx::query(sql::DELETED_MEMBERS)
                 .bind(tenant)
                 .map(DeletedRow)
                 .fetch(&self.pool);
+            let mut checked = None;
             Ok::<_, DirectoryError>(rows.map(move |row| {
-                row.map_err(|e| db_error(e, "deleted_members", tenant))?
-                    .member(tenant)?
+                let row = row.map_err(|e| db_error(e, "deleted_members", tenant))?;
+                let columns = match checked {
+                    Some(columns) => columns,
+                    None => *checked.insert(row.check_columns(tenant)?),
+                };
+                row.member(tenant, columns)?
                     .into_facts(&tenant_facts, actor.clone())
             }))
         };

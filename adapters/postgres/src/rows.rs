@@ -10,8 +10,8 @@ use restore_directory::stored::{
 };
 use restore_directory::DirectoryError;
 use restore_engine::facts::{Actor, TenantFacts};
-use sqlx::postgres::PgRow;
-use sqlx::{FromRow, Postgres, Row};
+use sqlx::postgres::{PgRow, PgTypeInfo};
+use sqlx::{Column, FromRow, Postgres, Row, TypeInfo};
 
 /// A `tenants` row.
 #[derive(Debug, FromRow)]
@@ -75,7 +75,60 @@ mod col {
 /// A row of the deleted-member statements: a whole member.
 pub(crate) struct DeletedRow(pub PgRow);
 
+/// Proof that a result's column types are those [`DeletedRow::member`]
+/// decodes: see [`DeletedRow::check_columns`].
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ColumnsChecked(());
+
 impl DeletedRow {
+    /// Checks every column's type against the Rust type it is decoded as.
+    ///
+    /// sqlx makes that check on every `try_get`, and for this statement it
+    /// costs more than decoding the values (BENCHMARKS.md). All rows of one
+    /// result share their column types, so a stream checks its first row and
+    /// decodes the rest unchecked with the returned proof. A mismatch (a
+    /// schema changed by hand) is a bad row, as a value that does not decode is.
+    pub fn check_columns(&self, tenant: &str) -> Result<ColumnsChecked, DirectoryError> {
+        const MEMBERS: &str = "deleted_members";
+        const ITEMS: &str = "resource_items";
+        let checks = [
+            expect::<String>(col::ID, MEMBERS),
+            expect::<String>(col::EMAIL, MEMBERS),
+            expect::<String>(col::PHONE, MEMBERS),
+            expect::<DateTime<Utc>>(col::DELETED_AT, MEMBERS),
+            expect::<String>(col::REASON, MEMBERS),
+            expect::<String>(col::DELETION, MEMBERS),
+            expect::<bool>(col::REMOVED_FROM_LIST, MEMBERS),
+            expect::<Vec<String>>(col::CONFLICT_KINDS, "members"),
+            expect::<Vec<i64>>(col::CONFLICT_SEQS, "members"),
+            expect::<Vec<String>>(col::CONFLICT_IDS, "members"),
+            expect::<Vec<String>>(col::RESOURCES, ITEMS),
+            expect::<Vec<i32>>(col::POSITIONS, ITEMS),
+            expect::<Vec<String>>(col::ITEM_IDS, ITEMS),
+            expect::<Vec<Option<String>>>(col::TRANSFERRED_TO, ITEMS),
+        ];
+        let columns = self.0.columns();
+        for (index, table, compatible, expected) in checks {
+            let reason = match columns.get(index) {
+                Some(column) if compatible(column.type_info()) => continue,
+                Some(column) => format!(
+                    "column {index} (`{}`) is `{}`, not `{}`",
+                    column.name(),
+                    column.type_info().name(),
+                    expected.name()
+                ),
+                None => format!("column {index} is missing ({} columns)", columns.len()),
+            };
+            return Err(DirectoryError::BadRow {
+                table,
+                key: self.key(tenant),
+                reason,
+            });
+        }
+        Ok(ColumnsChecked(()))
+    }
+
+    /// Decodes one column, its type known from [`Self::check_columns`].
     fn get<'r, T>(
         &'r self,
         index: usize,
@@ -85,11 +138,15 @@ impl DeletedRow {
     where
         T: sqlx::Decode<'r, Postgres> + sqlx::Type<Postgres>,
     {
-        self.0.try_get(index).map_err(|e| {
-            // Name the member when its id decodes.
-            let member = self.0.try_get::<&str, _>(col::ID).unwrap_or("?");
-            db_error(e, table, &member_key(tenant, member))
-        })
+        self.0
+            .try_get_unchecked(index)
+            .map_err(|e| db_error(e, table, &self.key(tenant)))
+    }
+
+    /// `tenant/member` for errors, naming the member when its id decodes.
+    fn key(&self, tenant: &str) -> String {
+        let member = self.0.try_get::<&str, _>(col::ID).unwrap_or("?");
+        member_key(tenant, member)
     }
 
     /// An array column; NULL (no conflicts, no items) is empty.
@@ -108,7 +165,11 @@ impl DeletedRow {
     }
 
     /// The member with its conflicts and items, decoded and checked.
-    pub fn member(&self, tenant: &str) -> Result<StoredDeletedMember<'_>, DirectoryError> {
+    pub fn member(
+        &self,
+        tenant: &str,
+        _columns: ColumnsChecked,
+    ) -> Result<StoredDeletedMember<'_>, DirectoryError> {
         const MEMBERS: &str = "deleted_members";
         let id: String = self.get(col::ID, MEMBERS, tenant)?;
         let key = || member_key(tenant, &id);
@@ -170,6 +231,14 @@ impl DeletedRow {
             id,
         })
     }
+}
+
+/// A column's expected type: index, table named on error, the check, the
+/// type's name.
+type Expected = (usize, &'static str, fn(&PgTypeInfo) -> bool, PgTypeInfo);
+
+fn expect<T: sqlx::Type<Postgres>>(index: usize, table: &'static str) -> Expected {
+    (index, table, T::compatible, T::type_info())
 }
 
 /// Whether parallel arrays of one aggregate have the same length (they

@@ -180,6 +180,41 @@ async fn bad_rows_are_reported_not_panicked() {
     assert_eq!(bad, 2, "u_cleo and u_fay are bad");
 }
 
+/// Rows are decoded without sqlx's per-value type check once the first
+/// row's column types are checked; a column whose type was changed by hand
+/// must still be a bad row, on every row, not a value misread.
+#[tokio::test]
+async fn a_column_of_the_wrong_type_is_a_bad_row() {
+    let (directory, guard) = common::fresh(Some(&suite::fixture())).await;
+    let pool = common::raw_pool(&guard.name).await;
+    // `true`/`false` as text: read unchecked as a bool, its first byte
+    // would pass for `true`.
+    sqlx::query(
+        "ALTER TABLE deleted_members ALTER COLUMN removed_from_list TYPE text \
+         USING removed_from_list::text",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    let want = "column 6 (`removed_from_list`) is `TEXT`, not `BOOL`";
+    match directory.facts("acme", "u_bob", None).await {
+        Err(DirectoryError::BadRow { table, key, reason }) => {
+            assert_eq!((table, key.as_str()), ("deleted_members", "acme/u_bob"));
+            assert_eq!(reason, want);
+        }
+        other => panic!("expected BadRow, got {other:?}"),
+    }
+    use futures::StreamExt;
+    let items: Vec<_> = directory.deleted_members("acme", None).collect().await;
+    assert_eq!(items.len(), 8);
+    for item in items {
+        match item {
+            Err(DirectoryError::BadRow { reason, .. }) => assert_eq!(reason, want),
+            other => panic!("expected BadRow, got {other:?}"),
+        }
+    }
+}
+
 #[tokio::test]
 async fn import_refuses_an_existing_tenant_and_writes_nothing() {
     let (directory, _guard) = common::fresh(Some(&suite::fixture())).await;
