@@ -284,6 +284,21 @@ const INLINE_RESOURCES: usize = 32;
 /// Every resource rule's outcome, in rule order: the tier's shared table
 /// when no rule sees items or an exception, else built for this member.
 fn resource_decisions(cx: &Context<'_>) -> Arc<[ResourceDecision]> {
+    // Most members list no items; checked before the (rarer) exceptions.
+    let plain = cx.facts.member.resources.is_empty()
+        && !cx
+            .tier
+            .resources
+            .iter()
+            .any(|r| r.exceptions.iter().any(|(when, _, _)| cx.holds(when)));
+    if plain {
+        return cx.tier.plain_resources.clone();
+    }
+    built_resource_decisions(cx)
+}
+
+/// [`resource_decisions`] for a member with items or an exception.
+fn built_resource_decisions(cx: &Context<'_>) -> Arc<[ResourceDecision]> {
     let rules = &cx.tier.resources;
     // Per rule: the member's items, and the first exception that holds.
     // On the stack for the usual handful of rules.
@@ -298,7 +313,7 @@ fn resource_decisions(cx: &Context<'_>) -> Arc<[ResourceDecision]> {
     // The member's items per rule, found by walking the member's (usually
     // short) resource map once against the tier's sorted name index,
     // instead of one map lookup per rule.
-    let mut any = false;
+    let mut special_any = false;
     let index = &cx.tier.resource_index;
     for (name, listed) in &cx.facts.member.resources {
         // Every rule of that name: the loader makes names unique, but a
@@ -309,14 +324,15 @@ fn resource_decisions(cx: &Context<'_>) -> Arc<[ResourceDecision]> {
             .take_while(|(rule, _)| **rule == **name)
         {
             special[*position].items = Some(listed);
-            any = true;
+            special_any = true;
         }
     }
     for (rule, special) in rules.iter().zip(special.iter_mut()) {
         special.exception = rule.exceptions.iter().find(|(when, _, _)| cx.holds(when));
-        any |= special.exception.is_some();
+        special_any |= special.exception.is_some();
     }
-    if !any {
+    // Items only of resources no rule names, and no exception: plain.
+    if !special_any {
         return cx.tier.plain_resources.clone();
     }
     rules
