@@ -112,7 +112,7 @@ impl ResourceDecision {
 /// The answer to "may this member be restored now, and what comes back?".
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Decision {
-    pub tenant: String,
+    pub tenant: Arc<str>,
     pub member: String,
     pub allowed: bool,
     /// Shared with every decision of the same policy tier.

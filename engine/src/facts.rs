@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -138,7 +139,8 @@ impl FromStr for DeletionState {
 /// The tenant (organisation) the member belongs to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TenantFacts {
-    pub id: String,
+    /// Shared: every member's facts and decision of a streamed tenant name it.
+    pub id: Arc<str>,
     pub plan: Plan,
     pub seats_total: i64,
     pub seats_used: i64,

@@ -215,7 +215,7 @@ fn record(impact: &mut Impact, a: Decision, b: Decision) {
         _ => counts.other_changes += 1,
     }
     impact.changes.push(MemberChange {
-        tenant: a.tenant,
+        tenant: a.tenant.to_string(),
         member: a.member,
         allowed_before: a.allowed,
         allowed_after: b.allowed,

@@ -45,7 +45,7 @@ impl StoredTenant {
             return Err(bad(format!("seats_used `{}` is negative", self.seats_used)));
         }
         Ok(TenantFacts {
-            id: self.id,
+            id: self.id.into(),
             plan,
             seats_total: self.seats_total,
             seats_used: self.seats_used,
@@ -218,7 +218,7 @@ mod tests {
 
     fn tenant() -> TenantFacts {
         TenantFacts {
-            id: "t".to_owned(),
+            id: "t".into(),
             plan: Plan::Pro,
             seats_total: 10,
             seats_used: 1,

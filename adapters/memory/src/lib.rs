@@ -44,7 +44,7 @@ impl Tenant {
     fn facts(&self, tenant: &str, member: &DeletedMember, actor: Option<Actor>) -> Facts {
         Facts {
             tenant: TenantFacts {
-                id: tenant.to_owned(),
+                id: tenant.into(),
                 plan: self.plan,
                 seats_total: self.seats_total,
                 seats_used: self.seats_used,

@@ -45,7 +45,7 @@ pub struct Fixture {
 fn facts(tenant: &str, member: &str) -> Facts {
     Facts {
         tenant: TenantFacts {
-            id: tenant.to_owned(),
+            id: tenant.into(),
             plan: Plan::Pro,
             seats_total: 10,
             seats_used: 1,

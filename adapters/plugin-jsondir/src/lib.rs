@@ -115,7 +115,7 @@ fn facts(t: &SnapshotTenant, member: &SnapshotDeletedMember, actor: Option<Actor
     let active: Vec<_> = t.members.iter().map(SnapshotMember::to_active).collect();
     Facts {
         tenant: TenantFacts {
-            id: t.id.clone(),
+            id: t.id.as_str().into(),
             plan: t.plan,
             seats_total: t.seats.total,
             seats_used: t.seats.used,
@@ -214,7 +214,7 @@ impl PluginDirectory for JsonDir {
             .remove(&token)
             .ok_or_else(|| unknown_token(token))?;
         if !decision.allowed
-            || decision.tenant != request.tenant
+            || *decision.tenant != *request.tenant
             || decision.member != request.member
         {
             return Err(WireError::new(

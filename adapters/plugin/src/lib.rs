@@ -204,7 +204,7 @@ impl PluginDirectory {
         member: Option<&str>,
         actor: Option<&str>,
     ) -> Result<(), DirectoryError> {
-        if facts.tenant.id != tenant {
+        if *facts.tenant.id != *tenant {
             return Err(self.malformed(format!(
                 "facts about tenant `{}` in reply to a request about `{tenant}`",
                 facts.tenant.id

@@ -197,7 +197,7 @@ async fn load_member<'e>(
         .await
         .map_err(|e| db_error(e, "deleted_members", &member_key(&tenant.id, member)))?
         .ok_or_else(|| DirectoryError::UnknownMember {
-            tenant: tenant.id.clone(),
+            tenant: tenant.id.to_string(),
             member: member.to_owned(),
         })?;
     let columns = row.check_columns(&tenant.id)?;
@@ -254,7 +254,7 @@ async fn restore_in(
     if !decision.allowed {
         return Ok(RestoreOutcome::Denied(decision));
     }
-    let tenant_id = tenant.id.as_str();
+    let tenant_id = &*tenant.id;
     let member = &facts.member;
 
     sqlx::query(sql::MARK_RESTORED)

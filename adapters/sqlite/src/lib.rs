@@ -217,7 +217,7 @@ async fn load_member<'e>(
         .await
         .map_err(|e| db_error(e, "deleted_members", &member_key(&tenant.id, member)))?
         .ok_or_else(|| DirectoryError::UnknownMember {
-            tenant: tenant.id.clone(),
+            tenant: tenant.id.to_string(),
             member: member.to_owned(),
         })?;
     row.member(&tenant.id)?.into_facts(tenant, actor)
@@ -273,7 +273,7 @@ async fn restore_in(
     if !decision.allowed {
         return Ok(RestoreOutcome::Denied(decision));
     }
-    let tenant_id = tenant.id.as_str();
+    let tenant_id = &*tenant.id;
     let member = &facts.member;
     let at = request.at.to_rfc3339_opts(SecondsFormat::AutoSi, true);
 

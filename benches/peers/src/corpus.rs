@@ -176,7 +176,7 @@ fn request(rng: &mut XorShift, mask: u8, plan: Plan, i: usize) -> Facts {
 
     Facts {
         tenant: TenantFacts {
-            id: format!("t{}", rng.below(100)),
+            id: format!("t{}", rng.below(100)).into(),
             plan,
             seats_total,
             seats_used,
