@@ -174,50 +174,61 @@ impl DeletedRow {
         let id: String = self.get(col::ID, MEMBERS, tenant)?;
         let key = || member_key(tenant, &id);
 
-        let kinds: Vec<String> = self.list(col::CONFLICT_KINDS, "members", tenant)?;
-        let seqs: Vec<i64> = self.list(col::CONFLICT_SEQS, "members", tenant)?;
-        let ids: Vec<String> = self.list(col::CONFLICT_IDS, "members", tenant)?;
-        same_length("members", key, &[kinds.len(), seqs.len(), ids.len()])?;
-        let conflicts = kinds
-            .into_iter()
-            .zip(seqs)
-            .zip(ids)
-            .map(|((kind, seq), active)| StoredConflict {
-                kind,
-                seq,
-                id: active,
-            })
-            .collect();
+        // Each list's arrays come from one LEFT JOINed aggregate: all NULL
+        // (most members: nothing listed) or all present. The first array
+        // decides, so the usual member costs one NULL per list, not 3 and 4.
+        let mut conflicts = Vec::new();
+        if let Some(kinds) =
+            self.get::<Option<Vec<String>>>(col::CONFLICT_KINDS, "members", tenant)?
+        {
+            let seqs: Vec<i64> = self.list(col::CONFLICT_SEQS, "members", tenant)?;
+            let ids: Vec<String> = self.list(col::CONFLICT_IDS, "members", tenant)?;
+            same_length("members", key, &[kinds.len(), seqs.len(), ids.len()])?;
+            conflicts = kinds
+                .into_iter()
+                .zip(seqs)
+                .zip(ids)
+                .map(|((kind, seq), active)| StoredConflict {
+                    kind,
+                    seq,
+                    id: active,
+                })
+                .collect();
+        }
 
-        let resources: Vec<String> = self.list(col::RESOURCES, "resource_items", tenant)?;
-        let positions: Vec<i32> = self.list(col::POSITIONS, "resource_items", tenant)?;
-        let item_ids: Vec<String> = self.list(col::ITEM_IDS, "resource_items", tenant)?;
-        let transferred: Vec<Option<String>> =
-            self.list(col::TRANSFERRED_TO, "resource_items", tenant)?;
-        same_length(
-            "resource_items",
-            key,
-            &[
-                resources.len(),
-                positions.len(),
-                item_ids.len(),
-                transferred.len(),
-            ],
-        )?;
-        let items = resources
-            .into_iter()
-            .zip(positions)
-            .zip(item_ids)
-            .zip(transferred)
-            .map(
-                |(((resource, position), item), transferred_to)| StoredItem {
-                    resource,
-                    position: position.into(),
-                    id: item,
-                    transferred_to,
-                },
-            )
-            .collect();
+        let mut items = Vec::new();
+        if let Some(resources) =
+            self.get::<Option<Vec<String>>>(col::RESOURCES, "resource_items", tenant)?
+        {
+            let positions: Vec<i32> = self.list(col::POSITIONS, "resource_items", tenant)?;
+            let item_ids: Vec<String> = self.list(col::ITEM_IDS, "resource_items", tenant)?;
+            let transferred: Vec<Option<String>> =
+                self.list(col::TRANSFERRED_TO, "resource_items", tenant)?;
+            same_length(
+                "resource_items",
+                key,
+                &[
+                    resources.len(),
+                    positions.len(),
+                    item_ids.len(),
+                    transferred.len(),
+                ],
+            )?;
+            items = resources
+                .into_iter()
+                .zip(positions)
+                .zip(item_ids)
+                .zip(transferred)
+                .map(
+                    |(((resource, position), item), transferred_to)| StoredItem {
+                        resource,
+                        position: position.into(),
+                        id: item,
+                        transferred_to,
+                    },
+                )
+                .collect();
+        }
 
         Ok(StoredDeletedMember {
             email: self.get(col::EMAIL, MEMBERS, tenant)?,
