@@ -44,15 +44,26 @@ fn plugin_url(library: &Path, config: &str) -> String {
     format!("plugin:{}?{config}", library.display())
 }
 
-#[test]
-fn the_jsondir_plugin_decides_as_the_memory_adapter() {
+/// The fixture snapshot, and a folder holding it in the jsondir plugin's layout.
+fn fixture_as_jsondir() -> (Snapshot, tempfile::TempDir) {
     let snapshot = Snapshot::load(&fixture_file()).unwrap();
     let dir = tempfile::tempdir().unwrap();
     restore_plugin_jsondir::write_snapshot(dir.path(), &snapshot).unwrap();
-    let plugin = plugin_url(
+    (snapshot, dir)
+}
+
+/// `plugin:` URL of the jsondir plugin reading `root`.
+fn jsondir_url(root: &Path) -> String {
+    plugin_url(
         &plugin_library("restore-plugin-jsondir"),
-        &format!("root={}", dir.path().display()),
-    );
+        &format!("root={}", root.display()),
+    )
+}
+
+#[test]
+fn the_jsondir_plugin_decides_as_the_memory_adapter() {
+    let (snapshot, dir) = fixture_as_jsondir();
+    let plugin = jsondir_url(dir.path());
     let memory = format!("memory:{}", fixture_file().display());
     let mut compared = 0;
     for tenant in &snapshot.tenants {
@@ -77,9 +88,7 @@ fn the_jsondir_plugin_decides_as_the_memory_adapter() {
 #[test]
 fn a_bare_library_name_is_found_in_the_working_directory() {
     // The system loader alone would search only its own paths for a bare name.
-    let snapshot = Snapshot::load(&fixture_file()).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    restore_plugin_jsondir::write_snapshot(dir.path(), &snapshot).unwrap();
+    let (_, dir) = fixture_as_jsondir();
     let library = plugin_library("restore-plugin-jsondir");
     let name = library.file_name().unwrap().to_str().unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_restorectl"))
@@ -170,13 +179,8 @@ fn a_bad_plugin_config_is_reported() {
 
 #[test]
 fn diff_covers_every_tenant_of_a_plugin_directory() {
-    let snapshot = Snapshot::load(&fixture_file()).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    restore_plugin_jsondir::write_snapshot(dir.path(), &snapshot).unwrap();
-    let plugin = plugin_url(
-        &plugin_library("restore-plugin-jsondir"),
-        &format!("root={}", dir.path().display()),
-    );
+    let (_, dir) = fixture_as_jsondir();
+    let plugin = jsondir_url(dir.path());
     let diff = |directory: &str| {
         let out = Command::new(env!("CARGO_BIN_EXE_restorectl"))
             .args(["diff", "--rules"])
