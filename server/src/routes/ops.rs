@@ -6,7 +6,7 @@ use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use restore_directory::DirectoryError;
 use restore_engine::vocabulary::format_timestamp;
-use serde_json::json;
+use serde::Serialize;
 
 use crate::auth::{Caller, Scope};
 use crate::problem::{error_chain, Problem};
@@ -49,30 +49,48 @@ pub(super) async fn readyz(State(state): State<AppState>) -> Response {
         )),
     };
     let last_reload_error = state.last_reload_error.load_full();
-    let body = match reason {
-        None => json!({
-            "status": "ready",
-            "policies": state.policies.load().set().policies().len(),
-            "last_reload_error": last_reload_error.as_deref(),
-        }),
-        Some(reason) => json!({
-            "status": "not_ready",
-            "reason": reason,
-            "last_reload_error": last_reload_error.as_deref(),
-        }),
+    let body = Readiness {
+        status: if reason.is_none() {
+            "ready"
+        } else {
+            "not_ready"
+        },
+        reason: reason.as_deref(),
+        policies: state.policies.load().set().policies().len(),
+        last_reload_error: last_reload_error.as_deref(),
     };
-    let status = if body["status"] == "ready" {
+    let status = if reason.is_none() {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
-    let mut response = json_response(status, body.to_string().into_bytes(), None);
+    let body = serde_json::to_vec(&body).unwrap_or_default();
+    let mut response = json_response(status, body, None);
     if status != StatusCode::OK {
         response
             .headers_mut()
             .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
     }
     response
+}
+
+#[derive(Serialize)]
+struct Readiness<'a> {
+    status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<&'a str>,
+    policies: usize,
+    last_reload_error: Option<&'a serde_json::Value>,
+}
+
+#[derive(Serialize)]
+struct PolicyListing<'a> {
+    name: &'a str,
+    version: &'a str,
+    effective_from: String,
+    digest: &'a str,
+    file: &'a str,
+    in_force: bool,
 }
 
 /// Prometheus text exposition.
@@ -99,17 +117,15 @@ pub(super) async fn policies(
         .set()
         .policies()
         .iter()
-        .map(|p| {
-            json!({
-                "name": p.name(),
-                "version": p.version(),
-                "effective_from": format_timestamp(p.effective_from()),
-                "digest": p.digest(),
-                "file": p.file(),
-                "in_force": served.in_force(now).any(|f| std::ptr::eq(f, p)),
-            })
+        .map(|p| PolicyListing {
+            name: p.name(),
+            version: p.version(),
+            effective_from: format_timestamp(p.effective_from()),
+            digest: p.digest(),
+            file: p.file(),
+            in_force: served.in_force(now).any(|f| std::ptr::eq(f, p)),
         })
         .collect();
-    let body = json!({ "policies": list }).to_string().into_bytes();
+    let body = serde_json::to_vec(&serde_json::json!({ "policies": list })).unwrap_or_default();
     Ok(json_response(StatusCode::OK, body, None))
 }

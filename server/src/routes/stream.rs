@@ -58,7 +58,7 @@ pub(super) async fn deleted_members(
     let started = Instant::now();
     caller.require(Scope::Decide)?;
     caller.require_tenant(&tenant)?;
-    let Query(query) = query.map_err(|e| Problem::new(Code::InvalidRequest, e.body_text()))?;
+    let Query(query) = query.map_err(query_problem)?;
     let at = parse_at(given(query.at).as_deref())?;
     let policies = state.policies.load_full();
     let policy = policies.select_index(
@@ -98,6 +98,15 @@ pub(super) async fn deleted_members(
         // The task ended without a word: it panicked (and was logged).
         Err(_) => Err(Problem::internal()),
     }
+}
+
+/// 422 naming the parameter, without axum's capitalised prefix.
+fn query_problem(rejection: QueryRejection) -> Problem {
+    let text = rejection.body_text();
+    let detail = text
+        .strip_prefix("Failed to deserialize query string: ")
+        .unwrap_or(&text);
+    Problem::new(Code::InvalidRequest, format!("query: {detail}"))
 }
 
 struct StreamJob {
