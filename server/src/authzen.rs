@@ -254,7 +254,9 @@ async fn decide_one(
     caller.require_tenant(&q.tenant)?;
     let at = q.at.unwrap_or_else(chrono::Utc::now);
     let policy = match policies.select(
-        q.policy.as_deref().or(state.config.default_policy.as_deref()),
+        q.policy
+            .as_deref()
+            .or(state.config.default_policy.as_deref()),
         q.policy_version.as_deref(),
         at,
     ) {
@@ -437,7 +439,12 @@ pub(crate) async fn evaluations(
             }
         }
     }
-    Ok(respond(&AuthzenEvaluations { evaluations: answers }, None))
+    Ok(respond(
+        &AuthzenEvaluations {
+            evaluations: answers,
+        },
+        None,
+    ))
 }
 
 /// `GET /.well-known/authzen-configuration` (§9).
@@ -457,8 +464,14 @@ pub(crate) async fn configuration(headers: HeaderMap) -> Response {
     let mut response = respond(&metadata, None);
     // §13.9: let PEPs cache it; it depends on the Host asked for.
     let headers = response.headers_mut();
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("max-age=300"));
-    headers.insert(header::VARY, HeaderValue::from_static("Host, X-Forwarded-Host, X-Forwarded-Proto"));
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("max-age=300"),
+    );
+    headers.insert(
+        header::VARY,
+        HeaderValue::from_static("Host, X-Forwarded-Host, X-Forwarded-Proto"),
+    );
     response
 }
 
@@ -486,9 +499,9 @@ fn base_url(headers: &HeaderMap) -> String {
 /// a forged header cannot inject anything into the URLs.
 fn is_authority(text: &str) -> bool {
     text.len() <= 255
-        && text
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']' | b'_'))
+        && text.bytes().all(|b| {
+            b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']' | b'_')
+        })
 }
 
 /// The Access Evaluation request of §6.1, for the OpenAPI document.

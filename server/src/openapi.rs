@@ -87,7 +87,10 @@ pub fn document() -> &'static [u8] {
 /// `GET /openapi.json`.
 pub(crate) async fn serve() -> Response {
     (
-        [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))],
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
         document(),
     )
         .into_response()
@@ -167,8 +170,13 @@ pub struct BatchResponseDoc {
 #[serde(untagged)]
 #[allow(dead_code)]
 pub enum BatchResultDoc {
-    Decided { decision_id: String, decision: Decision },
-    Failed { error: ProblemDoc },
+    Decided {
+        decision_id: String,
+        decision: Decision,
+    },
+    Failed {
+        error: ProblemDoc,
+    },
 }
 
 /// Restore body; `at` is refused (a restore decides at the server's clock).

@@ -61,10 +61,11 @@ pub fn observe(
         _ => None,
     };
     if let Some(log) = &ops.decision_log {
-        let actor = ctx
-            .actor
-            .map(str::to_owned)
-            .or_else(|| ctx.facts.and_then(|f| f.actor.as_ref()).map(|a| a.id.clone()));
+        let actor = ctx.actor.map(str::to_owned).or_else(|| {
+            ctx.facts
+                .and_then(|f| f.actor.as_ref())
+                .map(|a| a.id.clone())
+        });
         log.record(DecisionRecord::new(
             decision_id,
             chrono::Utc::now(),
@@ -80,6 +81,65 @@ pub fn observe(
             shadow.filter(|verdict| !verdict.agrees),
         ));
     }
+}
+
+/// The operations' own counters, appended to `/metrics` (Prometheus text):
+/// the decision log's written / dropped lines and write errors, shadow
+/// evaluations and skips, and whether the last reload succeeded.
+pub fn metrics_text(state: &AppState) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    let mut metric = |name: &str, kind: &str, help: &str, value: u64| {
+        let _ = write!(
+            out,
+            "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}\n\n"
+        );
+    };
+    if let Some(log) = &state.ops.decision_log {
+        let stats = log.stats();
+        let load = |c: &std::sync::atomic::AtomicU64| c.load(std::sync::atomic::Ordering::Relaxed);
+        metric(
+            "restore_decision_log_written_total",
+            "counter",
+            "Decision-log lines written.",
+            load(&stats.written),
+        );
+        metric(
+            "restore_decision_log_dropped_total",
+            "counter",
+            "Decision-log lines dropped because the writer's queue was full.",
+            load(&stats.dropped),
+        );
+        metric(
+            "restore_decision_log_write_errors_total",
+            "counter",
+            "Decision-log lines that could not be written.",
+            load(&stats.write_errors),
+        );
+    }
+    if let Some(shadow) = &state.ops.shadow {
+        metric(
+            "restore_shadow_evaluations_total",
+            "counter",
+            "Decisions also evaluated under the shadow version.",
+            shadow.evaluated(),
+        );
+        metric(
+            "restore_shadow_skipped_total",
+            "counter",
+            "Decisions whose policy has no shadow version loaded.",
+            shadow.skipped(),
+        );
+    }
+    if let Some(reloader) = &state.ops.reloader {
+        metric(
+            "restore_policy_last_reload_successful",
+            "gauge",
+            "1 if the last rules reload succeeded (or none was tried), else 0.",
+            u64::from(reloader.last_successful()),
+        );
+    }
+    out
 }
 
 impl LiveRules for AppState {
@@ -130,7 +190,11 @@ pub(crate) async fn reload_handler(
     match crate::reload::reload(&state, Trigger::Api).await {
         Ok(policies) => {
             let body = serde_json::json!({ "reloaded": true, "policies": policies });
-            Ok(json_response(StatusCode::OK, body.to_string().into_bytes(), None))
+            Ok(json_response(
+                StatusCode::OK,
+                body.to_string().into_bytes(),
+                None,
+            ))
         }
         Err(failure) => {
             let n = failure.errors.len();
@@ -148,3 +212,6 @@ pub(crate) async fn reload_handler(
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

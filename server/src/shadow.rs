@@ -60,11 +60,7 @@ impl Shadow {
     /// Start-up check: some policy of `set` has version V (else `serve`
     /// exits 2 rather than shadowing nothing).
     pub fn check_available(&self, set: &PolicySet) -> Result<(), String> {
-        if set
-            .policies()
-            .iter()
-            .any(|p| p.version() == &*self.version)
-        {
+        if set.policies().iter().any(|p| p.version() == &*self.version) {
             Ok(())
         } else {
             let mut known: Vec<&str> = set.policies().iter().map(|p| p.version()).collect();
@@ -194,10 +190,10 @@ mod tests {
         let set = two_versions();
         let at = fixture_time();
         let f = facts("full-pro", "p_gone", Some("p_admin"));
-        let live = set
-            .select(None, Some("1.0.0"), at)
-            .unwrap()
-            .evaluate(&f, &Request::default(), at);
+        let live =
+            set.select(None, Some("1.0.0"), at)
+                .unwrap()
+                .evaluate(&f, &Request::default(), at);
         let shadow = Shadow::new("1.0.0");
         let verdict = shadow
             .evaluate(&set, &live, &f, &Request::default(), at, "d2")

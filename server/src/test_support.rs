@@ -92,7 +92,9 @@ pub fn test_state() -> crate::state::AppState {
 }
 
 /// [`test_state`] with changed limits.
-pub fn test_state_with(edit: impl FnOnce(&mut crate::state::ServerConfig)) -> crate::state::AppState {
+pub fn test_state_with(
+    edit: impl FnOnce(&mut crate::state::ServerConfig),
+) -> crate::state::AppState {
     let mut config = crate::state::ServerConfig::default();
     edit(&mut config);
     state(None, config, ops())
@@ -100,17 +102,8 @@ pub fn test_state_with(edit: impl FnOnce(&mut crate::state::ServerConfig)) -> cr
 
 /// [`test_state`] with tokens `(name, token, scopes, tenants)`, e.g.
 /// `("billing", "secret", "[decide]", "[acme]")`.
-pub fn test_state_with_tokens(tokens: &[(&str, &str, &str, &str)]) -> crate::state::AppState {
-    use sha2::Digest;
-    let mut yaml = String::from("tokens:\n");
-    for (name, token, scopes, tenants) in tokens {
-        let digest = hex::encode(sha2::Sha256::digest(token.as_bytes()));
-        yaml.push_str(&format!(
-            "  - {{name: {name}, sha256: {digest}, scopes: {scopes}, tenants: {tenants}}}\n"
-        ));
-    }
-    let tokens = crate::auth::Tokens::parse("tokens.yaml", &yaml).expect("test tokens parse");
-    state(Some(tokens), Default::default(), ops())
+pub fn test_state_with_tokens(list: &[(&str, &str, &str, &str)]) -> crate::state::AppState {
+    state(Some(tokens(list)), Default::default(), ops())
 }
 
 /// A reloader on the repository's rules folder.
@@ -126,7 +119,41 @@ pub fn state(
     config: crate::state::ServerConfig,
     ops: crate::serverops::ServerOps,
 ) -> crate::state::AppState {
-    crate::state::AppState::with_ops(policy_set(), Arc::new(directory()), tokens, config, ops)
+    state_on(policy_set(), tokens, config, ops)
+}
+
+/// A state serving `set` on the test directory.
+pub fn state_on(
+    set: PolicySet,
+    tokens: Option<crate::auth::Tokens>,
+    config: crate::state::ServerConfig,
+    ops: crate::serverops::ServerOps,
+) -> crate::state::AppState {
+    crate::state::AppState::with_ops(set, Arc::new(directory()), tokens, config, ops)
+}
+
+/// Tokens `(name, token, scopes, tenants)`, e.g. `("billing", "secret", "[decide]", "[acme]")`.
+pub fn tokens(list: &[(&str, &str, &str, &str)]) -> crate::auth::Tokens {
+    use sha2::Digest;
+    let mut yaml = String::from("tokens:\n");
+    for (name, token, scopes, tenants) in list {
+        let digest = hex::encode(sha2::Sha256::digest(token.as_bytes()));
+        yaml.push_str(&format!(
+            "  - {{name: {name}, sha256: {digest}, scopes: {scopes}, tenants: {tenants}}}\n"
+        ));
+    }
+    crate::auth::Tokens::parse("tokens.yaml", &yaml).expect("test tokens parse")
+}
+
+/// A rules folder holding the default v1 rules (and `v2.yaml` with `v2`).
+pub fn rules_folder(v2: bool) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let v1 = std::fs::read_to_string(rules_dir().join("default-restore.v1.yaml")).unwrap();
+    std::fs::write(dir.path().join("default-restore.v1.yaml"), &v1).unwrap();
+    if v2 {
+        std::fs::write(dir.path().join("v2.yaml"), v2_rules(&v1)).unwrap();
+    }
+    dir
 }
 
 /// A reply read off the socket.
@@ -147,9 +174,8 @@ impl Reply {
     }
 
     pub fn json(&self) -> serde_json::Value {
-        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
-            panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body))
-        })
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
     }
 }
 
@@ -198,7 +224,14 @@ pub async fn http(
         .expect("a complete head");
     let head = String::from_utf8_lossy(&raw[..split]).to_string();
     let mut lines = head.split("\r\n");
-    let status = lines.next().unwrap().split(' ').nth(1).unwrap().parse().unwrap();
+    let status = lines
+        .next()
+        .unwrap()
+        .split(' ')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
     let headers: Vec<(String, String)> = lines
         .filter_map(|l| l.split_once(':'))
         .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
@@ -224,7 +257,12 @@ fn dechunk(mut raw: &[u8]) -> Vec<u8> {
             return out;
         };
         let size = usize::from_str_radix(
-            std::str::from_utf8(&raw[..end]).unwrap().split(';').next().unwrap().trim(),
+            std::str::from_utf8(&raw[..end])
+                .unwrap()
+                .split(';')
+                .next()
+                .unwrap()
+                .trim(),
             16,
         )
         .unwrap();

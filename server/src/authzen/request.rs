@@ -102,7 +102,10 @@ pub fn parse_body(bytes: &[u8]) -> Result<Map<String, Value>, Malformed> {
     match serde_json::from_slice::<Value>(bytes) {
         Ok(Value::Object(map)) => Ok(map),
         Ok(_) => Err(Malformed::new("", "the request body must be a JSON object")),
-        Err(e) => Err(Malformed::new("", format!("the request body is not valid JSON: {e}"))),
+        Err(e) => Err(Malformed::new(
+            "",
+            format!("the request body is not valid JSON: {e}"),
+        )),
     }
 }
 
@@ -240,7 +243,8 @@ fn required<T>(
     key: &str,
     parse: Parse<T>,
 ) -> Result<T, Malformed> {
-    optional(map, parent, key, parse)?.ok_or_else(|| Malformed::new(&join(parent, key), "is required"))
+    optional(map, parent, key, parse)?
+        .ok_or_else(|| Malformed::new(&join(parent, key), "is required"))
 }
 
 fn or_default<T: Clone>(
@@ -356,8 +360,15 @@ pub fn question(e: &Evaluation) -> Result<Question, Refusal> {
     let invalid = |message: String| Refusal::Invalid { message };
     let tenant = match present(&e.resource.properties, "tenant") {
         Some(Value::String(t)) if !t.is_empty() => t.clone(),
-        Some(_) => return Err(invalid("`resource.properties.tenant` must be a non-empty string".into())),
-        None => return Err(invalid("`resource.properties.tenant` is required: the tenant the deleted member belongs to".into())),
+        Some(_) => {
+            return Err(invalid(
+                "`resource.properties.tenant` must be a non-empty string".into(),
+            ))
+        }
+        None => return Err(invalid(
+            "`resource.properties.tenant` is required: the tenant the deleted member belongs to"
+                .into(),
+        )),
     };
     let text = |key: &str| -> Result<Option<String>, Refusal> {
         match present(&e.context, key) {

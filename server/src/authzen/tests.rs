@@ -43,7 +43,12 @@ async fn an_allowed_restore_is_decision_true_with_the_decision_in_context() {
 #[tokio::test]
 async fn a_denied_restore_is_decision_false_with_blockers_and_remedies() {
     let addr = serve(test_state()).await;
-    let reply = post_json(addr, EVALUATION, &restore_of("full-pro", "p_gone", "p_admin")).await;
+    let reply = post_json(
+        addr,
+        EVALUATION,
+        &restore_of("full-pro", "p_gone", "p_admin"),
+    )
+    .await;
     assert_eq!(reply.status, 200, "a denial is an answer, not an error");
     let body = reply.json();
     assert_eq!(body["decision"], false);
@@ -74,7 +79,10 @@ async fn x_request_id_is_echoed() {
     )
     .await;
     assert_eq!(reply.status, 200);
-    assert_eq!(reply.header("x-request-id"), Some("bfe9eb29-ab87-4ca3-be83-a1d5d8305716"));
+    assert_eq!(
+        reply.header("x-request-id"),
+        Some("bfe9eb29-ab87-4ca3-be83-a1d5d8305716")
+    );
 }
 
 /// Certification §2.4: 400 for what the spec calls malformed.
@@ -82,7 +90,8 @@ async fn x_request_id_is_echoed() {
 async fn malformed_requests_are_400_problems() {
     let addr = serve(test_state()).await;
     let good = restore_of("acme", "u_bob", "u_anna").to_string();
-    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+    let cases: Vec<(&str, Vec<u8>, &str)> =
+        vec![
         ("text/plain", good.clone().into_bytes(), "Content-Type"),
         ("application/json", Vec::new(), "empty"),
         ("application/json", b"{\"subject\":".to_vec(), "not valid JSON"),
@@ -107,7 +116,10 @@ async fn malformed_requests_are_400_problems() {
         for (content_type, body, expected) in &cases {
             let reply = http(addr, "POST", path, &[("Content-Type", content_type)], body).await;
             assert_eq!(reply.status, 400, "{path} {expected}");
-            assert_eq!(reply.header("content-type"), Some("application/problem+json"));
+            assert_eq!(
+                reply.header("content-type"),
+                Some("application/problem+json")
+            );
             let problem = reply.json();
             assert_eq!(problem["code"], "bad_request");
             let detail = problem["detail"].as_str().unwrap();
@@ -130,17 +142,35 @@ async fn other_actions_and_types_are_false_with_a_reason() {
     assert_eq!(reply.status, 200);
     assert_eq!(reply.json()["decision"], false);
     assert_eq!(context(&reply)["code"], "unsupported_action");
-    assert!(context(&reply)["reason"].as_str().unwrap().contains("`restore`"));
-    assert!(reply.header("x-decision-id").is_none(), "no decision was made");
+    assert!(context(&reply)["reason"]
+        .as_str()
+        .unwrap()
+        .contains("`restore`"));
+    assert!(
+        reply.header("x-decision-id").is_none(),
+        "no decision was made"
+    );
 }
 
 #[tokio::test]
 async fn unknown_members_and_bad_values_are_false_with_an_error() {
     let addr = serve(test_state()).await;
     let cases = [
-        (restore_of("acme", "nobody", "u_anna"), 404, "unknown_member"),
-        (restore_of("no-such-tenant", "u_bob", "u_anna"), 404, "unknown_tenant"),
-        (restore_of("acme", "u_bob", "stranger"), 422, "unknown_actor"),
+        (
+            restore_of("acme", "nobody", "u_anna"),
+            404,
+            "unknown_member",
+        ),
+        (
+            restore_of("no-such-tenant", "u_bob", "u_anna"),
+            404,
+            "unknown_tenant",
+        ),
+        (
+            restore_of("acme", "u_bob", "stranger"),
+            422,
+            "unknown_actor",
+        ),
         (
             json!({"subject": {"type": "user", "id": "u_anna"}, "action": {"name": "restore"},
                    "resource": {"type": "deleted_member", "id": "u_bob", "properties": {"tenant": "acme"}},
@@ -161,7 +191,11 @@ async fn unknown_members_and_bad_values_are_false_with_an_error() {
         assert_eq!(reply.status, 200, "{payload}");
         assert_eq!(reply.json()["decision"], false);
         let error = &context(&reply)["error"];
-        assert_eq!((error["status"].as_u64(), error["code"].as_str()), (Some(status), Some(code)), "{payload}");
+        assert_eq!(
+            (error["status"].as_u64(), error["code"].as_str()),
+            (Some(status), Some(code)),
+            "{payload}"
+        );
         assert!(!error["message"].as_str().unwrap().is_empty());
     }
 }
@@ -202,10 +236,16 @@ async fn execute_all_answers_every_evaluation_in_order() {
         let reply = post_json(addr, EVALUATIONS, &batch(semantic)).await;
         assert_eq!(reply.status, 200);
         let body = reply.json();
-        assert!(body.get("decision").is_none(), "§7.2: top-level decision omitted");
+        assert!(
+            body.get("decision").is_none(),
+            "§7.2: top-level decision omitted"
+        );
         assert_eq!(decisions(&reply), [true, false, false, true, false]);
         let evaluations = body["evaluations"].as_array().unwrap();
-        assert!(!evaluations[1]["context"]["blockers"].as_array().unwrap().is_empty());
+        assert!(!evaluations[1]["context"]["blockers"]
+            .as_array()
+            .unwrap()
+            .is_empty());
         assert_eq!(evaluations[2]["context"]["error"]["code"], "unknown_member");
         // `{}` lacks a resource and there is no top-level one.
         assert_eq!(evaluations[4]["context"]["error"]["status"], 400);
@@ -230,7 +270,10 @@ async fn deny_on_first_deny_stops_after_the_first_false() {
     let last = &reply.json()["evaluations"][1]["context"];
     assert_eq!(last["reason"], "deny_on_first_deny");
     assert_eq!(last["code"], "200");
-    assert!(!last["blockers"].as_array().unwrap().is_empty(), "the denial's own context stays");
+    assert!(
+        !last["blockers"].as_array().unwrap().is_empty(),
+        "the denial's own context stays"
+    );
 }
 
 #[tokio::test]
@@ -260,7 +303,10 @@ async fn evaluations_without_an_array_answers_as_a_single_evaluation() {
 
 #[tokio::test]
 async fn too_many_evaluations_is_413() {
-    let addr = serve(crate::test_support::test_state_with(|config| config.max_batch_items = 2)).await;
+    let addr = serve(crate::test_support::test_state_with(|config| {
+        config.max_batch_items = 2
+    }))
+    .await;
     let reply = post_json(addr, EVALUATIONS, &batch(None)).await;
     assert_eq!(reply.status, 413);
     assert_eq!(reply.json()["code"], "too_many_items");
@@ -284,14 +330,35 @@ async fn tokens_scopes_and_tenant_binding_apply() {
     let reply = send(None, EVALUATION, restore_of("acme", "u_bob", "u_anna")).await;
     assert_eq!(reply.status, 401);
     assert!(reply.header("www-authenticate").is_some());
-    let reply = send(Some("secret-admin"), EVALUATION, restore_of("acme", "u_bob", "u_anna")).await;
+    let reply = send(
+        Some("secret-admin"),
+        EVALUATION,
+        restore_of("acme", "u_bob", "u_anna"),
+    )
+    .await;
     assert_eq!(reply.status, 403, "admin does not imply decide");
-    let reply = send(Some("secret-acme"), EVALUATION, restore_of("acme", "u_bob", "u_anna")).await;
-    assert_eq!((reply.status, reply.json()["decision"].as_bool()), (200, Some(true)));
+    let reply = send(
+        Some("secret-acme"),
+        EVALUATION,
+        restore_of("acme", "u_bob", "u_anna"),
+    )
+    .await;
+    assert_eq!(
+        (reply.status, reply.json()["decision"].as_bool()),
+        (200, Some(true))
+    );
     for tenant in ["full-pro", "no-such-tenant"] {
-        let reply = send(Some("secret-acme"), EVALUATION, restore_of(tenant, "x", "y")).await;
+        let reply = send(
+            Some("secret-acme"),
+            EVALUATION,
+            restore_of(tenant, "x", "y"),
+        )
+        .await;
         assert_eq!(reply.status, 403, "{tenant}");
-        assert!(!String::from_utf8_lossy(&reply.body).contains(tenant), "never says whether it exists");
+        assert!(
+            !String::from_utf8_lossy(&reply.body).contains(tenant),
+            "never says whether it exists"
+        );
     }
     let reply = send(Some("secret-acme"), EVALUATIONS, batch(None)).await;
     assert_eq!(reply.status, 200);
@@ -319,11 +386,17 @@ async fn the_configuration_names_both_endpoints_under_the_host_asked_for() {
         addr,
         "GET",
         "/.well-known/authzen-configuration",
-        &[("X-Forwarded-Proto", "https"), ("X-Forwarded-Host", "pdp.example.com")],
+        &[
+            ("X-Forwarded-Proto", "https"),
+            ("X-Forwarded-Host", "pdp.example.com"),
+        ],
         b"",
     )
     .await;
-    assert_eq!(reply.json()["policy_decision_point"], "https://pdp.example.com");
+    assert_eq!(
+        reply.json()["policy_decision_point"],
+        "https://pdp.example.com"
+    );
     // A forged host with a path cannot inject into the URLs.
     let reply = http(
         addr,

@@ -99,17 +99,31 @@ fn conforms(doc: &Value, name: &str, value: &Value) {
         .keys()
         .map(String::as_str)
         .collect();
-    let keys: BTreeSet<&str> = value.as_object().unwrap().keys().map(String::as_str).collect();
-    assert!(keys.is_subset(&properties), "{name}: {keys:?} not within {properties:?}");
+    let keys: BTreeSet<&str> = value
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert!(
+        keys.is_subset(&properties),
+        "{name}: {keys:?} not within {properties:?}"
+    );
     for required in schema["required"].as_array().into_iter().flatten() {
-        assert!(keys.contains(required.as_str().unwrap()), "{name}: {required} missing in {value}");
+        assert!(
+            keys.contains(required.as_str().unwrap()),
+            "{name}: {required} missing in {value}"
+        );
     }
 }
 
 #[test]
 fn decision_schemas_match_real_decisions() {
     let doc = doc();
-    for (tenant, member, actor) in [("acme", "u_bob", Some("u_anna")), ("full-pro", "p_gone", None)] {
+    for (tenant, member, actor) in [
+        ("acme", "u_bob", Some("u_anna")),
+        ("full-pro", "p_gone", None),
+    ] {
         let decision = crate::test_support::decide(tenant, member, actor);
         let value = serde_json::to_value(&decision).unwrap();
         conforms(&doc, "Decision", &value);
@@ -149,7 +163,12 @@ async fn operation_schemas_match_real_responses() {
     let policies = get("/v1/policies").await.json();
     conforms(&doc, "PoliciesDoc", &policies);
     conforms(&doc, "PolicySummary", &policies["policies"][0]);
-    let problem = post_json(addr, "/v1/eligibility", &json!({"tenant": "acme", "member": "nobody"})).await;
+    let problem = post_json(
+        addr,
+        "/v1/eligibility",
+        &json!({"tenant": "acme", "member": "nobody"}),
+    )
+    .await;
     assert_eq!(problem.status, 404);
     conforms(&doc, "ProblemDoc", &problem.json());
     let batch = post_json(
@@ -160,7 +179,12 @@ async fn operation_schemas_match_real_responses() {
     .await;
     conforms(&doc, "BatchResponseDoc", &batch.json());
     let reloaded = http(addr, "POST", "/v1/admin/reload", &[], b"").await;
-    assert_eq!(reloaded.status, 200, "{}", String::from_utf8_lossy(&reloaded.body));
+    assert_eq!(
+        reloaded.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&reloaded.body)
+    );
     conforms(&doc, "ReloadedDoc", &reloaded.json());
 }
 
@@ -180,7 +204,15 @@ async fn documented_request_properties_are_accepted() {
     };
     assert_eq!(
         full("EligibilityRequestDoc"),
-        ["actor", "at", "explain", "member", "policy", "policy_version", "tenant"]
+        [
+            "actor",
+            "at",
+            "explain",
+            "member",
+            "policy",
+            "policy_version",
+            "tenant"
+        ]
     );
     let reply = post_json(
         addr,
@@ -189,8 +221,16 @@ async fn documented_request_properties_are_accepted() {
                 "policy": "default-restore", "policy_version": "1.0.0", "explain": true}),
     )
     .await;
-    assert_eq!(reply.status, 200, "{}", String::from_utf8_lossy(&reply.body));
-    assert_eq!(full("BatchRequestDoc"), ["at", "items", "policy", "policy_version"]);
+    assert_eq!(
+        reply.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&reply.body)
+    );
+    assert_eq!(
+        full("BatchRequestDoc"),
+        ["at", "items", "policy", "policy_version"]
+    );
     assert_eq!(full("BatchItemDoc"), ["actor", "member", "tenant"]);
     let reply = post_json(
         addr,
@@ -199,8 +239,16 @@ async fn documented_request_properties_are_accepted() {
                 "items": [{"tenant": "acme", "member": "u_bob", "actor": "u_anna"}]}),
     )
     .await;
-    assert_eq!(reply.status, 200, "{}", String::from_utf8_lossy(&reply.body));
-    assert_eq!(full("RestoreRequestDoc"), ["actor", "department", "policy", "policy_version"]);
+    assert_eq!(
+        reply.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&reply.body)
+    );
+    assert_eq!(
+        full("RestoreRequestDoc"),
+        ["actor", "department", "policy", "policy_version"]
+    );
     // Every field known (a denial or a conflict is fine, an unknown field is not).
     let reply = post_json(
         addr,
@@ -208,7 +256,12 @@ async fn documented_request_properties_are_accepted() {
         &json!({"actor": "p_admin", "department": "Sales", "policy": "default-restore", "policy_version": "1.0.0"}),
     )
     .await;
-    assert_eq!(reply.status, 409, "{}", String::from_utf8_lossy(&reply.body));
+    assert_eq!(
+        reply.status,
+        409,
+        "{}",
+        String::from_utf8_lossy(&reply.body)
+    );
 }
 
 #[tokio::test]

@@ -63,10 +63,20 @@ async fn a_good_folder_is_swapped_in_and_listed() {
     let listed = reload(&l, Trigger::Api).await.unwrap();
     assert_eq!(listed.len(), 2);
     assert_eq!(l.set().policies().len(), 2);
-    assert_eq!(before.policies().len(), 1, "a request holding the old set keeps it");
+    assert_eq!(
+        before.policies().len(),
+        1,
+        "a request holding the old set keeps it"
+    );
     let v2 = listed.iter().find(|p| p.version == "2.0.0").unwrap();
     assert!(v2.in_force, "v2 is in force from 2025-01-01");
-    assert!(!listed.iter().find(|p| p.version == "1.0.0").unwrap().in_force);
+    assert!(
+        !listed
+            .iter()
+            .find(|p| p.version == "1.0.0")
+            .unwrap()
+            .in_force
+    );
     assert!(v2.digest.starts_with("sha256:"));
     assert!(v2.file.ends_with("v2.yaml"));
     assert_eq!((r.attempts(), r.failures()), (1, 0));
@@ -79,7 +89,8 @@ async fn a_bad_file_changes_nothing_and_reports_file_line_column_path() {
     let l = live(dir.path());
     let r = l.r();
     let before = l.set();
-    let broken = v2_rules(&v1_text()).replace("fact: member.deleted_for", "fact: member.deleted_fro");
+    let broken =
+        v2_rules(&v1_text()).replace("fact: member.deleted_for", "fact: member.deleted_fro");
     std::fs::write(dir.path().join("v2.yaml"), &broken).unwrap();
     let failure = reload(&l, Trigger::Api).await.unwrap_err();
     assert!(Arc::ptr_eq(&before, &l.set()), "the old set keeps serving");
@@ -120,8 +131,14 @@ async fn an_oversized_or_binary_file_is_an_error_naming_it() {
     assert!(files.iter().any(|f| f.ends_with("big.yaml")), "{files:?}");
     assert!(files.iter().any(|f| f.ends_with("bin.yml")), "{files:?}");
     assert!(failure.errors.iter().all(|e| e.code == "restore::io"));
-    assert!(failure.errors.iter().any(|e| e.message.contains("larger than")));
-    assert!(failure.errors.iter().any(|e| e.message.contains("not UTF-8")));
+    assert!(failure
+        .errors
+        .iter()
+        .any(|e| e.message.contains("larger than")));
+    assert!(failure
+        .errors
+        .iter()
+        .any(|e| e.message.contains("not UTF-8")));
     // The error never carries the file's content.
     assert!(failure.errors.iter().all(|e| !e.message.contains("###")));
 }
@@ -148,7 +165,10 @@ async fn an_empty_folder_and_a_dropped_policy_are_errors() {
     let renamed = v1_text().replace("policy: default-restore", "policy: other");
     std::fs::write(dir.path().join("default-restore.v1.yaml"), renamed).unwrap();
     let failure = reload(&l, Trigger::Api).await.unwrap_err();
-    assert!(failure.errors[0].message.contains("`default-restore`"), "{failure:?}");
+    assert!(
+        failure.errors[0].message.contains("`default-restore`"),
+        "{failure:?}"
+    );
     assert_eq!(l.set().policies()[0].name(), "default-restore");
 }
 
@@ -180,7 +200,11 @@ async fn the_watch_reloads_after_a_change_and_ignores_its_own_reads() {
     assert_eq!(r.attempts(), attempts);
 
     // A broken edit is reported and the set stays.
-    std::fs::write(dir.path().join("v2.yaml"), "format: restore-rules/v1\npolicy: [").unwrap();
+    std::fs::write(
+        dir.path().join("v2.yaml"),
+        "format: restore-rules/v1\npolicy: [",
+    )
+    .unwrap();
     assert!(eventually(|| r.last_error().is_some()).await);
     assert_eq!(l.set().policies().len(), 2);
     assert_eq!(r.last_error().unwrap().trigger, Trigger::Watch);

@@ -56,7 +56,14 @@ pub const ROUTES: &[&str] = &[
 ];
 
 /// The routes that make decisions (the `endpoint` label of `restore_decisions_total`).
-pub const DECISION_ENDPOINTS: &[&str] = &[ELIGIBILITY, ELIGIBILITY_BATCH, DELETED_MEMBERS, RESTORE, AUTHZEN_EVALUATION, AUTHZEN_EVALUATIONS];
+pub const DECISION_ENDPOINTS: &[&str] = &[
+    ELIGIBILITY,
+    ELIGIBILITY_BATCH,
+    DELETED_MEMBERS,
+    RESTORE,
+    AUTHZEN_EVALUATION,
+    AUTHZEN_EVALUATIONS,
+];
 
 /// Routes that stay answerable when the server is saturated (probes and
 /// scrapes are not shed, and not timed out as requests).

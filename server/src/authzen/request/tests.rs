@@ -57,22 +57,74 @@ fn extra_properties_and_unknown_fields_are_ignored() {
 #[test]
 fn missing_and_ill_typed_members_are_malformed() {
     let cases = [
-        (json!({"action": {"name": "read"}, "resource": {"type": "record", "id": "record-1"}}), "subject", "is required"),
-        (json!({"subject": {"type": "user", "id": "alice"}, "resource": {"type": "record", "id": "record-1"}}), "action", "is required"),
-        (json!({"subject": {"type": "user", "id": "alice"}, "action": {"name": "read"}}), "resource", "is required"),
-        (json!({"subject": {"id": "alice"}, "action": {"name": "read"}, "resource": {"type": "record", "id": "record-1"}}), "subject.type", "is required"),
-        (json!({"subject": {"type": "user"}, "action": {"name": "read"}, "resource": {"type": "record", "id": "record-1"}}), "subject.id", "is required"),
-        (json!({"subject": {"type": "user", "id": "alice"}, "action": {}, "resource": {"type": "record", "id": "record-1"}}), "action.name", "is required"),
-        (json!({"subject": {"type": "user", "id": "alice"}, "action": {"name": "read"}, "resource": {"id": "record-1"}}), "resource.type", "is required"),
-        (json!({"subject": {"type": "user", "id": "alice"}, "action": {"name": "read"}, "resource": {"type": "record"}}), "resource.id", "is required"),
-        (json!({"subject": "alice", "action": {"name": "read"}, "resource": {"type": "record", "id": "record-1"}}), "subject", "must be an object"),
-        (json!({"subject": {"type": "user", "id": "alice"}, "action": {"name": 123}, "resource": {"type": "record", "id": "record-1"}}), "action.name", "must be a string"),
-        (json!({"subject": {"type": "user", "id": "alice", "properties": []}, "action": {"name": "read"}, "resource": {"type": "record", "id": "record-1"}}), "subject.properties", "must be an object"),
-        (json!({"subject": {"type": "user", "id": "alice"}, "action": {"name": "read"}, "resource": {"type": "record", "id": "record-1"}, "context": "now"}), "context", "must be an object"),
+        (
+            json!({"action": {"name": "read"}, "resource": {"type": "record", "id": "record-1"}}),
+            "subject",
+            "is required",
+        ),
+        (
+            json!({"subject": {"type": "user", "id": "alice"}, "resource": {"type": "record", "id": "record-1"}}),
+            "action",
+            "is required",
+        ),
+        (
+            json!({"subject": {"type": "user", "id": "alice"}, "action": {"name": "read"}}),
+            "resource",
+            "is required",
+        ),
+        (
+            json!({"subject": {"id": "alice"}, "action": {"name": "read"}, "resource": {"type": "record", "id": "record-1"}}),
+            "subject.type",
+            "is required",
+        ),
+        (
+            json!({"subject": {"type": "user"}, "action": {"name": "read"}, "resource": {"type": "record", "id": "record-1"}}),
+            "subject.id",
+            "is required",
+        ),
+        (
+            json!({"subject": {"type": "user", "id": "alice"}, "action": {}, "resource": {"type": "record", "id": "record-1"}}),
+            "action.name",
+            "is required",
+        ),
+        (
+            json!({"subject": {"type": "user", "id": "alice"}, "action": {"name": "read"}, "resource": {"id": "record-1"}}),
+            "resource.type",
+            "is required",
+        ),
+        (
+            json!({"subject": {"type": "user", "id": "alice"}, "action": {"name": "read"}, "resource": {"type": "record"}}),
+            "resource.id",
+            "is required",
+        ),
+        (
+            json!({"subject": "alice", "action": {"name": "read"}, "resource": {"type": "record", "id": "record-1"}}),
+            "subject",
+            "must be an object",
+        ),
+        (
+            json!({"subject": {"type": "user", "id": "alice"}, "action": {"name": 123}, "resource": {"type": "record", "id": "record-1"}}),
+            "action.name",
+            "must be a string",
+        ),
+        (
+            json!({"subject": {"type": "user", "id": "alice", "properties": []}, "action": {"name": "read"}, "resource": {"type": "record", "id": "record-1"}}),
+            "subject.properties",
+            "must be an object",
+        ),
+        (
+            json!({"subject": {"type": "user", "id": "alice"}, "action": {"name": "read"}, "resource": {"type": "record", "id": "record-1"}, "context": "now"}),
+            "context",
+            "must be an object",
+        ),
     ];
     for (payload, path, message) in cases {
         let err = single(payload.clone()).unwrap_err();
-        assert_eq!((err.path.as_str(), err.message.as_str()), (path, message), "{payload}");
+        assert_eq!(
+            (err.path.as_str(), err.message.as_str()),
+            (path, message),
+            "{payload}"
+        );
         assert!(err.detail().starts_with(&format!("`{path}`")));
     }
 }
@@ -80,7 +132,15 @@ fn missing_and_ill_typed_members_are_malformed() {
 /// Certification §2.4.4, §2.4.5 and §12.1.1 (top level is an object).
 #[test]
 fn empty_malformed_and_non_object_bodies_are_malformed() {
-    for bytes in [&b""[..], b"  \n", b"{", b"{\"subject\": }", b"[1,2]", b"\"x\"", b"null"] {
+    for bytes in [
+        &b""[..],
+        b"  \n",
+        b"{",
+        b"{\"subject\": }",
+        b"[1,2]",
+        b"\"x\"",
+        b"null",
+    ] {
         let err = parse_body(bytes).unwrap_err();
         assert!(err.path.is_empty());
         assert!(!err.message.is_empty(), "{bytes:?}");
@@ -99,8 +159,14 @@ fn spec_batch_without_defaults() {
        "resource": {"type": "document", "id": "resource-search.md"}, "context": {"time": "2024-05-31T15:22-07:00"}}
     ]}));
     assert_eq!(semantic, Semantic::ExecuteAll);
-    let ids: Vec<String> = items.iter().map(|i| i.as_ref().unwrap().resource.id.clone()).collect();
-    assert_eq!(ids, ["boxcarring.md", "subject-search.md", "resource-search.md"]);
+    let ids: Vec<String> = items
+        .iter()
+        .map(|i| i.as_ref().unwrap().resource.id.clone())
+        .collect();
+    assert_eq!(
+        ids,
+        ["boxcarring.md", "subject-search.md", "resource-search.md"]
+    );
 }
 
 /// Spec §7.1.1 second example: defaults with an overriding action.
@@ -120,7 +186,9 @@ fn spec_batch_defaults_and_override() {
     assert_eq!(items[0].action.name, "can_read");
     assert_eq!(items[2].action.name, "can_edit");
     assert!(items.iter().all(|e| e.subject.id == "alice@example.com"));
-    assert!(items.iter().all(|e| e.context["time"] == "2024-05-31T15:22-07:00"));
+    assert!(items
+        .iter()
+        .all(|e| e.context["time"] == "2024-05-31T15:22-07:00"));
 }
 
 /// Certification §3.2.6 (context override is whole) and §3.2.7 (`{}`
@@ -148,8 +216,14 @@ fn context_and_entities_are_replaced_whole_not_merged() {
       "resource": {"type": "record", "id": "record-1", "properties": {"status": "active"}},
       "evaluations": [{}, {"resource": {"type": "record", "id": "record-2", "properties": {"status": "archived"}}}]
     }));
-    assert_eq!(items[0].as_ref().unwrap().resource.properties["status"], "active");
-    assert_eq!(items[1].as_ref().unwrap().resource.properties["status"], "archived");
+    assert_eq!(
+        items[0].as_ref().unwrap().resource.properties["status"],
+        "active"
+    );
+    assert_eq!(
+        items[1].as_ref().unwrap().resource.properties["status"],
+        "archived"
+    );
 }
 
 /// Certification §3.4.1: an item missing a required member fails alone.
@@ -164,9 +238,15 @@ fn an_incomplete_item_fails_alone() {
     }));
     assert_eq!(semantic, Semantic::ExecuteAll);
     assert!(items[0].is_ok());
-    assert_eq!(items[1].as_ref().unwrap_err().path, "evaluations[1].resource");
+    assert_eq!(
+        items[1].as_ref().unwrap_err().path,
+        "evaluations[1].resource"
+    );
     assert_eq!(items[2].as_ref().unwrap_err().path, "evaluations[2]");
-    assert_eq!(items[3].as_ref().unwrap_err().path, "evaluations[3].resource.id");
+    assert_eq!(
+        items[3].as_ref().unwrap_err().path,
+        "evaluations[3].resource.id"
+    );
 }
 
 /// Certification §3.4.2 / §3.4.3: no or empty `evaluations` is a single request.
@@ -178,7 +258,9 @@ fn missing_or_empty_evaluations_is_a_single_request() {
           "action": {"name": "read"},
           "resource": {"type": "record", "id": "record-1"}
         });
-        v.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        v.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
         assert!(matches!(
             parse_evaluations(&body(v), 10).unwrap(),
             EvaluationsRequest::Single(_)
@@ -205,12 +287,13 @@ fn semantics_are_read_from_options() {
         assert_eq!(semantic, expected);
         assert_eq!(semantic.as_str(), name);
     }
-    for options in [json!({"evaluations_semantic": "first"}), json!({"evaluations_semantic": 1}), json!("x")] {
-        let err = parse_evaluations(
-            &body(json!({"options": options, "evaluations": [{}]})),
-            10,
-        )
-        .unwrap_err();
+    for options in [
+        json!({"evaluations_semantic": "first"}),
+        json!({"evaluations_semantic": 1}),
+        json!("x"),
+    ] {
+        let err = parse_evaluations(&body(json!({"options": options, "evaluations": [{}]})), 10)
+            .unwrap_err();
         assert!(matches!(err, EvaluationsError::Malformed(m) if m.path.starts_with("options")));
     }
 }
@@ -272,25 +355,64 @@ fn other_types_and_actions_are_not_decided_with_a_reason() {
         panic!("expected a refusal")
     };
     assert_eq!(code, "unsupported_action");
-    assert!(reason.contains("`read`") && reason.contains("`restore`"), "{reason}");
+    assert!(
+        reason.contains("`read`") && reason.contains("`restore`"),
+        "{reason}"
+    );
 
     let mut e = restore_evaluation(json!({"tenant": "acme"}), json!({}));
     e.subject.kind = "service".into();
-    assert!(matches!(question(&e), Err(Refusal::NotDecided { code: "unsupported_subject_type", .. })));
+    assert!(matches!(
+        question(&e),
+        Err(Refusal::NotDecided {
+            code: "unsupported_subject_type",
+            ..
+        })
+    ));
     let mut e = restore_evaluation(json!({"tenant": "acme"}), json!({}));
     e.resource.kind = "member".into();
-    assert!(matches!(question(&e), Err(Refusal::NotDecided { code: "unsupported_resource_type", .. })));
+    assert!(matches!(
+        question(&e),
+        Err(Refusal::NotDecided {
+            code: "unsupported_resource_type",
+            ..
+        })
+    ));
 }
 
 #[test]
 fn bad_restore_values_are_invalid_with_the_member_named() {
     let cases = [
-        (json!({}), json!({}), "`resource.properties.tenant` is required"),
-        (json!({"tenant": 7}), json!({}), "`resource.properties.tenant` must be"),
-        (json!({"tenant": "acme"}), json!({"time": "2026-11-24T10:00:00"}), "has no time zone"),
-        (json!({"tenant": "acme"}), json!({"time": "2026-11-24T10:00"}), "has no time zone"),
-        (json!({"tenant": "acme"}), json!({"time": "yesterday"}), "not an RFC 3339"),
-        (json!({"tenant": "acme"}), json!({"policy_version": 1}), "`context.policy_version` must be a string"),
+        (
+            json!({}),
+            json!({}),
+            "`resource.properties.tenant` is required",
+        ),
+        (
+            json!({"tenant": 7}),
+            json!({}),
+            "`resource.properties.tenant` must be",
+        ),
+        (
+            json!({"tenant": "acme"}),
+            json!({"time": "2026-11-24T10:00:00"}),
+            "has no time zone",
+        ),
+        (
+            json!({"tenant": "acme"}),
+            json!({"time": "2026-11-24T10:00"}),
+            "has no time zone",
+        ),
+        (
+            json!({"tenant": "acme"}),
+            json!({"time": "yesterday"}),
+            "not an RFC 3339",
+        ),
+        (
+            json!({"tenant": "acme"}),
+            json!({"policy_version": 1}),
+            "`context.policy_version` must be a string",
+        ),
     ];
     for (props, context, expected) in cases {
         match question(&restore_evaluation(props.clone(), context.clone())) {
@@ -312,5 +434,8 @@ fn times_with_and_without_seconds() {
     );
     assert!(parse_time("2026-11-24T10:00:00.5+01:00").is_ok());
     let long = "x".repeat(500);
-    assert!(parse_time(&long).unwrap_err().len() < 200, "caller text is clipped");
+    assert!(
+        parse_time(&long).unwrap_err().len() < 200,
+        "caller text is clipped"
+    );
 }
