@@ -233,3 +233,28 @@ pub(crate) fn directory_timeout(state: &AppState) -> Problem {
         ),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_panic_answers_500_internal_without_its_message() {
+        let response = panic_response(Box::new(String::from("secret state at src/x.rs:1")));
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let body = axum::body::to_bytes(response.into_body(), 4096)
+            .await
+            .unwrap();
+        let text = String::from_utf8(body.to_vec()).unwrap();
+        assert!(text.contains("\"code\":\"internal\""), "{text}");
+        assert!(!text.contains("secret") && !text.contains("src/"), "{text}");
+    }
+
+    #[test]
+    fn at_needs_a_zone() {
+        assert!(parse_at(Some("2026-11-24T10:00:00Z")).is_ok());
+        let problem = parse_at(Some("2026-11-24T10:00:00")).unwrap_err();
+        assert_eq!(problem.code, Code::InvalidRequest);
+        assert!(problem.detail.unwrap().starts_with("`at`: "));
+    }
+}
