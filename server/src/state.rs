@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use arc_swap::{ArcSwap, ArcSwapOption};
 use chrono::{DateTime, Utc};
 use restore_directory::Directory;
-use restore_engine::{CompiledPolicy, Decision, PolicySet};
+use restore_engine::{CompiledPolicy, Decision, Facts, PolicySet};
 use tokio::sync::Semaphore;
 
 use crate::auth::{Caller, Tokens};
@@ -174,7 +174,7 @@ pub struct Shared {
     /// files (shown by `/readyz`); `None` after a good load.
     pub last_reload_error: ArcSwapOption<serde_json::Value>,
     /// Permits for requests in flight (the concurrency limit).
-    pub(crate) permits: Semaphore,
+    pub(crate) permits: Arc<Semaphore>,
     /// Reload, shadow evaluation and the decision log.
     pub ops: crate::serverops::ServerOps,
 }
@@ -192,14 +192,15 @@ pub struct DecisionContext<'a> {
     pub endpoint: &'static str,
     pub kind: DecisionKind,
     pub caller: &'a Caller,
+    /// The acting member the request named, if any.
+    pub actor: Option<&'a str>,
+    /// The facts the decision was made on; `None` where not at hand (a
+    /// restore decides inside the directory's transaction).
+    pub facts: Option<&'a Facts>,
     /// The `X-Decision-Id` (or batch item id); `None` for streamed lines.
     pub decision_id: Option<&'a str>,
     /// When the request started deciding (for the latency).
     pub started: Instant,
-    /// The facts decided on, when at hand (shadow evaluation needs them).
-    pub facts: Option<&'a restore_engine::facts::Facts>,
-    /// The acting member, when there is one (the decision log's `actor`).
-    pub actor: Option<&'a str>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -230,7 +231,9 @@ impl AppState {
     ) -> AppState {
         let metrics = Metrics::new(crate::routes::ROUTES, crate::routes::DECISION_ENDPOINTS);
         let policies = ArcSwap::from_pointee(ServedPolicies::new(policies, &metrics));
-        let permits = Semaphore::new(config.max_concurrency.clamp(1, Semaphore::MAX_PERMITS));
+        let permits = Arc::new(Semaphore::new(
+            config.max_concurrency.clamp(1, Semaphore::MAX_PERMITS),
+        ));
         AppState(Arc::new(Shared {
             policies,
             directory,

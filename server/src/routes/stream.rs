@@ -137,15 +137,6 @@ impl StreamJob {
             started,
         } = self;
         let policy_ref = policies.policy(policy);
-        let context = DecisionContext {
-            endpoint: DELETED_MEMBERS,
-            kind: DecisionKind::Decision,
-            caller: &caller,
-            decision_id: None,
-            started,
-            facts: None,
-            actor: None,
-        };
         let mut first = Some(first);
         let mut buffer = Vec::with_capacity(CHUNK_BYTES + 4096);
         let mut members = state.directory.deleted_members(&tenant, actor.as_deref());
@@ -158,14 +149,19 @@ impl StreamJob {
                 Err(_) => Err(directory_timeout(&state)),
             };
             let decided = facts.and_then(|facts| {
-                let decision = evaluate(policy_ref, &facts, at).map_err(Problem::from)?;
+                let decision = evaluate(policy_ref, &facts, at)?;
                 Ok((facts, decision))
             });
             match decided {
                 Ok((facts, decision)) => {
                     let context = DecisionContext {
+                        endpoint: DELETED_MEMBERS,
+                        kind: DecisionKind::Decision,
+                        caller: &caller,
+                        actor: actor.as_deref(),
                         facts: Some(&facts),
-                        ..context
+                        decision_id: None,
+                        started,
                     };
                     state.observe_decision(&context, &policies, &decision);
                     write_decision(&mut buffer, &decision);
