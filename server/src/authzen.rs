@@ -273,7 +273,10 @@ async fn decide_one(
         Err(problem) if problem.status().is_server_error() => return Err(problem),
         Err(problem) => return Ok((AuthzenDecision::failed(&problem), None)),
     };
-    let decision = evaluate(policy, &facts, at)?;
+    let decision = match evaluate(policy, &facts, at) {
+        Ok(decision) => decision,
+        Err(error) => return Ok((AuthzenDecision::failed(&Problem::from(error)), None)),
+    };
     let decision_id = random_id();
     state.observe_decision(
         &DecisionContext {
