@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use axum::body::{Body, Bytes};
-use axum::extract::rejection::QueryRejection;
+use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
@@ -23,7 +23,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::auth::{Caller, Scope};
 use crate::decide::{evaluate, write_decision};
 use crate::problem::{Code, Problem};
-use crate::routes::{directory_timeout, parse_at, DELETED_MEMBERS};
+use crate::routes::{directory_timeout, parse_at, path_problem, DELETED_MEMBERS};
 use crate::state::{AppState, DecisionContext, DecisionKind, ServedPolicies};
 
 /// Bytes gathered before a chunk goes to the client.
@@ -52,11 +52,12 @@ fn given(value: Option<String>) -> Option<String> {
 pub(super) async fn deleted_members(
     State(state): State<AppState>,
     caller: Caller,
-    Path(tenant): Path<String>,
+    tenant: Result<Path<String>, PathRejection>,
     query: Result<Query<StreamQuery>, QueryRejection>,
 ) -> Result<Response, Problem> {
     let started = Instant::now();
     caller.require(Scope::Decide)?;
+    let Path(tenant) = tenant.map_err(path_problem)?;
     caller.require_tenant(&tenant)?;
     let Query(query) = query.map_err(query_problem)?;
     let at = parse_at(given(query.at).as_deref())?;
