@@ -27,7 +27,14 @@
 //!   directory-call timeout (504), a concurrency limit that sheds load at
 //!   once with 503 `overloaded` + `Retry-After: 1` instead of queueing
 //!   (`/healthz`, `/readyz`, `/metrics` are exempt), graceful shutdown.
-//! - Writes decide at the server's clock: a restore body with `at` is 422.
+//!   A streamed NDJSON body holds its permit until its last chunk.
+//! - Logs: `tracing` to stderr, `RUST_LOG` (default `info`), text or JSON;
+//!   one span per request carrying its `X-Request-Id` (the caller's, else 32
+//!   random hex digits; echoed on every answer). No line per failed response
+//!   (that would storm under overload): causes are logged where they arise.
+//! - Writes decide at the server's clock: a restore body with `at` is 422,
+//!   and the restore's `Decide` reads the clock when the directory has read
+//!   the facts under its transaction's locks.
 //!   On a `memory:` directory a restore changes only the server's copy in
 //!   memory (handy for trying the API; nothing is written to the file).
 //! - The decisions of a batch are independent: an item the directory cannot

@@ -256,3 +256,50 @@ async fn tokens_scopes_and_tenant_binding_over_http() {
         assert_eq!(answer.status, 200, "{path}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_server_sheds_and_a_slow_request_times_out() {
+    let config = ServerConfig {
+        max_concurrency: 1,
+        request_timeout: std::time::Duration::from_millis(1500),
+        ..ServerConfig::default()
+    };
+    let server = start(None, config).await;
+    // A body announced but never finished holds the only permit.
+    let mut slow = TcpStream::connect(server).await.unwrap();
+    slow.write_all(
+        b"POST /v1/eligibility HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n\
+          Content-Length: 100\r\nConnection: close\r\n\r\n{\"tenant\":",
+    )
+    .await
+    .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+
+    let shed = send(
+        server,
+        &post("/v1/eligibility", ""),
+        br#"{"tenant":"acme","member":"u_bob"}"#,
+    )
+    .await;
+    assert_problem(&shed, 503, "overloaded");
+    assert_eq!(shed.header("retry-after"), Some("1"));
+    // Probes are not shed.
+    let health = send(server, "GET /healthz HTTP/1.1", &[]).await;
+    assert_eq!(health.status, 200);
+    let metrics = send(server, "GET /metrics HTTP/1.1", &[]).await;
+    assert_eq!(metrics.status, 200);
+
+    // The slow request runs out of time: 408, and its permit is free again.
+    let mut raw = Vec::new();
+    slow.read_to_end(&mut raw).await.unwrap();
+    let text = String::from_utf8(raw).unwrap();
+    assert!(text.starts_with("HTTP/1.1 408"), "{text}");
+    assert!(text.contains("\"code\":\"request_timeout\""), "{text}");
+    let answer = send(
+        server,
+        &post("/v1/eligibility", ""),
+        br#"{"tenant":"acme","member":"u_bob"}"#,
+    )
+    .await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+}
