@@ -267,14 +267,18 @@ impl Reader {
             None => return Err(self.syntax(1, 1, "the header has no `tool` (a string)")),
         }
         let header: Header = serde_yaml::from_str(&text).map_err(|e| self.yaml_error(&e, 0, 0))?;
-        if let Some(pair) = header.tenants.windows(2).find(|w| w[0] >= w[1]) {
+        let unsorted = header.tenants.windows(2).find_map(|w| match w {
+            [a, b] if a >= b => Some((a, b)),
+            _ => None,
+        });
+        if let Some((a, b)) = unsorted {
             return Err(self.syntax(
                 1,
                 1,
                 format!(
                     "`tenants` must be sorted and unique; `{}` comes after `{}`",
-                    excerpt(&pair[1]),
-                    excerpt(&pair[0])
+                    excerpt(b),
+                    excerpt(a)
                 ),
             ));
         }
@@ -295,13 +299,21 @@ impl Reader {
         // serde's messages may quote a value: keep them short and escaped.
         let message = e.to_string();
         let message = message.split(" at line ").next().unwrap_or_default();
+        // An entry is parsed as a one-element list: name paths from the entry.
+        let message = match message.strip_prefix(".[0].") {
+            Some(rest) => match rest.split_once(": ") {
+                Some((path, what)) => format!("at `{path}`: {what}"),
+                None => rest.to_owned(),
+            },
+            None => message.to_owned(),
+        };
         let message = if message.chars().count() > 200 {
             format!(
                 "{}…",
                 excerpt(&message.chars().take(200).collect::<String>())
             )
         } else {
-            crate::changes::escape(message).into_owned()
+            crate::changes::escape(&message).into_owned()
         };
         self.syntax(line, column, message)
     }
