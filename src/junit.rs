@@ -59,11 +59,10 @@ impl JunitReport {
         writeln!(
             self.spool,
             "    <testcase classname=\"{}\" name=\"{}\">\n      \
-             <failure message=\"{}\" type=\"{}\">{}</failure>\n    </testcase>",
+             <failure message=\"{}\" type=\"failure\">{}</failure>\n    </testcase>",
             attribute(classname),
             attribute(name),
             attribute(message),
-            "failure",
             text(details)
         )
     }
