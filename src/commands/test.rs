@@ -272,7 +272,8 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
     if let (Some(junit), Some(path)) = (junit, &args.junit) {
         junit.write_to(path)?;
     }
-    print!("{report}");
+    // A full disk or closed stdout is an error (exit 2), not a panic.
+    std::io::Write::write_all(&mut std::io::stdout().lock(), report.as_bytes())?;
     Ok(if failed == 0 { Exit::Ok } else { Exit::Denied })
 }
 

@@ -241,12 +241,12 @@ pub fn check(args: CheckArgs) -> anyhow::Result<Exit> {
     };
     let mut merge = crate::runtime()?.block_on(async {
         let directory = crate::directory::open(&args.directory).await?;
-        let named: &[String] = if recorded.all_tenants {
-            &[]
+        let tenants = if recorded.all_tenants {
+            crate::sweep::tenants(directory.as_ref(), &[]).await?
         } else {
-            &recorded.tenants
+            // Sorted and unique: the reader checked.
+            recorded.tenants.clone()
         };
-        let tenants = crate::sweep::tenants(directory.as_ref(), named).await?;
         let header = file::Header {
             format: file::FORMAT.to_owned(),
             tool: file::tool(),
@@ -329,6 +329,10 @@ pub fn check(args: CheckArgs) -> anyhow::Result<Exit> {
         junit,
         ..
     } = merge;
+    // The report first: a JUnit path that cannot be written leaves no FILE.new.
+    if let (Some(junit), Some(path)) = (junit, &args.junit) {
+        junit.write_to(path)?;
+    }
     let mut footer = String::new();
     if changed {
         writer.finish()?;
@@ -349,9 +353,6 @@ pub fn check(args: CheckArgs) -> anyhow::Result<Exit> {
         // Nothing to review: a FILE.new of an earlier run is stale.
         drop(writer);
         remove_stale(&pending)?;
-    }
-    if let (Some(junit), Some(path)) = (junit, &args.junit) {
-        junit.write_to(path)?;
     }
 
     let stdout = io::stdout();
@@ -411,10 +412,11 @@ pub fn accept(args: AcceptArgs) -> anyhow::Result<Exit> {
             args.file.display()
         )
     })?;
-    println!(
+    writeln!(
+        io::stdout().lock(),
         "accepted `{}` as `{}` ({entries} decisions)",
         pending.display(),
         args.file.display()
-    );
+    )?;
     Ok(Exit::Ok)
 }

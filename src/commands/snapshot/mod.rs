@@ -12,6 +12,7 @@
 mod check;
 mod file;
 
+use std::io::Write as _;
 use std::path::PathBuf;
 
 use anyhow::Context;
@@ -132,10 +133,11 @@ fn record(args: RecordArgs) -> anyhow::Result<Exit> {
         writer.finish()?;
         anyhow::Ok((entries, tenants.len()))
     })?;
-    println!(
+    writeln!(
+        std::io::stdout().lock(),
         "recorded {entries} decisions of {tenants} tenants at {} into `{}`",
         restore_engine::vocabulary::format_timestamp(at),
         args.out.display()
-    );
+    )?;
     Ok(Exit::Ok)
 }
