@@ -355,11 +355,22 @@ pub fn check(args: CheckArgs) -> anyhow::Result<Exit> {
         remove_stale(&pending)?;
     }
 
+    print_report(&summary, [flips, others, moved], &footer)?;
+    Ok(if changed && !args.accept {
+        Exit::Denied
+    } else {
+        Exit::Ok
+    })
+}
+
+/// The tallies, then the spooled member lines (flips, other changes, members
+/// added and removed), then what to do next.
+fn print_report(summary: &str, spools: [BufWriter<File>; 3], footer: &str) -> anyhow::Result<()> {
     let stdout = io::stdout();
     let mut out = BufWriter::new(stdout.lock());
     out.write_all(summary.as_bytes())?;
     let mut first = true;
-    for spool in [flips, others, moved] {
+    for spool in spools {
         let mut file = spool.into_inner().map_err(|e| e.into_error())?;
         if file.stream_position()? == 0 {
             continue;
@@ -376,11 +387,7 @@ pub fn check(args: CheckArgs) -> anyhow::Result<Exit> {
         out.write_all(footer.as_bytes())?;
     }
     out.flush()?;
-    Ok(if changed && !args.accept {
-        Exit::Denied
-    } else {
-        Exit::Ok
-    })
+    Ok(())
 }
 
 fn remove_stale(pending: &Path) -> anyhow::Result<()> {
