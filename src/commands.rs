@@ -7,4 +7,5 @@ pub mod import;
 pub mod restore;
 pub mod schema;
 pub mod snapshot;
+pub mod serve;
 pub mod test;

@@ -42,6 +42,8 @@ enum Command {
     Diff(commands::diff::Args),
     /// Decision snapshots: record, check against the rules, accept changes.
     Snapshot(commands::snapshot::Args),
+    /// Run the decision service (HTTP) until SIGTERM/SIGINT.
+    Serve(commands::serve::Args),
 }
 
 /// What a command asks `main` to exit with.
@@ -89,6 +91,7 @@ fn main() -> ExitCode {
         Command::Test(args) => commands::test::run(args),
         Command::Diff(args) => commands::diff::run(args),
         Command::Snapshot(args) => commands::snapshot::run(args),
+        Command::Serve(args) => commands::serve::run(args),
     };
     match result {
         Ok(Exit::Ok) => ExitCode::SUCCESS,
