@@ -66,11 +66,18 @@ pub use state::{AppState, DecisionContext, DecisionKind, ServedPolicies, ServerC
 
 /// Serves `state` on `listener` until `shutdown` completes, then stops
 /// accepting and waits for the requests in flight (restores included).
+///
+/// HTTP/1.1 with keep-alive. A client must send its request head within
+/// the request timeout, or its connection is closed (axum's own `serve`
+/// sets no such limit, so a slow client could hold a connection forever).
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    use hyper_util::service::TowerToHyperService;
+
     let upkeep_state = state.clone();
     let upkeep = tokio::spawn(async move {
         let mut interval = tokio::time::interval(metrics::UPKEEP_INTERVAL);
@@ -79,19 +86,57 @@ pub async fn serve(
             upkeep_state.metrics.run_upkeep();
         }
     });
-    use axum::serve::ListenerExt;
-    // Small answers on kept-alive connections: without TCP_NODELAY, Nagle's
-    // algorithm and delayed ACKs would add tens of milliseconds to some.
-    let listener = listener.tap_io(|stream| {
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(state.config.request_timeout);
+    let service = TowerToHyperService::new(router(state));
+    let connections = hyper_util::server::graceful::GracefulShutdown::new();
+    let shutdown = std::pin::pin!(shutdown);
+    let mut shutdown = shutdown;
+    loop {
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    accept_failed(e).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        // Small answers on kept-alive connections: without TCP_NODELAY,
+        // Nagle's algorithm and delayed ACKs would add tens of milliseconds.
         if let Err(e) = stream.set_nodelay(true) {
             tracing::debug!(error = %e, "cannot set TCP_NODELAY");
         }
-    });
-    let result = axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
-        .await;
+        let connection = http.serve_connection(TokioIo::new(stream), service.clone());
+        let connection = connections.watch(connection);
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!(error = %e, "connection ended with an error");
+            }
+        });
+    }
+    // Stop accepting, then let every connection finish its request.
+    drop(listener);
+    connections.shutdown().await;
     upkeep.abort();
-    result
+    Ok(())
+}
+
+/// A failed `accept`: a client that gave up is nothing; anything else
+/// (out of file descriptors) is logged and retried after a pause, so the
+/// loop neither spins nor stops serving.
+async fn accept_failed(error: std::io::Error) {
+    use std::io::ErrorKind;
+    if matches!(
+        error.kind(),
+        ErrorKind::ConnectionAborted | ErrorKind::ConnectionReset | ErrorKind::ConnectionRefused
+    ) {
+        return;
+    }
+    tracing::error!(error = %error, "accepting a connection failed; retrying in 1 s");
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
 }
 
 /// Completes on SIGTERM or SIGINT (Ctrl-C).

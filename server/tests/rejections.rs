@@ -303,3 +303,29 @@ async fn a_full_server_sheds_and_a_slow_request_times_out() {
     .await;
     assert_eq!(answer.status, 200, "{}", answer.body);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_never_finishes_its_head_is_disconnected() {
+    let config = ServerConfig {
+        request_timeout: std::time::Duration::from_millis(700),
+        ..ServerConfig::default()
+    };
+    let server = start(None, config).await;
+    let mut slow = TcpStream::connect(server).await.unwrap();
+    slow.write_all(b"GET /healthz HTTP/1.1\r\nHost: te")
+        .await
+        .unwrap();
+    let mut raw = Vec::new();
+    let read = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        slow.read_to_end(&mut raw),
+    )
+    .await;
+    assert!(
+        read.is_ok(),
+        "the server kept a half-sent request head open"
+    );
+    // Other clients are served meanwhile and after.
+    let answer = send(server, "GET /healthz HTTP/1.1", &[]).await;
+    assert_eq!(answer.status, 200);
+}
