@@ -4,9 +4,30 @@
 use std::fmt;
 use std::sync::Arc;
 
+use chrono::{DateTime, Utc};
 use thiserror::Error;
 
+use crate::vocabulary::format_timestamp;
 use crate::yaml::Span;
+
+/// Why facts could not be decided on at the time asked.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum EvaluationError {
+    /// The member's deletion lies after the evaluation time: the time since
+    /// deletion would be negative, and a window check would pass wrongly.
+    #[error(
+        "member `{}` was deleted at {}, after the evaluation time {}; decide at or after the deletion",
+        crate::excerpt::Excerpt(member),
+        format_timestamp(*deleted_at),
+        format_timestamp(*at)
+    )]
+    DeletedAfterEvaluation {
+        member: String,
+        deleted_at: DateTime<Utc>,
+        at: DateTime<Utc>,
+    },
+}
 
 /// What is wrong at one place in a rule file.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]

@@ -137,9 +137,9 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
                 let mut facts = facts?;
                 let plan = facts.tenant.plan;
                 facts.tenant.plan = args.from_tier.unwrap_or(plan);
-                let a = before.evaluate(&facts, &Request::default(), at);
+                let a = before.try_evaluate(&facts, &Request::default(), at)?;
                 facts.tenant.plan = args.to_tier.unwrap_or(plan);
-                let b = after.evaluate(&facts, &Request::default(), at);
+                let b = after.try_evaluate(&facts, &Request::default(), at)?;
                 record(&mut impact, a, b);
                 progress.inc(1);
             }

@@ -51,7 +51,7 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
     })?;
     let decision = selected
         .policy()
-        .evaluate(&facts, &Request::default(), selected.at);
+        .try_evaluate(&facts, &Request::default(), selected.at)?;
     if args.explain {
         let explanation = selected
             .policy()

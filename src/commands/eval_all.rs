@@ -54,7 +54,7 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
         }
         while let Some(facts) = stream.next().await {
             let facts = facts?;
-            let decision = policy.evaluate(&facts, &request, at);
+            let decision = policy.try_evaluate(&facts, &request, at)?;
             match args.output {
                 Format::Jsonl => {
                     serde_json::to_writer(&mut out, &decision)?;

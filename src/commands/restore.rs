@@ -3,8 +3,11 @@
 
 use std::sync::Arc;
 
+use chrono::Utc;
+
 use restore_directory::{DirectoryUrl, RestoreOutcome, RestoreRequest};
 use restore_engine::facts::{Facts, Request};
+use restore_engine::vocabulary::format_timestamp;
 
 use crate::output::{decision_text, render_decision, render_value, OutputFormat};
 use crate::policy_args::PolicyArgs;
@@ -31,20 +34,37 @@ pub struct Args {
     pub department: String,
     #[arg(long, value_enum, default_value = "json")]
     pub output: OutputFormat,
+    /// Decide only: read the facts, print the decision, write nothing.
+    /// The only mode that accepts `--at` (a write decides at the current time).
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 pub fn run(args: Args) -> anyhow::Result<Exit> {
     if args.department.trim().is_empty() {
         anyhow::bail!("--department is blank: a restore needs a department (F8)");
     }
+    if args.dry_run {
+        return dry_run(&args);
+    }
+    // A write decides at the real clock and records that time: a caller-chosen
+    // time could reopen an expired window and backdate the audit row.
+    if let Some(at) = args.policy.at {
+        anyhow::bail!(
+            "--at {} is only allowed with --dry-run: a restore decides at the current time",
+            format_timestamp(at)
+        );
+    }
     if let DirectoryUrl::Memory(_) = DirectoryUrl::parse(&args.directory)? {
         anyhow::bail!("memory: directories are read-only snapshots; import into sqlite: first");
     }
+    // The clock is read once: the policy in force, the decision and the
+    // audit row all use this time.
+    let at = Utc::now();
     // `Decide` is a 'static trait object, so the closure owns the rules.
-    let selected = Arc::new(args.policy.select()?);
-    let at = selected.at;
+    let selected = Arc::new(args.policy.select_at(at)?);
     let rules = selected.clone();
-    let decide = move |facts: &Facts| rules.policy().evaluate(facts, &Request::default(), at);
+    let decide = move |facts: &Facts| rules.policy().try_evaluate(facts, &Request::default(), at);
     let request = RestoreRequest {
         tenant: args.tenant.clone(),
         member: args.member.clone(),
@@ -76,4 +96,31 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
             Ok(Exit::Denied)
         }
     }
+}
+
+/// `--dry-run`: the decision a restore would get at `--at` (default now),
+/// read with the directory's read-only `facts`; nothing is written.
+fn dry_run(args: &Args) -> anyhow::Result<Exit> {
+    let selected = args.policy.select()?;
+    let facts = crate::runtime()?.block_on(async {
+        let directory = crate::directory::open(&args.directory).await?;
+        anyhow::Ok(
+            directory
+                .facts(&args.tenant, &args.member, Some(&args.actor))
+                .await?,
+        )
+    })?;
+    let decision = selected
+        .policy()
+        .try_evaluate(&facts, &Request::default(), selected.at)?;
+    eprintln!(
+        "restorectl: dry run: decided at {}; nothing was written",
+        format_timestamp(selected.at)
+    );
+    print!("{}", render_decision(&decision, args.output)?);
+    Ok(if decision.allowed {
+        Exit::Ok
+    } else {
+        Exit::Denied
+    })
 }

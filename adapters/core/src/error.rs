@@ -18,6 +18,9 @@ pub enum DirectoryError {
     Url(#[from] UrlError),
     #[error(transparent)]
     Snapshot(#[from] SnapshotError),
+    /// The policy could not decide on the facts read (nothing was written).
+    #[error(transparent)]
+    Evaluation(#[from] restore_engine::EvaluationError),
     /// A stored row breaks an invariant (unknown plan, negative seats, ...).
     #[error("bad row in `{table}` ({key}): {reason}")]
     BadRow {
