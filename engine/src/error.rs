@@ -185,7 +185,12 @@ pub struct RuleDiagnostic {
 
 impl fmt::Display for RuleDiagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}:{}: ", self.file, self.span.line, self.span.column)?;
+        // Line 0: no place in the file (it could not be read at all).
+        if self.span.line > 0 {
+            write!(f, "{}:{}:{}: ", self.file, self.span.line, self.span.column)?;
+        } else {
+            write!(f, "{}: ", self.file)?;
+        }
         if !self.path.is_empty() {
             write!(f, "at `{}`: ", self.path)?;
         }

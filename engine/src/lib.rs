@@ -20,6 +20,7 @@ pub mod load;
 pub mod model;
 mod policy_set;
 pub mod schema;
+pub mod source;
 pub mod vocabulary;
 pub mod yaml;
 

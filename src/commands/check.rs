@@ -3,9 +3,10 @@
 //! resources without an outcome, ...).
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use restore_engine::lint::lint;
+use restore_engine::source::{read_text_file, Limit};
 use restore_engine::vocabulary::format_timestamp;
 use restore_engine::{LoadError, PolicySet, SourceDiagnostic};
 
@@ -50,6 +51,14 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
     Ok(Exit::Ok)
 }
 
+/// The text of a rule file for its snippets, read as the loader read it
+/// (bounded, byte-order mark dropped); empty if it cannot be read again.
+fn read_rule_file(file: &str) -> String {
+    Limit::rule_file()
+        .and_then(|limit| read_text_file(Path::new(file), limit))
+        .unwrap_or_default()
+}
+
 /// Every diagnostic: a one-line headline (file:line:column: path: message),
 /// then the offending lines with the place underlined.
 fn report(err: &LoadError) -> String {
@@ -59,7 +68,7 @@ fn report(err: &LoadError) -> String {
         out.push_str(&format!("{diagnostic}\n"));
         let source = sources
             .entry(&diagnostic.file)
-            .or_insert_with(|| std::fs::read_to_string(&*diagnostic.file).unwrap_or_default());
+            .or_insert_with(|| read_rule_file(&diagnostic.file));
         if diagnostic.span.line > 0 && !source.is_empty() {
             let rendered = SourceDiagnostic::new(diagnostic.clone(), source.clone()).render();
             out.push_str(&rendered);

@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 use restore_engine::facts::{
     ActiveMember, DeletedMember, DeletionReason, DeletionState, Plan, ResourceItem,
 };
+use restore_engine::source::{read_text_file, Limit, ReadError};
 use serde::{Deserialize, Deserializer, Serialize};
 use thiserror::Error;
 
@@ -168,12 +169,23 @@ pub fn parse_zoned_timestamp(text: &str) -> Result<DateTime<Utc>, String> {
 }
 
 impl Snapshot {
-    /// Reads and validates a snapshot file; `.json` is JSON, anything else YAML.
+    /// Reads and validates a snapshot file; `.json` is JSON, anything else
+    /// YAML. Only a regular file is read, of at most [`Limit::snapshot`]
+    /// bytes (`RESTORECTL_MAX_SNAPSHOT_BYTES`, default 256 MiB).
     pub fn load(path: &Path) -> Result<Snapshot, SnapshotError> {
-        let file = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| SnapshotError::Read {
-            file: file.clone(),
+        let limit = Limit::snapshot().map_err(|e| SnapshotError::Read {
+            file: path.display().to_string(),
             reason: e.to_string(),
+        })?;
+        Snapshot::load_with_limit(path, limit)
+    }
+
+    /// [`Snapshot::load`] with an explicit size limit.
+    pub fn load_with_limit(path: &Path, limit: Limit) -> Result<Snapshot, SnapshotError> {
+        let file = path.display().to_string();
+        let text = read_text_file(path, limit).map_err(|e| SnapshotError::Read {
+            file: file.clone(),
+            reason: read_reason(&e),
         })?;
         Snapshot::parse(&text, &file, SnapshotSyntax::from_path(path))
     }
@@ -184,6 +196,8 @@ impl Snapshot {
         file: &str,
         syntax: SnapshotSyntax,
     ) -> Result<Snapshot, SnapshotError> {
+        // A byte-order mark is legal at the start of a YAML or JSON file.
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
         let snapshot: Snapshot = match syntax {
             SnapshotSyntax::Json => {
                 serde_json::from_str(text).map_err(|e| SnapshotError::Parse {
@@ -288,6 +302,22 @@ impl Snapshot {
             }
         }
         Ok(())
+    }
+}
+
+/// The reason of a read error without the file name (the snapshot error
+/// names it already).
+fn read_reason(error: &ReadError) -> String {
+    match error {
+        ReadError::NotRegular { kind, .. } => format!("it is {kind}, not a regular file"),
+        ReadError::TooLarge {
+            limit, variable, ..
+        } => format!("larger than the limit of {limit} bytes (set {variable} to raise it)"),
+        ReadError::NotUtf8 { line, offset, .. } => {
+            format!("not UTF-8 text (invalid byte at line {line}, byte offset {offset})")
+        }
+        ReadError::Io { reason, .. } => reason.clone(),
+        other => other.to_string(),
     }
 }
 
