@@ -5,7 +5,7 @@
 //! it, with control characters escaped, so that a secret file passed by
 //! mistake is not printed and a value cannot drive the terminal.
 
-use std::fmt;
+use std::fmt::{self, Write as _};
 
 /// The most characters of a value an error message quotes.
 pub const EXCERPT_CHARS: usize = 40;
@@ -26,6 +26,77 @@ impl fmt::Display for Excerpt<'_> {
         }
         Ok(())
     }
+}
+
+/// `value` cut to `max` characters (`…` marks the cut), control characters
+/// escaped: for longer texts such as a parser's message.
+pub fn clip(value: &str, max: usize) -> String {
+    let mut out = String::new();
+    let mut chars = value.chars();
+    for c in chars.by_ref().take(max) {
+        let _ = write_escaped(&mut out, c);
+    }
+    if chars.next().is_some() {
+        out.push('…');
+    }
+    out
+}
+
+/// The most characters of a parser's message shown, after [`quote_safe`]
+/// has cut the values it quotes.
+pub const MESSAGE_CHARS: usize = 300;
+
+/// A message from a parser (serde, YAML, JSON) made safe to print: every
+/// value it quotes (`"…"` or `` `…` ``) becomes an [`Excerpt`], and the whole
+/// is clipped to [`MESSAGE_CHARS`]. Parsers quote the offending value in
+/// full (`invalid type: string "…"`), which would print a secret file that
+/// was passed by mistake.
+pub fn quote_safe(message: &str) -> String {
+    let mut out = String::with_capacity(message.len().min(MESSAGE_CHARS));
+    let mut chars = message.chars();
+    while let Some(c) = chars.next() {
+        if out.len() > 4 * MESSAGE_CHARS {
+            break;
+        }
+        if c != '"' && c != '`' {
+            out.push(c);
+            continue;
+        }
+        let mut quoted = String::new();
+        let mut escaped = false;
+        let mut closed = false;
+        for q in chars.by_ref() {
+            if escaped {
+                escaped = false;
+            } else if q == '\\' && c == '"' {
+                escaped = true;
+            } else if q == c {
+                closed = true;
+                break;
+            }
+            quoted.push(q);
+            if quoted.len() > 4 * EXCERPT_CHARS + 8 {
+                // Enough to make the excerpt; skip the rest of the value.
+                for r in chars.by_ref() {
+                    if escaped {
+                        escaped = false;
+                    } else if r == '\\' && c == '"' {
+                        escaped = true;
+                    } else if r == c {
+                        closed = true;
+                        break;
+                    }
+                }
+                break;
+            }
+        }
+        out.push(c);
+        let _ = write!(out, "{}", Excerpt(&quoted));
+        if closed {
+            out.push(c);
+        }
+    }
+    clip(&out, MESSAGE_CHARS)
 }
 
 /// A value shortened and escaped for an error message.
@@ -93,6 +164,25 @@ mod tests {
         let shown = excerpt(&long);
         assert_eq!(shown.chars().count(), EXCERPT_CHARS + 1);
         assert!(shown.ends_with('…'));
+    }
+
+    #[test]
+    fn parser_messages_quote_only_excerpts() {
+        let secret = format!("API_KEY={}", "s".repeat(5_000));
+        let message = format!("invalid type: string \"{secret}\", expected struct Snapshot");
+        let safe = quote_safe(&message);
+        assert!(safe.len() < 200, "{safe}");
+        assert!(
+            safe.starts_with("invalid type: string \"API_KEY=sss"),
+            "{safe}"
+        );
+        assert!(safe.ends_with("\", expected struct Snapshot"), "{safe}");
+        assert_eq!(
+            quote_safe("unknown field `nmae`, expected `name`"),
+            "unknown field `nmae`, expected `name`"
+        );
+        assert_eq!(quote_safe("a \"b\\\"c\nd\" e"), "a \"b\\\"c\\nd\" e");
+        assert!(quote_safe(&"x".repeat(10_000)).chars().count() <= MESSAGE_CHARS + 1);
     }
 
     #[test]

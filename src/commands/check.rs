@@ -64,16 +64,25 @@ fn read_rule_file(file: &str) -> String {
 fn report(err: &LoadError) -> String {
     let mut sources: HashMap<&str, String> = HashMap::new();
     let mut out = String::new();
-    for diagnostic in &err.diagnostics {
+    for diagnostic in err.diagnostics.iter().take(MAX_REPORTED) {
         out.push_str(&format!("{diagnostic}\n"));
         let source = sources
             .entry(&diagnostic.file)
             .or_insert_with(|| read_rule_file(&diagnostic.file));
         if diagnostic.span.line > 0 && !source.is_empty() {
-            let rendered = SourceDiagnostic::new(diagnostic.clone(), source.clone()).render();
+            let rendered = SourceDiagnostic::new(diagnostic.clone(), source).render();
             out.push_str(&rendered);
             out.push('\n');
         }
     }
+    if err.diagnostics.len() > MAX_REPORTED {
+        out.push_str(&format!(
+            "… and {} more\n",
+            err.diagnostics.len() - MAX_REPORTED
+        ));
+    }
     out
 }
+
+/// The most diagnostics shown with snippets (all are counted in the summary).
+const MAX_REPORTED: usize = 50;

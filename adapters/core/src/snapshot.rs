@@ -6,6 +6,7 @@ use std::fmt;
 use std::path::Path;
 
 use chrono::{DateTime, Utc};
+use restore_engine::excerpt::{quote_safe, Excerpt};
 use restore_engine::facts::{
     ActiveMember, DeletedMember, DeletionReason, DeletionState, Plan, ResourceItem,
 };
@@ -206,7 +207,7 @@ impl Snapshot {
                         line: Some(e.line()),
                         column: Some(e.column()),
                     },
-                    message: strip_position(&e.to_string()),
+                    message: parse_message(&e.to_string()),
                 })?
             }
             SnapshotSyntax::Yaml => serde_yaml::from_str(text).map_err(|e| {
@@ -217,7 +218,7 @@ impl Snapshot {
                 SnapshotError::Parse {
                     file: file.to_owned(),
                     at,
-                    message: strip_position(&e.to_string()),
+                    message: parse_message(&e.to_string()),
                 }
             })?,
         };
@@ -237,7 +238,7 @@ impl Snapshot {
                 "format".into(),
                 format!(
                     "unknown snapshot format `{}`, expected `{SNAPSHOT_FORMAT}`",
-                    self.format
+                    Excerpt(&self.format)
                 ),
             ));
         }
@@ -252,7 +253,7 @@ impl Snapshot {
             if !tenants.insert(tenant.id.as_str()) {
                 return Err(invalid(
                     format!("tenants[{t}].id"),
-                    format!("duplicate tenant id `{}`", tenant.id),
+                    format!("duplicate tenant id `{}`", Excerpt(&tenant.id)),
                 ));
             }
             let mut active = HashSet::new();
@@ -268,7 +269,8 @@ impl Snapshot {
                         format!("tenants[{t}].members[{m}].id"),
                         format!(
                             "duplicate member id `{}` in tenant `{}`",
-                            member.id, tenant.id
+                            Excerpt(&member.id),
+                            Excerpt(&tenant.id)
                         ),
                     ));
                 }
@@ -284,7 +286,8 @@ impl Snapshot {
                         format!("{at}.id"),
                         format!(
                             "duplicate deleted member id `{}` in tenant `{}`",
-                            member.id, tenant.id
+                            Excerpt(&member.id),
+                            Excerpt(&tenant.id)
                         ),
                     ));
                 }
@@ -294,7 +297,11 @@ impl Snapshot {
                         if !ids.insert(item.id.as_str()) {
                             return Err(invalid(
                                 format!("{at}.resources.{resource}[{i}].id"),
-                                format!("duplicate item id `{}` in `{resource}`", item.id),
+                                format!(
+                                    "duplicate item id `{}` in `{}`",
+                                    Excerpt(&item.id),
+                                    Excerpt(resource)
+                                ),
                             ));
                         }
                     }
@@ -319,6 +326,18 @@ fn read_reason(error: &ReadError) -> String {
         ReadError::Io { reason, .. } => reason.clone(),
         other => other.to_string(),
     }
+}
+
+/// A parser's message, safe to print: without the position (reported
+/// apart), quoting only excerpts; a file that is not a snapshot at all (a
+/// `.env` file passed by mistake) is said to be so, without quoting it.
+fn parse_message(message: &str) -> String {
+    let message = strip_position(message);
+    if message.starts_with("invalid type") && message.ends_with("expected struct Snapshot") {
+        return "this is not a directory snapshot: expected a mapping with `format` and `tenants`"
+            .into();
+    }
+    quote_safe(&message)
 }
 
 /// Parsers append " at line L column C"; the position is reported separately.
