@@ -1,10 +1,96 @@
-//! Rendering decisions as JSON, YAML or text. All three carry the same fields.
+//! Rendering decisions as JSON, YAML or text (all three carry the same
+//! fields), and writing to stdout and stderr without panicking.
+//!
+//! Every command writes its result through [`emit`] or [`Stdout`]: a write
+//! error is an error (exit 2, one line: `cannot write to standard output:
+//! No space left on device`), never a panic as with `print!`. A closed pipe
+//! (`restorectl eval-all … | head -1`) is not an error: once the reader is
+//! gone, output is dropped, long commands stop early ([`stdout_closed`]) and
+//! the command exits with the code it would have had (0, or 1 for a denial).
 
 use std::fmt::Write as _;
+use std::io::{self, BufWriter, StdoutLock, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use restore_engine::decision::Decision;
 use restore_engine::explain::Explanation;
 use restore_engine::vocabulary::format_timestamp;
+
+/// Set once stdout reported a closed pipe.
+static STDOUT_CLOSED: AtomicBool = AtomicBool::new(false);
+
+/// True once the reader of stdout has gone away.
+pub fn stdout_closed() -> bool {
+    STDOUT_CLOSED.load(Ordering::Relaxed)
+}
+
+/// Buffered stdout that turns a closed pipe into the end of output.
+pub struct Stdout {
+    inner: BufWriter<StdoutLock<'static>>,
+}
+
+/// Locks stdout for a run of writes; call `flush` at the end.
+pub fn stdout() -> Stdout {
+    Stdout {
+        inner: BufWriter::new(io::stdout().lock()),
+    }
+}
+
+impl Stdout {
+    fn closed_is_done<T>(result: io::Result<T>, done: T) -> io::Result<T> {
+        match result {
+            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {
+                STDOUT_CLOSED.store(true, Ordering::Relaxed);
+                Ok(done)
+            }
+            other => other,
+        }
+    }
+
+    /// Writes `text` and flushes, as [`emit`] does.
+    pub fn emit(&mut self, text: &str) -> anyhow::Result<()> {
+        self.write_all(text.as_bytes())
+            .and_then(|()| self.flush())
+            .map_err(write_error)
+    }
+}
+
+impl Write for Stdout {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if stdout_closed() {
+            return Ok(buf.len());
+        }
+        Self::closed_is_done(self.inner.write(buf), buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        if stdout_closed() {
+            return Ok(());
+        }
+        Self::closed_is_done(self.inner.flush(), ())
+    }
+}
+
+/// Writes a command's output to stdout and flushes it.
+pub fn emit(text: &str) -> anyhow::Result<()> {
+    stdout().emit(text)
+}
+
+/// A failed write to stdout, as a one-line error.
+pub fn write_error(e: io::Error) -> anyhow::Error {
+    anyhow::anyhow!("cannot write to standard output: {e}")
+}
+
+/// Writes a note or warning to stderr; a failure there cannot be reported
+/// anywhere, so it is ignored (`eprintln!` would panic).
+pub fn note(text: &str) {
+    let mut err = io::stderr().lock();
+    let _ = err.write_all(text.as_bytes());
+    if !text.ends_with('\n') {
+        let _ = err.write_all(b"\n");
+    }
+    let _ = err.flush();
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum OutputFormat {

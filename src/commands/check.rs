@@ -3,6 +3,7 @@
 //! resources without an outcome, ...).
 
 use std::collections::HashMap;
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use restore_engine::lint::lint;
@@ -10,6 +11,7 @@ use restore_engine::source::{read_text_file, Limit};
 use restore_engine::vocabulary::format_timestamp;
 use restore_engine::{LoadError, PolicySet, SourceDiagnostic};
 
+use crate::output::{note, stdout, write_error};
 use crate::Exit;
 
 #[derive(Debug, clap::Args)]
@@ -26,25 +28,29 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
     let set = match PolicySet::load_dir(&args.rules) {
         Ok(set) => set,
         Err(err) => {
-            eprint!("{}", report(&err));
+            note(&report(&err));
             anyhow::bail!("{}", err.summary());
         }
     };
     let mut warnings = 0;
+    let mut out = stdout();
     for policy in set.policies() {
-        println!(
+        writeln!(
+            out,
             "ok: {} {} effective {} ({}, {})",
             policy.name(),
             policy.version(),
             format_timestamp(policy.effective_from()),
             policy.file(),
             policy.digest()
-        );
+        )
+        .map_err(write_error)?;
         for warning in lint(policy) {
             warnings += 1;
-            eprintln!("{warning}");
+            note(&warning.to_string());
         }
     }
+    out.flush().map_err(write_error)?;
     if warnings > 0 && args.deny_warnings {
         anyhow::bail!("{warnings} static-check warning(s) and --deny-warnings");
     }

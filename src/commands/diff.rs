@@ -155,7 +155,7 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
         }
         DiffFormat::Text => impact_text(&impact),
     };
-    print!("{out}");
+    crate::output::emit(&out)?;
     Ok(Exit::Ok)
 }
 

@@ -3,13 +3,14 @@
 
 use std::sync::Arc;
 
+use anyhow::Context as _;
 use chrono::Utc;
 
 use restore_directory::{DirectoryUrl, RestoreOutcome, RestoreRequest};
 use restore_engine::facts::{Facts, Request};
 use restore_engine::vocabulary::format_timestamp;
 
-use crate::output::{decision_text, render_decision, render_value, OutputFormat};
+use crate::output::{decision_text, emit, note, render_decision, render_value, OutputFormat};
 use crate::policy_args::PolicyArgs;
 use crate::Exit;
 
@@ -88,11 +89,16 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
                 ),
                 other => render_value(&receipt, other)?,
             };
-            print!("{text}");
+            emit(&text).with_context(|| {
+                format!(
+                    "the restore was committed (audit id {}), but its receipt could not be written",
+                    receipt.audit_id
+                )
+            })?;
             Ok(Exit::Ok)
         }
         RestoreOutcome::Denied(decision) => {
-            print!("{}", render_decision(&decision, args.output)?);
+            emit(&render_decision(&decision, args.output)?)?;
             Ok(Exit::Denied)
         }
     }
@@ -113,11 +119,11 @@ fn dry_run(args: &Args) -> anyhow::Result<Exit> {
     let decision = selected
         .policy()
         .try_evaluate(&facts, &Request::default(), selected.at)?;
-    eprintln!(
+    note(&format!(
         "restorectl: dry run: decided at {}; nothing was written",
         format_timestamp(selected.at)
-    );
-    print!("{}", render_decision(&decision, args.output)?);
+    ));
+    emit(&render_decision(&decision, args.output)?)?;
     Ok(if decision.allowed {
         Exit::Ok
     } else {

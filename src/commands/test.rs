@@ -242,7 +242,7 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
         );
     }
     outln!(report, "{passed} passed, {failed} failed");
-    print!("{report}");
+    crate::output::emit(&report)?;
     Ok(if failed == 0 { Exit::Ok } else { Exit::Denied })
 }
 
