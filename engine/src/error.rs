@@ -84,6 +84,8 @@ pub enum RuleErrorKind {
     TimestampWithoutZone { text: String },
     #[error("`{}` is not an RFC 3339 timestamp", crate::excerpt::Excerpt(.text))]
     BadTimestamp { text: String },
+    #[error("timestamp `{}` is outside the years 0000-9999", crate::excerpt::Excerpt(.text))]
+    TimestampOutOfRange { text: String },
     #[error("duplicate {what} `{}` (first defined on line {first_line})", crate::excerpt::Excerpt(.id))]
     DuplicateId {
         what: &'static str,
@@ -151,6 +153,7 @@ impl RuleErrorKind {
             RuleErrorKind::DurationTooLarge { .. } => "restore::duration_too_large",
             RuleErrorKind::TimestampWithoutZone { .. } => "restore::timestamp_without_zone",
             RuleErrorKind::BadTimestamp { .. } => "restore::bad_timestamp",
+            RuleErrorKind::TimestampOutOfRange { .. } => "restore::timestamp_out_of_range",
             RuleErrorKind::DuplicateId { .. } => "restore::duplicate_id",
             RuleErrorKind::BadCondition => "restore::bad_condition",
             RuleErrorKind::OperatorCount { .. } => "restore::operator_count",

@@ -21,6 +21,7 @@ pub mod model;
 mod policy_set;
 pub mod schema;
 pub mod source;
+pub mod timestamp;
 pub mod vocabulary;
 pub mod yaml;
 

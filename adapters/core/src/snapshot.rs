@@ -1,18 +1,23 @@
 //! The directory snapshot file: the in-memory adapter's input and the import
 //! format. YAML or JSON; see DESIGN.md, "Directory snapshot file".
 
-use std::collections::{BTreeMap, HashSet};
+mod validate;
+
+use std::collections::BTreeMap;
 use std::fmt;
 use std::path::Path;
 
 use chrono::{DateTime, Utc};
-use restore_engine::excerpt::{quote_safe, Excerpt};
+use restore_engine::excerpt::quote_safe;
 use restore_engine::facts::{
     ActiveMember, DeletedMember, DeletionReason, DeletionState, Plan, ResourceItem,
 };
 use restore_engine::source::{read_text_file, Limit, ReadError};
+use restore_engine::timestamp::parse_timestamp;
 use serde::{Deserialize, Deserializer, Serialize};
 use thiserror::Error;
+
+pub use validate::{MAX_ID_BYTES, MAX_SEATS, MAX_TEXT_BYTES};
 
 /// The only snapshot format this build reads.
 pub const SNAPSHOT_FORMAT: &str = "restore-directory/v1";
@@ -154,19 +159,9 @@ pub fn zoned_timestamp<'de, D: Deserializer<'de>>(d: D) -> Result<DateTime<Utc>,
 }
 
 /// Parses an RFC 3339 timestamp that names its zone (`Z` or `±HH:MM`).
+/// Years 0000–9999 only (see [`restore_engine::timestamp`]).
 pub fn parse_zoned_timestamp(text: &str) -> Result<DateTime<Utc>, String> {
-    match DateTime::parse_from_rfc3339(text.trim()) {
-        Ok(t) => Ok(t.with_timezone(&Utc)),
-        Err(_)
-            if chrono::NaiveDateTime::parse_from_str(text.trim(), "%Y-%m-%dT%H:%M:%S%.f")
-                .is_ok() =>
-        {
-            Err(format!(
-                "timestamp `{text}` has no time zone; add `Z` or an offset such as `+08:00`"
-            ))
-        }
-        Err(e) => Err(format!("`{text}` is not an RFC 3339 timestamp: {e}")),
-    }
+    parse_timestamp(text).map_err(|e| e.to_string())
 }
 
 impl Snapshot {
@@ -224,91 +219,6 @@ impl Snapshot {
         };
         snapshot.validate(file)?;
         Ok(snapshot)
-    }
-
-    /// Invariants serde cannot express: format version, unique ids.
-    fn validate(&self, file: &str) -> Result<(), SnapshotError> {
-        let invalid = |path: String, message: String| SnapshotError::Invalid {
-            file: file.to_owned(),
-            path,
-            message,
-        };
-        if self.format != SNAPSHOT_FORMAT {
-            return Err(invalid(
-                "format".into(),
-                format!(
-                    "unknown snapshot format `{}`, expected `{SNAPSHOT_FORMAT}`",
-                    Excerpt(&self.format)
-                ),
-            ));
-        }
-        let mut tenants = HashSet::new();
-        for (t, tenant) in self.tenants.iter().enumerate() {
-            if tenant.id.trim().is_empty() {
-                return Err(invalid(
-                    format!("tenants[{t}].id"),
-                    "tenant id is empty".into(),
-                ));
-            }
-            if !tenants.insert(tenant.id.as_str()) {
-                return Err(invalid(
-                    format!("tenants[{t}].id"),
-                    format!("duplicate tenant id `{}`", Excerpt(&tenant.id)),
-                ));
-            }
-            let mut active = HashSet::new();
-            for (m, member) in tenant.members.iter().enumerate() {
-                if member.id.trim().is_empty() {
-                    return Err(invalid(
-                        format!("tenants[{t}].members[{m}].id"),
-                        "member id is empty".into(),
-                    ));
-                }
-                if !active.insert(member.id.as_str()) {
-                    return Err(invalid(
-                        format!("tenants[{t}].members[{m}].id"),
-                        format!(
-                            "duplicate member id `{}` in tenant `{}`",
-                            Excerpt(&member.id),
-                            Excerpt(&tenant.id)
-                        ),
-                    ));
-                }
-            }
-            let mut deleted = HashSet::new();
-            for (m, member) in tenant.deleted_members.iter().enumerate() {
-                let at = format!("tenants[{t}].deleted_members[{m}]");
-                if member.id.trim().is_empty() {
-                    return Err(invalid(format!("{at}.id"), "member id is empty".into()));
-                }
-                if !deleted.insert(member.id.as_str()) {
-                    return Err(invalid(
-                        format!("{at}.id"),
-                        format!(
-                            "duplicate deleted member id `{}` in tenant `{}`",
-                            Excerpt(&member.id),
-                            Excerpt(&tenant.id)
-                        ),
-                    ));
-                }
-                for (resource, items) in &member.resources {
-                    let mut ids = HashSet::new();
-                    for (i, item) in items.iter().enumerate() {
-                        if !ids.insert(item.id.as_str()) {
-                            return Err(invalid(
-                                format!("{at}.resources.{resource}[{i}].id"),
-                                format!(
-                                    "duplicate item id `{}` in `{}`",
-                                    Excerpt(&item.id),
-                                    Excerpt(resource)
-                                ),
-                            ));
-                        }
-                    }
-                }
-            }
-        }
-        Ok(())
     }
 }
 
