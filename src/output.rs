@@ -13,7 +13,8 @@ use std::io::{self, BufWriter, StdoutLock, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use restore_engine::decision::Decision;
-use restore_engine::explain::Explanation;
+use restore_engine::excerpt::{escape_control, Escaped};
+use restore_engine::explain::{Explanation, Trace};
 use restore_engine::vocabulary::format_timestamp;
 
 /// Set once stdout reported a closed pipe.
@@ -122,19 +123,25 @@ pub fn render_decision(decision: &Decision, format: OutputFormat) -> anyhow::Res
     }
 }
 
-/// A human-readable decision.
+/// A human-readable decision. Every value from the directory or the rules
+/// is shown with control characters escaped ([`Escaped`]): an id holding
+/// `\n` or an ANSI sequence cannot forge a line such as `DENIED: …`.
 pub fn decision_text(d: &Decision) -> String {
     let mut out = String::new();
     let verdict = if d.allowed { "ALLOWED" } else { "DENIED" };
     let _ = writeln!(
         out,
         "{verdict}: restore `{}` in tenant `{}`",
-        d.member, d.tenant
+        Escaped(&d.member),
+        Escaped(&d.tenant)
     );
     let _ = writeln!(
         out,
         "policy:           {} {} (tier {}, {})",
-        d.policy.name, d.policy.version, d.policy.tier, d.policy.digest
+        Escaped(&d.policy.name),
+        Escaped(&d.policy.version),
+        d.policy.tier,
+        d.policy.digest
     );
     let _ = writeln!(
         out,
@@ -151,43 +158,65 @@ pub fn decision_text(d: &Decision) -> String {
     } else {
         let _ = writeln!(out, "blockers:");
         for b in &d.blockers {
-            let _ = writeln!(out, "  - {} ({}): {}", b.rule, b.fact, b.message);
-            let _ = writeln!(out, "    remedy: {}", b.remedy);
+            let _ = writeln!(
+                out,
+                "  - {} ({}): {}",
+                Escaped(&b.rule),
+                Escaped(&b.fact),
+                Escaped(&b.message)
+            );
+            let _ = writeln!(out, "    remedy: {}", Escaped(&b.remedy));
         }
     }
-    let requires: Vec<&str> = d.requires.iter().map(|r| &**r).collect();
+    let requires: Vec<String> = d.requires.iter().map(|r| escape_control(r)).collect();
     let _ = writeln!(out, "requires:         {}", requires.join(", "));
     let _ = writeln!(out, "resources:");
     let width = d
         .resources
         .iter()
-        .map(|r| r.resource.len())
+        .map(|r| escape_control(&r.resource).chars().count())
         .max()
         .unwrap_or(0);
     for r in d.resources.iter() {
-        let _ = write!(out, "  {:width$}  {}", r.resource, r.outcome.as_str());
+        let _ = write!(
+            out,
+            "  {:width$}  {}",
+            Escaped(&r.resource),
+            r.outcome.as_str()
+        );
         if let (Some(restored), Some(not_restored)) = (r.restored, r.not_restored) {
             let _ = write!(out, " (restored {restored}, not restored {not_restored}");
             if !r.not_restored_items.is_empty() {
-                let _ = write!(out, ": {}", r.not_restored_items.join(", "));
+                let items: Vec<String> = r
+                    .not_restored_items
+                    .iter()
+                    .map(|i| escape_control(i))
+                    .collect();
+                let _ = write!(out, ": {}", items.join(", "));
             }
             out.push(')');
         }
         if let Some(reason) = &r.reason {
-            let _ = write!(out, " - {reason}");
+            let _ = write!(out, " - {}", Escaped(reason));
         }
         out.push('\n');
     }
     out
 }
 
-/// Every blocker and exception condition with the values it saw.
+/// Every blocker and exception condition with the values it saw (escaped,
+/// as in [`decision_text`]).
 pub fn explanation_text(e: &Explanation) -> String {
     let mut out = String::from("explanation:\n");
     for rule in &e.blockers {
         let verdict = if rule.holds { "HOLDS" } else { "does not hold" };
-        let _ = writeln!(out, "  blocker {} ({}): {verdict}", rule.rule, rule.fact);
-        rule.condition.write_text(2, &mut out);
+        let _ = writeln!(
+            out,
+            "  blocker {} ({}): {verdict}",
+            Escaped(&rule.rule),
+            Escaped(&rule.fact)
+        );
+        escaped_trace(&rule.condition).write_text(2, &mut out);
     }
     for exception in &e.resource_exceptions {
         let verdict = if exception.holds {
@@ -198,9 +227,39 @@ pub fn explanation_text(e: &Explanation) -> String {
         let _ = writeln!(
             out,
             "  exception {} -> {}: {verdict}",
-            exception.resource, exception.outcome
+            Escaped(&exception.resource),
+            Escaped(&exception.outcome)
         );
-        exception.condition.write_text(2, &mut out);
+        escaped_trace(&exception.condition).write_text(2, &mut out);
     }
     out
+}
+
+/// A trace whose texts have their control characters escaped.
+fn escaped_trace(trace: &Trace) -> Trace {
+    match trace {
+        Trace::All { holds, of } => Trace::All {
+            holds: *holds,
+            of: of.iter().map(escaped_trace).collect(),
+        },
+        Trace::Any { holds, of } => Trace::Any {
+            holds: *holds,
+            of: of.iter().map(escaped_trace).collect(),
+        },
+        Trace::Not { holds, of } => Trace::Not {
+            holds: *holds,
+            of: Box::new(escaped_trace(of)),
+        },
+        Trace::Compare {
+            holds,
+            subject,
+            op,
+            value,
+        } => Trace::Compare {
+            holds: *holds,
+            subject: escape_control(subject),
+            op,
+            value: escape_control(value),
+        },
+    }
 }

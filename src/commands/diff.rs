@@ -10,6 +10,7 @@ use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use restore_directory::snapshot::parse_zoned_timestamp;
 use restore_engine::decision::Outcome;
+use restore_engine::excerpt::{escape_control, Escaped};
 use restore_engine::facts::Plan;
 use restore_engine::vocabulary::format_timestamp;
 use restore_engine::{CompiledPolicy, Decision, PolicySet, Request};
@@ -235,8 +236,8 @@ fn verdict(allowed: bool) -> &'static str {
 
 fn side_text(s: &Side) -> String {
     match s.tier {
-        Some(tier) => format!("{} {} as {tier}", s.policy, s.version),
-        None => format!("{} {}", s.policy, s.version),
+        Some(tier) => format!("{} {} as {tier}", Escaped(&s.policy), Escaped(&s.version)),
+        None => format!("{} {}", Escaped(&s.policy), Escaped(&s.version)),
     }
 }
 
@@ -263,24 +264,31 @@ fn impact_text(i: &Impact) -> String {
         .changes
         .iter()
         .map(|m| {
-            let mut blockers: Vec<String> =
-                m.blockers_added.iter().map(|b| format!("+{b}")).collect();
-            blockers.extend(m.blockers_removed.iter().map(|b| format!("-{b}")));
+            let mut blockers: Vec<String> = m
+                .blockers_added
+                .iter()
+                .map(|b| format!("+{}", Escaped(b)))
+                .collect();
+            blockers.extend(
+                m.blockers_removed
+                    .iter()
+                    .map(|b| format!("-{}", Escaped(b))),
+            );
             let resources: Vec<String> = m
                 .resources
                 .iter()
                 .map(|r| {
                     format!(
                         "{}: {} -> {}",
-                        r.resource,
+                        Escaped(&r.resource),
                         r.before.as_str(),
                         r.after.as_str()
                     )
                 })
                 .collect();
             [
-                m.tenant.clone(),
-                m.member.clone(),
+                escape_control(&m.tenant),
+                escape_control(&m.member),
                 format!(
                     "{} -> {}",
                     verdict(m.allowed_before),
@@ -295,7 +303,7 @@ fn impact_text(i: &Impact) -> String {
     let mut widths = header.map(str::len);
     for row in &rows {
         for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.len());
+            *w = (*w).max(cell.chars().count());
         }
     }
     out.push('\n');

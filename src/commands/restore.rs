@@ -7,6 +7,7 @@ use anyhow::Context as _;
 use chrono::Utc;
 
 use restore_directory::{DirectoryUrl, RestoreOutcome, RestoreRequest};
+use restore_engine::excerpt::Escaped;
 use restore_engine::facts::{Facts, Request};
 use restore_engine::vocabulary::format_timestamp;
 
@@ -83,7 +84,7 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
                 OutputFormat::Text => format!(
                     "{}department:       {}\nseats used:       {}\naudit id:         {}\n",
                     decision_text(&receipt.decision),
-                    receipt.department,
+                    Escaped(&receipt.department),
                     receipt.seats_used,
                     receipt.audit_id
                 ),
