@@ -475,6 +475,39 @@ fn size_limits_are_enforced_and_named() {
     assert_eq!(run.code, Some(0), "{}", run.stderr);
 }
 
+#[test]
+fn an_alias_bomb_in_a_snapshot_is_refused_before_it_expands() {
+    // 27 KB that would expand to 10^9 resource items.
+    let dir = tempfile::tempdir().unwrap();
+    let items = vec!["{ id: d }"; 1000].join(", ");
+    let mut text = format!(
+        "format: restore-directory/v1
+tenants:
+  - &t
+    id: t
+    plan: pro
+    seats: {{ total: 1, used: 0 }}
+    deleted_members:
+      - &m
+        id: m
+        deleted_at: 2026-11-01T00:00:00Z
+        reason: removed_by_admin
+        deletion: completed
+        resources:
+          documents: [{items}]
+"
+    );
+    text.push_str(&"      - *m\n".repeat(1000));
+    text.push_str(&"  - *t\n".repeat(1000));
+    let bomb = write(dir.path(), "bomb.yaml", text);
+    let expected = "bomb.yaml:15:9: YAML aliases (`*name`) are not supported in snapshot files";
+    assert_refused(&restorectl(&eval_args(&memory(&bomb), "m")).run(), expected);
+    let target = dir.path().join("never.db");
+    let run = restorectl(&import_args(&bomb, &format!("sqlite:{}", target.display()))).run();
+    assert_refused(&run, expected);
+    assert!(!target.exists());
+}
+
 // 3. Errors never leak content.
 
 #[test]

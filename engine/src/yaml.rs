@@ -222,6 +222,37 @@ impl MarkedEventReceiver for TreeBuilder<'_> {
     }
 }
 
+/// The line and column (1-based) of the first alias (`*name`) in a YAML
+/// text, if any. Snapshot files refuse aliases: a few kilobytes of nested
+/// aliases expand to gigabytes (a "billion laughs"). A text without `*`
+/// cannot hold one and is not scanned; a syntax error is returned as such,
+/// so that a parser disagreement cannot hide an alias.
+pub fn first_alias(source: &str) -> Result<Option<(usize, usize)>, SyntaxError> {
+    if !source.contains('*') {
+        return Ok(None);
+    }
+    let mut parser = Parser::new_from_str(source);
+    loop {
+        match parser.next_token() {
+            Ok((Event::Alias(_), mark)) => return Ok(Some((mark.line(), mark.col() + 1))),
+            Ok((Event::StreamEnd, _)) => return Ok(None),
+            Ok(_) => {}
+            Err(e) => {
+                let mark = e.marker();
+                return Err(SyntaxError {
+                    span: Span {
+                        line: mark.line(),
+                        column: mark.col() + 1,
+                        offset: 0,
+                        len: 0,
+                    },
+                    message: e.info().to_owned(),
+                });
+            }
+        }
+    }
+}
+
 /// Parses one YAML document into a spanned tree. An empty document is `None`.
 pub fn parse(source: &str) -> Result<Option<Node>, SyntaxError> {
     let mut builder = TreeBuilder {

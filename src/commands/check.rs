@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
+use restore_engine::excerpt::{escape_control, Escaped};
 use restore_engine::lint::lint;
 use restore_engine::source::{read_text_file, Limit};
 use restore_engine::vocabulary::format_timestamp;
@@ -38,16 +39,16 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
         writeln!(
             out,
             "ok: {} {} effective {} ({}, {})",
-            policy.name(),
-            policy.version(),
+            Escaped(policy.name()),
+            Escaped(policy.version()),
             format_timestamp(policy.effective_from()),
-            policy.file(),
+            Escaped(policy.file()),
             policy.digest()
         )
         .map_err(write_error)?;
         for warning in lint(policy) {
             warnings += 1;
-            note(&warning.to_string());
+            note(&escape_control(&warning.to_string()));
         }
     }
     out.flush().map_err(write_error)?;

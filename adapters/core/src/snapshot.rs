@@ -205,20 +205,51 @@ impl Snapshot {
                     message: parse_message(&e.to_string()),
                 })?
             }
-            SnapshotSyntax::Yaml => serde_yaml::from_str(text).map_err(|e| {
-                let at = e.location().map_or(Position::default(), |l| Position {
-                    line: Some(l.line()),
-                    column: Some(l.column()),
-                });
-                SnapshotError::Parse {
-                    file: file.to_owned(),
-                    at,
-                    message: parse_message(&e.to_string()),
-                }
-            })?,
+            SnapshotSyntax::Yaml => {
+                refuse_aliases(text, file)?;
+                serde_yaml::from_str(text).map_err(|e| {
+                    let at = e.location().map_or(Position::default(), |l| Position {
+                        line: Some(l.line()),
+                        column: Some(l.column()),
+                    });
+                    SnapshotError::Parse {
+                        file: file.to_owned(),
+                        at,
+                        message: parse_message(&e.to_string()),
+                    }
+                })?
+            }
         };
         snapshot.validate(file)?;
         Ok(snapshot)
+    }
+}
+
+/// Refuses YAML aliases: nested aliases in a few kilobytes expand to
+/// gigabytes while deserialising (the parser's own repetition limit counts
+/// jumps, not the items each jump copies).
+fn refuse_aliases(text: &str, file: &str) -> Result<(), SnapshotError> {
+    let parse_error = |line: usize, column: usize, message: String| SnapshotError::Parse {
+        file: file.to_owned(),
+        at: Position {
+            line: Some(line),
+            column: Some(column),
+        },
+        message,
+    };
+    match restore_engine::yaml::first_alias(text) {
+        Ok(None) => Ok(()),
+        Ok(Some((line, column))) => Err(parse_error(
+            line,
+            column,
+            "YAML aliases (`*name`) are not supported in snapshot files; write the value out"
+                .into(),
+        )),
+        Err(e) => Err(parse_error(
+            e.span.line,
+            e.span.column,
+            quote_safe(&e.message),
+        )),
     }
 }
 
