@@ -42,6 +42,9 @@ pub fn clip(value: &str, max: usize) -> String {
     out
 }
 
+/// The longest run of unquoted text [`quote_safe`] keeps.
+const PROSE_CHARS: usize = 80;
+
 /// The most characters of a parser's message shown, after [`quote_safe`]
 /// has cut the values it quotes.
 pub const MESSAGE_CHARS: usize = 300;
@@ -54,14 +57,24 @@ pub const MESSAGE_CHARS: usize = 300;
 pub fn quote_safe(message: &str) -> String {
     let mut out = String::with_capacity(message.len().min(MESSAGE_CHARS));
     let mut chars = message.chars();
+    // Characters since the last quote: a parser's own words come in short
+    // runs, so a long run is a value whose quotes did not pair up (a key
+    // holding a backtick) and is cut like a quoted one.
+    let mut run = 0;
     while let Some(c) = chars.next() {
         if out.len() > 4 * MESSAGE_CHARS {
             break;
         }
         if c != '"' && c != '`' {
-            out.push(c);
+            run += 1;
+            if run <= PROSE_CHARS {
+                out.push(c);
+            } else if run == PROSE_CHARS + 1 {
+                out.push('…');
+            }
             continue;
         }
+        run = 0;
         let mut quoted = String::new();
         let mut escaped = false;
         let mut closed = false;
@@ -182,7 +195,12 @@ mod tests {
             "unknown field `nmae`, expected `name`"
         );
         assert_eq!(quote_safe("a \"b\\\"c\nd\" e"), "a \"b\\\"c\\nd\" e");
-        assert!(quote_safe(&"x".repeat(10_000)).chars().count() <= MESSAGE_CHARS + 1);
+        assert!(quote_safe(&"x".repeat(10_000)).chars().count() <= PROSE_CHARS + 1);
+        // A value holding a quote character unpairs the quotes: the long
+        // unquoted run that results is cut as well.
+        let odd = format!("unknown field `a`b{}`, expected `format`", "s".repeat(500));
+        let safe = quote_safe(&odd);
+        assert!(safe.chars().count() < 2 * PROSE_CHARS, "{safe}");
     }
 
     #[test]
