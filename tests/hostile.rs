@@ -309,6 +309,16 @@ fn a_backdated_restore_is_refused_and_changes_nothing() {
     assert!(run.stderr.contains("nothing was written"), "{}", run.stderr);
     assert!(audit_rows(&db).is_empty(), "a dry run wrote an audit row");
 
+    // The department is written: control characters are refused.
+    let mut forged = restore_args(&url, "u_day30", &[]);
+    let department = forged.iter().position(|a| a == "ops").unwrap();
+    forged[department] = "ops\u{1b}[2J".into();
+    assert_refused(
+        &restorectl(&forged).run(),
+        "--department `ops\\u{1b}[2J` contains the control character",
+    );
+    assert!(audit_rows(&db).is_empty(), "an audit row was written");
+
     // Without --at the restore decides now: the window has expired.
     let run = restorectl(&restore_args(&url, "u_day30s1", &[])).run();
     assert_eq!(run.code, Some(1), "{}", run.stderr);
@@ -395,6 +405,13 @@ fn devices_fifos_and_directories_are_not_read() {
     );
     assert_refused(&restorectl(&import_args(&fifo, &url)).run(), "it is a FIFO");
     assert!(!target.exists(), "a refused import created the target");
+
+    // A rule test file.
+    let run = restorectl(&["test", "--rules", &rules(), "/dev/zero"]).run();
+    assert_refused(
+        &run,
+        "`/dev/zero` is a character device, not a regular file",
+    );
 
     // A rule file linked to /dev/zero, and one that is a FIFO.
     let rules = rules_copy(dir.path());

@@ -6,8 +6,9 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use chrono::Utc;
 
+use restore_directory::snapshot::MAX_TEXT_BYTES;
 use restore_directory::{DirectoryUrl, RestoreOutcome, RestoreRequest};
-use restore_engine::excerpt::Escaped;
+use restore_engine::excerpt::{needs_escape, Escaped, Excerpt};
 use restore_engine::facts::{Facts, Request};
 use restore_engine::vocabulary::format_timestamp;
 
@@ -45,6 +46,20 @@ pub struct Args {
 pub fn run(args: Args) -> anyhow::Result<Exit> {
     if args.department.trim().is_empty() {
         anyhow::bail!("--department is blank: a restore needs a department (F8)");
+    }
+    // The department is written: held to the snapshot rules for texts.
+    if let Some(c) = args.department.chars().find(|c| needs_escape(*c)) {
+        anyhow::bail!(
+            "--department `{}` contains the control character {}",
+            Excerpt(&args.department),
+            c.escape_unicode()
+        );
+    }
+    if args.department.len() > MAX_TEXT_BYTES {
+        anyhow::bail!(
+            "--department `{}` is longer than {MAX_TEXT_BYTES} bytes",
+            Excerpt(&args.department)
+        );
     }
     if args.dry_run {
         return dry_run(&args);
