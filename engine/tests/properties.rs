@@ -4,8 +4,9 @@
 
 use std::sync::Arc;
 
+use chrono::{DateTime, TimeDelta, Utc};
 use proptest::prelude::*;
-use restore_engine::{PolicySet, RuleErrorKind, SourceDiagnostic};
+use restore_engine::{EvaluationError, Facts, PolicySet, Request, RuleErrorKind, SourceDiagnostic};
 
 const FILE: &str = "rules/p.yaml";
 
@@ -191,6 +192,68 @@ proptest! {
     fn mutated_default_rules_never_panic(mutations in prop::collection::vec(mutation(), 1..6)) {
         check_load(&apply(default_rules(), &mutations))?;
     }
+}
+
+fn facts(deleted_at: DateTime<Utc>, seats_total: i64, seats_used: i64, plan: &str) -> Facts {
+    serde_json::from_value(serde_json::json!({
+        "tenant": { "id": "t", "plan": plan, "seats_total": seats_total, "seats_used": seats_used },
+        "member": {
+            "id": "m", "deleted_at": deleted_at,
+            "reason": "removed_by_admin", "deletion": "completed"
+        },
+        "actor": { "id": "a", "roles": ["primary_admin"] }
+    }))
+    .unwrap()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    /// A deletion after the evaluation time is refused, and only that; any
+    /// seat counts (a row written by another tool) evaluate without panic.
+    #[test]
+    fn try_evaluate_refuses_exactly_deletions_after_the_evaluation_time(
+        offset in prop_oneof![-100_000_000i64..100_000_000, -2i64..=2],
+        seats_total in any::<i64>(),
+        seats_used in any::<i64>(),
+        plan in prop::sample::select(vec!["starter", "basic", "pro", "enterprise"]),
+    ) {
+        let set = PolicySet::from_sources([(FILE, default_rules())]).unwrap();
+        let at: DateTime<Utc> = "2026-11-24T10:00:00Z".parse().unwrap();
+        let policy = set.select(None, None, at).unwrap();
+        let deleted_at = at + TimeDelta::seconds(offset);
+        let facts = facts(deleted_at, seats_total, seats_used, plan);
+        match policy.try_evaluate(&facts, &Request::default(), at) {
+            Ok(decision) => {
+                prop_assert!(offset <= 0, "decided on a deletion {offset}s after `at`");
+                prop_assert_eq!(decision.evaluated_at, at);
+            }
+            Err(EvaluationError::DeletedAfterEvaluation { member, deleted_at: d, at: a }) => {
+                prop_assert!(offset > 0, "refused a deletion {offset}s before `at`");
+                prop_assert_eq!(member, "m");
+                prop_assert_eq!(d, deleted_at);
+                prop_assert_eq!(a, at);
+            }
+            Err(other) => prop_assert!(false, "unexpected {:?}", other),
+        }
+    }
+}
+
+#[test]
+fn the_deleted_after_evaluation_error_names_member_and_times() {
+    let set = PolicySet::from_sources([(FILE, default_rules())]).unwrap();
+    let at: DateTime<Utc> = "2026-01-01T00:00:00Z".parse().unwrap();
+    let deleted_at: DateTime<Utc> = "2026-10-25T09:59:59Z".parse().unwrap();
+    let err = set
+        .select(None, None, at)
+        .unwrap()
+        .try_evaluate(&facts(deleted_at, 10, 1, "pro"), &Request::default(), at)
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "member `m` was deleted at 2026-10-25T09:59:59Z, after the evaluation time \
+         2026-01-01T00:00:00Z; decide at or after the deletion"
+    );
 }
 
 #[test]
