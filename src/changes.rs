@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use restore_engine::decision::Outcome;
+use restore_engine::excerpt::needs_escape;
 use restore_engine::facts::Plan;
 use restore_engine::Decision;
 use serde::de::{self, MapAccess, Visitor};
@@ -396,12 +397,12 @@ fn resource_key(r: &ResourceChange) -> String {
 /// A value for the terminal: control characters (and the backslash that
 /// introduces the escapes) are escaped, so an id cannot forge report lines.
 pub fn escape(s: &str) -> Cow<'_, str> {
-    if !s.chars().any(|c| c.is_control() || c == '\\') {
+    if !s.chars().any(|c| needs_escape(c) || c == '\\') {
         return Cow::Borrowed(s);
     }
     let mut out = String::with_capacity(s.len() + 8);
     for c in s.chars() {
-        if c.is_control() || c == '\\' {
+        if needs_escape(c) || c == '\\' {
             out.extend(c.escape_default());
         } else {
             out.push(c);

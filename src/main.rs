@@ -64,6 +64,31 @@ pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .build()?)
 }
 
+/// Most lines, and characters per line, of an error report.
+const REPORT_LINES: usize = 20;
+const REPORT_LINE_CHARS: usize = 400;
+
+/// Prints an error on stderr, kept short and inert whatever it quotes:
+/// at most [`REPORT_LINES`] lines of [`REPORT_LINE_CHARS`] characters, control
+/// characters escaped. (Messages quote only excerpts already; this is the
+/// net for sources we do not control, e.g. a database driver's message.)
+fn report_error(message: &str) {
+    let mut lines = message.lines();
+    let mut out = String::from("restorectl: ");
+    for (i, line) in lines.by_ref().take(REPORT_LINES).enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        out.push_str(&restore_engine::excerpt::clip(line, REPORT_LINE_CHARS));
+    }
+    if lines.next().is_some() {
+        out.push_str("\n…");
+    }
+    out.push('\n');
+    // Nothing more can be done if stderr itself fails.
+    let _ = std::io::Write::write_all(&mut std::io::stderr(), out.as_bytes());
+}
+
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
@@ -77,7 +102,7 @@ fn main() -> ExitCode {
             let message = e.to_string();
             let reason = message.lines().next().unwrap_or("usage error");
             let reason = reason.trim_start_matches("error: ");
-            eprintln!("restorectl: {reason} (see --help)");
+            report_error(&format!("{reason} (see --help)"));
             return ExitCode::from(2);
         }
     };
@@ -97,7 +122,7 @@ fn main() -> ExitCode {
         Ok(Exit::Ok) => ExitCode::SUCCESS,
         Ok(Exit::Denied) => ExitCode::from(1),
         Err(e) => {
-            eprintln!("restorectl: {e:#}");
+            report_error(&format!("{e:#}"));
             ExitCode::from(2)
         }
     }

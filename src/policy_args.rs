@@ -44,7 +44,12 @@ impl PolicyArgs {
     /// Loads the rules and picks the version in force (or pinned). The clock
     /// is read here, never in the engine.
     pub fn select(&self) -> anyhow::Result<Selected> {
-        let at = self.at.unwrap_or_else(Utc::now);
+        self.select_at(self.at.unwrap_or_else(Utc::now))
+    }
+
+    /// As [`PolicyArgs::select`], deciding at `at` whatever `--at` says
+    /// (a restore passes the current time).
+    pub fn select_at(&self, at: DateTime<Utc>) -> anyhow::Result<Selected> {
         let set = PolicySet::load_dir(&self.rules)?;
         let chosen = set
             .select(self.policy.as_deref(), self.policy_version.as_deref(), at)

@@ -6,6 +6,8 @@
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
+mod support;
+
 const AT: &str = "2026-11-24T10:00:00Z";
 const DEFAULT_URL: &str = "postgres://postgres@127.0.0.1:5432/restore_test";
 
@@ -70,7 +72,15 @@ impl Drop for Database {
 #[test]
 fn import_eval_all_and_restore_on_postgres() {
     let db = Database::create();
-    let fixture = root().join("adapters/conformance/fixtures/directory.yaml");
+    // A restore decides at the real clock: the fixture's deletions are moved
+    // so that now plays the role of `AT`.
+    let copy = tempfile::tempdir().unwrap();
+    let (fixture, at) = support::shifted_snapshot(
+        &root().join("adapters/conformance/fixtures/directory.yaml"),
+        AT.parse().unwrap(),
+        copy.path(),
+    );
+    let at = at.to_rfc3339();
     let rules = root().join("rules");
     let rules = rules.to_str().unwrap();
     let out = restorectl(&[
@@ -99,7 +109,7 @@ fn import_eval_all_and_restore_on_postgres() {
             "--actor",
             "u_anna",
             "--at",
-            AT,
+            &at,
         ]);
         assert_eq!(
             out.status.code(),
@@ -133,8 +143,6 @@ fn import_eval_all_and_restore_on_postgres() {
             "u_anna",
             "--department",
             department,
-            "--at",
-            AT,
         ])
     };
     assert_eq!(

@@ -4,6 +4,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+mod support;
+
 const AT: &str = "2026-11-24T10:00:00Z";
 
 fn root() -> PathBuf {
@@ -30,14 +32,12 @@ fn stdout(out: &Output) -> String {
 }
 
 fn import(db: &Path) -> String {
+    import_from(&fixture(), db)
+}
+
+fn import_from(source: &Path, db: &Path) -> String {
     let url = format!("sqlite:{}", db.display());
-    let out = restorectl(&[
-        "import",
-        "--from",
-        fixture().to_str().unwrap(),
-        "--to",
-        &url,
-    ]);
+    let out = restorectl(&["import", "--from", source.to_str().unwrap(), "--to", &url]);
     assert_eq!(
         code(&out),
         0,
@@ -53,6 +53,10 @@ fn import(db: &Path) -> String {
 }
 
 fn eval_all(url: &str, tenant: &str) -> Output {
+    eval_all_at(url, tenant, AT)
+}
+
+fn eval_all_at(url: &str, tenant: &str, at: &str) -> Output {
     let rules = root().join("rules");
     restorectl(&[
         "eval-all",
@@ -65,7 +69,7 @@ fn eval_all(url: &str, tenant: &str) -> Output {
         "--actor",
         "u_anna",
         "--at",
-        AT,
+        at,
     ])
 }
 
@@ -117,7 +121,12 @@ fn import_then_eval_gives_the_memory_decisions() {
 #[test]
 fn restore_allowed_denied_and_missing_department() {
     let dir = tempfile::tempdir().unwrap();
-    let url = import(&dir.path().join("d.db"));
+    // A restore decides at the real clock: the fixture's deletions are moved
+    // so that now plays the role of `AT`.
+    let (snapshot, at) = support::shifted_snapshot(&fixture(), AT.parse().unwrap(), dir.path());
+    let at = at.to_rfc3339();
+    let url = import_from(&snapshot, &dir.path().join("d.db"));
+    let eval_all = |url: &str, tenant: &str| eval_all_at(url, tenant, &at);
     let rules = root().join("rules");
     let restore = |member: &str, department: &str| {
         restorectl(&[
@@ -134,8 +143,6 @@ fn restore_allowed_denied_and_missing_department() {
             "u_anna",
             "--department",
             department,
-            "--at",
-            AT,
         ])
     };
     let before = stdout(&eval_all(&url, "acme"));
@@ -156,8 +163,6 @@ fn restore_allowed_denied_and_missing_department() {
         "u_bob",
         "--actor",
         "u_anna",
-        "--at",
-        AT,
     ]);
     assert_eq!(code(&missing), 2, "--department is required");
 

@@ -4,66 +4,89 @@
 use std::fmt;
 use std::sync::Arc;
 
+use chrono::{DateTime, Utc};
 use thiserror::Error;
 
+use crate::vocabulary::format_timestamp;
 use crate::yaml::Span;
+
+/// Why facts could not be decided on at the time asked.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum EvaluationError {
+    /// The member's deletion lies after the evaluation time: the time since
+    /// deletion would be negative, and a window check would pass wrongly.
+    #[error(
+        "member `{}` was deleted at {}, after the evaluation time {}; decide at or after the deletion",
+        crate::excerpt::Excerpt(member),
+        format_timestamp(*deleted_at),
+        format_timestamp(*at)
+    )]
+    DeletedAfterEvaluation {
+        member: String,
+        deleted_at: DateTime<Utc>,
+        at: DateTime<Utc>,
+    },
+}
 
 /// What is wrong at one place in a rule file.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 #[non_exhaustive]
 pub enum RuleErrorKind {
-    #[error("cannot read rule file: {0}")]
+    #[error("cannot read rule file: {}", crate::excerpt::clip(.0, 300))]
     Io(String),
-    #[error("YAML syntax error: {0}")]
+    #[error("YAML syntax error: {}", crate::excerpt::clip(.0, 200))]
     Syntax(String),
     #[error("the rule file is empty")]
     Empty,
-    #[error("unknown key `{key}`{}", hint(.suggestion))]
+    #[error("unknown key `{}`{}", crate::excerpt::Excerpt(.key), hint(.suggestion))]
     UnknownKey {
         key: String,
         suggestion: Option<&'static str>,
     },
     #[error("missing required key `{key}`")]
     MissingKey { key: &'static str },
-    #[error("duplicate key `{key}`")]
+    #[error("duplicate key `{}`", crate::excerpt::Excerpt(.key))]
     DuplicateKey { key: String },
     #[error("expected {expected}, found {found}")]
     WrongShape {
         expected: String,
         found: &'static str,
     },
-    #[error("expected {expected}, found `{found}`")]
+    #[error("expected {expected}, found `{}`", crate::excerpt::Excerpt(.found))]
     TypeMismatch { expected: String, found: String },
-    #[error("unknown rule-language format `{found}`, expected `{expected}`")]
+    #[error("unknown rule-language format `{}`, expected `{expected}`", crate::excerpt::Excerpt(.found))]
     UnknownFormat {
         found: String,
         expected: &'static str,
     },
-    #[error("unknown fact `{name}`{}", hint(.suggestion))]
+    #[error("unknown fact `{}`{}", crate::excerpt::Excerpt(.name), hint(.suggestion))]
     UnknownFact {
         name: String,
         suggestion: Option<&'static str>,
     },
-    #[error("unknown setting `{name}`{}", hint(.suggestion))]
+    #[error("unknown setting `{}`{}", crate::excerpt::Excerpt(.name), hint(.suggestion))]
     UnknownSetting {
         name: String,
         suggestion: Option<&'static str>,
     },
-    #[error("unknown plan tier `{name}`, expected one of: starter, basic, pro, enterprise")]
+    #[error("unknown plan tier `{}`, expected one of: starter, basic, pro, enterprise", crate::excerpt::Excerpt(.name))]
     UnknownTier { name: String },
-    #[error("unknown outcome `{name}`, expected one of: restored, reset, not_restored, automatic, transfer_dependent")]
+    #[error("unknown outcome `{}`, expected one of: restored, reset, not_restored, automatic, transfer_dependent", crate::excerpt::Excerpt(.name))]
     UnknownOutcome { name: String },
-    #[error("duration `{text}` has no unit; write e.g. `30d`, `48h`, `90m` or `45s`")]
+    #[error("duration `{}` has no unit; write e.g. `30d`, `48h`, `90m` or `45s`", crate::excerpt::Excerpt(.text))]
     DurationWithoutUnit { text: String },
-    #[error("`{text}` is not a duration; write e.g. `30d`, `48h`, `1d12h`")]
+    #[error("`{}` is not a duration; write e.g. `30d`, `48h`, `1d12h`", crate::excerpt::Excerpt(.text))]
     BadDuration { text: String },
-    #[error("duration `{text}` is longer than 100 years")]
+    #[error("duration `{}` is longer than 100 years", crate::excerpt::Excerpt(.text))]
     DurationTooLarge { text: String },
-    #[error("timestamp `{text}` has no time zone; add `Z` or an offset such as `+08:00`")]
+    #[error("timestamp `{}` has no time zone; add `Z` or an offset such as `+08:00`", crate::excerpt::Excerpt(.text))]
     TimestampWithoutZone { text: String },
-    #[error("`{text}` is not an RFC 3339 timestamp")]
+    #[error("`{}` is not an RFC 3339 timestamp", crate::excerpt::Excerpt(.text))]
     BadTimestamp { text: String },
-    #[error("duplicate {what} `{id}` (first defined on line {first_line})")]
+    #[error("timestamp `{}` is outside the years 0000-9999", crate::excerpt::Excerpt(.text))]
+    TimestampOutOfRange { text: String },
+    #[error("duplicate {what} `{}` (first defined on line {first_line})", crate::excerpt::Excerpt(.id))]
     DuplicateId {
         what: &'static str,
         id: String,
@@ -76,7 +99,7 @@ pub enum RuleErrorKind {
         OPERATORS
     )]
     OperatorCount { found: usize },
-    #[error("operator `{op}` does not apply to {subject} `{name}` of type {ty}")]
+    #[error("operator `{op}` does not apply to {subject} `{}` of type {ty}", crate::excerpt::Excerpt(.name))]
     OperatorType {
         op: &'static str,
         subject: &'static str,
@@ -85,22 +108,22 @@ pub enum RuleErrorKind {
     },
     #[error("cannot compare {left} with {right}")]
     OperandTypes { left: String, right: String },
-    #[error("fact reference `{text}` must look like `F1`, `F25`")]
+    #[error("fact reference `{}` must look like `F1`, `F25`", crate::excerpt::Excerpt(.text))]
     BadFactRef { text: String },
-    #[error("unknown placeholder `{{{name}}}` in text; use a fact (e.g. `{{member.deleted_at}}`) or `{{setting.NAME}}`")]
+    #[error("unknown placeholder `{{{}}}` in text; use a fact (e.g. `{{member.deleted_at}}`) or `{{setting.NAME}}`", crate::excerpt::Excerpt(.name))]
     UnknownPlaceholder { name: String },
     #[error("unclosed `{{` in text")]
     UnclosedPlaceholder,
     #[error("`{name}` must not be empty")]
     EmptyText { name: &'static str },
-    #[error("policy `{policy}` has versions `{first}` and `{second}` with the same effective date {date}")]
+    #[error("policy `{}` has versions `{}` and `{}` with the same effective date {date}", crate::excerpt::Excerpt(.policy), crate::excerpt::Excerpt(.first), crate::excerpt::Excerpt(.second))]
     SameEffectiveDate {
         policy: String,
         first: String,
         second: String,
         date: String,
     },
-    #[error("policy `{policy}` version `{version}` is defined twice (also in `{other_file}`)")]
+    #[error("policy `{}` version `{}` is defined twice (also in `{other_file}`)", crate::excerpt::Excerpt(.policy), crate::excerpt::Excerpt(.version))]
     DuplicateVersion {
         policy: String,
         version: String,
@@ -130,6 +153,7 @@ impl RuleErrorKind {
             RuleErrorKind::DurationTooLarge { .. } => "restore::duration_too_large",
             RuleErrorKind::TimestampWithoutZone { .. } => "restore::timestamp_without_zone",
             RuleErrorKind::BadTimestamp { .. } => "restore::bad_timestamp",
+            RuleErrorKind::TimestampOutOfRange { .. } => "restore::timestamp_out_of_range",
             RuleErrorKind::DuplicateId { .. } => "restore::duplicate_id",
             RuleErrorKind::BadCondition => "restore::bad_condition",
             RuleErrorKind::OperatorCount { .. } => "restore::operator_count",
@@ -164,9 +188,14 @@ pub struct RuleDiagnostic {
 
 impl fmt::Display for RuleDiagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}:{}: ", self.file, self.span.line, self.span.column)?;
+        // Line 0: no place in the file (it could not be read at all).
+        if self.span.line > 0 {
+            write!(f, "{}:{}:{}: ", self.file, self.span.line, self.span.column)?;
+        } else {
+            write!(f, "{}: ", self.file)?;
+        }
         if !self.path.is_empty() {
-            write!(f, "at `{}`: ", self.path)?;
+            write!(f, "at `{}`: ", crate::excerpt::clip(&self.path, 120))?;
         }
         write!(f, "{}", self.kind)
     }
@@ -186,30 +215,50 @@ impl LoadError {
     }
 }
 
+/// Diagnostics listed in a [`LoadError`]'s message.
+const LISTED_DIAGNOSTICS: usize = 10;
+
 impl fmt::Display for LoadError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.summary())?;
-        for d in &self.diagnostics {
+        // The first few are enough to act on; `check` shows more.
+        for d in self.diagnostics.iter().take(LISTED_DIAGNOSTICS) {
             write!(f, "\n  {d}")?;
+        }
+        if self.diagnostics.len() > LISTED_DIAGNOSTICS {
+            write!(
+                f,
+                "\n  … and {} more",
+                self.diagnostics.len() - LISTED_DIAGNOSTICS
+            )?;
         }
         Ok(())
     }
 }
 
-/// A diagnostic together with its file's text: a miette diagnostic that
-/// renders the offending line with the place underlined.
+/// The most characters of one source line a snippet shows; a longer line
+/// is cut around the place of the error (`…` marks the cuts).
+pub const SNIPPET_LINE_CHARS: usize = 120;
+
+/// A diagnostic together with the lines of its file around the error: a
+/// miette diagnostic that renders the offending line with the place
+/// underlined. Only the line of the error and its neighbours are kept, each
+/// cut to [`SNIPPET_LINE_CHARS`] characters with control characters shown
+/// as `\u{fffd}`, so a huge or hostile file gives a short report.
 #[derive(Debug)]
 pub struct SourceDiagnostic {
     diagnostic: RuleDiagnostic,
-    source: miette::NamedSource<String>,
+    snippet: Snippet,
 }
 
 impl SourceDiagnostic {
-    pub fn new(diagnostic: RuleDiagnostic, source: String) -> Self {
-        let name = diagnostic.file.to_string();
+    /// `source` is the text of the diagnostic's file (only the lines
+    /// around the error are kept).
+    pub fn new(diagnostic: RuleDiagnostic, source: &str) -> Self {
+        let snippet = Snippet::cut(diagnostic.file.to_string(), source, diagnostic.span);
         SourceDiagnostic {
             diagnostic,
-            source: miette::NamedSource::new(name, source),
+            snippet,
         }
     }
 
@@ -241,23 +290,279 @@ impl miette::Diagnostic for SourceDiagnostic {
 
     fn source_code(&self) -> Option<&dyn miette::SourceCode> {
         // Errors without a place (an unreadable file) have no snippet.
-        (self.diagnostic.span.line > 0).then_some(&self.source as &dyn miette::SourceCode)
+        (self.diagnostic.span.line > 0).then_some(&self.snippet as &dyn miette::SourceCode)
     }
 
     fn labels(&self) -> Option<Box<dyn Iterator<Item = miette::LabeledSpan> + '_>> {
         if self.diagnostic.span.line == 0 {
             return None;
         }
-        let span = self.diagnostic.span;
         let label = if self.diagnostic.path.is_empty() {
             "here".to_owned()
         } else {
-            format!("at `{}`", self.diagnostic.path)
+            format!("at `{}`", crate::excerpt::clip(&self.diagnostic.path, 80))
         };
+        let (offset, len) = self.snippet.label;
         Some(Box::new(std::iter::once(miette::LabeledSpan::new(
             Some(label),
-            span.offset,
-            span.len.max(1),
+            offset,
+            len,
         ))))
+    }
+}
+
+/// The lines around an error, cut to size; offsets are into `text`.
+#[derive(Debug)]
+struct Snippet {
+    name: String,
+    /// At most three lines: before, the error's line, after.
+    text: String,
+    /// 0-based number of `text`'s first line in the file.
+    first_line: usize,
+    /// Number of lines in `text`.
+    lines: usize,
+    /// 0-based line and column (in characters) of the error in the file.
+    line: usize,
+    column: usize,
+    /// The underlined place in `text`: byte offset and length.
+    label: (usize, usize),
+}
+
+impl Snippet {
+    fn cut(name: String, source: &str, span: Span) -> Snippet {
+        let offset = floor_char_boundary(source, span.offset);
+        let line_start = source
+            .get(..offset)
+            .and_then(|s| s.rfind('\n'))
+            .map_or(0, |i| i + 1);
+        let line_end = source
+            .get(offset..)
+            .and_then(|s| s.find('\n'))
+            .map_or(source.len(), |i| offset + i);
+        let line_no = source
+            .get(..line_start)
+            .map_or(0, |s| s.bytes().filter(|b| *b == b'\n').count());
+        let line = source.get(line_start..line_end).unwrap_or_default();
+        let before = if line_start == 0 {
+            None
+        } else {
+            source.get(..line_start - 1).map(|s| {
+                s.rfind('\n')
+                    .map_or(s, |i| s.get(i + 1..).unwrap_or_default())
+            })
+        };
+        let after = source.get(line_end..).and_then(|s| {
+            let rest = s.strip_prefix('\n')?;
+            Some(
+                rest.find('\n')
+                    .map_or(rest, |i| rest.get(..i).unwrap_or_default()),
+            )
+        });
+
+        let mut text = String::new();
+        let mut lines = 0;
+        if let Some(before) = before {
+            push_cut(&mut text, before, 0, SNIPPET_LINE_CHARS);
+            text.push('\n');
+            lines += 1;
+        }
+        // The error's line: a window that starts a third of the width
+        // before the error's column.
+        let column = line
+            .get(..offset - line_start)
+            .map_or(0, |s| s.chars().count());
+        let span_end = floor_char_boundary(source, span.offset.saturating_add(span.len))
+            .clamp(offset, line_end.max(offset));
+        let span_chars = source
+            .get(offset..span_end)
+            .map_or(0, |s| s.chars().count())
+            .max(1);
+        let window_start = column.saturating_sub(SNIPPET_LINE_CHARS / 3);
+        let line_offset = text.len();
+        let (label_start, label_end) = push_cut_marking(
+            &mut text,
+            line,
+            window_start,
+            SNIPPET_LINE_CHARS,
+            (column, column + span_chars),
+        );
+        lines += 1;
+        if let Some(after) = after {
+            text.push('\n');
+            push_cut(&mut text, after, 0, SNIPPET_LINE_CHARS);
+            lines += 1;
+        }
+        let label_start = label_start.unwrap_or(line_offset);
+        let label_len = label_end
+            .unwrap_or(label_start)
+            .saturating_sub(label_start)
+            .max(1);
+        Snippet {
+            name,
+            text,
+            first_line: line_no - usize::from(before.is_some()),
+            lines,
+            line: line_no,
+            column,
+            label: (label_start, label_len),
+        }
+    }
+}
+
+/// Appends `line`'s characters `start..start + width` to `out`, with `…`
+/// where it was cut and control characters replaced.
+fn push_cut(out: &mut String, line: &str, start: usize, width: usize) {
+    push_cut_marking(out, line, start, width, (usize::MAX, usize::MAX));
+}
+
+/// As [`push_cut`]; also returns the byte offsets in `out` where the
+/// characters `mark.0` and `mark.1` of `line` landed, if shown.
+fn push_cut_marking(
+    out: &mut String,
+    line: &str,
+    start: usize,
+    width: usize,
+    mark: (usize, usize),
+) -> (Option<usize>, Option<usize>) {
+    let line = line.strip_suffix('\r').unwrap_or(line);
+    let (mut mark_start, mut mark_end) = (None, None);
+    if start > 0 {
+        out.push('…');
+    }
+    for (shown, (i, c)) in line.chars().enumerate().skip(start).enumerate() {
+        if shown == width {
+            out.push('…');
+            break;
+        }
+        if i == mark.0 {
+            mark_start = Some(out.len());
+        }
+        if i == mark.1 {
+            mark_end = Some(out.len());
+        }
+        out.push(if c.is_control() && c != '\t' {
+            '\u{fffd}'
+        } else {
+            c
+        });
+    }
+    if mark_start.is_some() && mark_end.is_none() {
+        // The marked characters run past the window or the line's end.
+        mark_end = Some(out.len());
+    }
+    (mark_start, mark_end)
+}
+
+fn floor_char_boundary(text: &str, mut index: usize) -> usize {
+    if index >= text.len() {
+        return text.len();
+    }
+    while !text.is_char_boundary(index) {
+        index -= 1;
+    }
+    index
+}
+
+impl miette::SourceCode for Snippet {
+    fn read_span<'a>(
+        &'a self,
+        span: &miette::SourceSpan,
+        context_lines_before: usize,
+        context_lines_after: usize,
+    ) -> Result<Box<dyn miette::SpanContents<'a> + 'a>, miette::MietteError> {
+        if context_lines_before == 0 && context_lines_after == 0 {
+            // The place itself: its line and column in the file, for the
+            // `[file:line:column]` header.
+            let data = self
+                .text
+                .as_bytes()
+                .get(span.offset()..span.offset().saturating_add(span.len()))
+                .unwrap_or_default();
+            return Ok(Box::new(miette::MietteSpanContents::new_named(
+                self.name.clone(),
+                data,
+                *span,
+                self.line,
+                self.column,
+                1,
+            )));
+        }
+        Ok(Box::new(miette::MietteSpanContents::new_named(
+            self.name.clone(),
+            self.text.as_bytes(),
+            miette::SourceSpan::new(0.into(), self.text.len()),
+            self.first_line,
+            0,
+            self.lines,
+        )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn diagnostic(source: &str, offset: usize, len: usize) -> SourceDiagnostic {
+        let line = 1 + source[..offset].matches('\n').count();
+        let column = 1 + offset - source[..offset].rfind('\n').map_or(0, |i| i + 1);
+        SourceDiagnostic::new(
+            RuleDiagnostic {
+                file: Arc::from("rules/x.yaml"),
+                span: Span {
+                    line,
+                    column,
+                    offset,
+                    len,
+                },
+                path: "blockers[0].id".into(),
+                kind: RuleErrorKind::Empty,
+            },
+            source,
+        )
+    }
+
+    #[test]
+    fn a_short_line_is_shown_whole_with_its_neighbours() {
+        let source = "a: 1\nbad: here\nc: 3\nd: 4\n";
+        let out = diagnostic(source, 10, 4).render();
+        assert!(out.contains("[rules/x.yaml:2:6]"), "{out}");
+        for line in ["1 │ a: 1", "2 │ bad: here", "3 │ c: 3"] {
+            assert!(out.contains(line), "{line} missing in\n{out}");
+        }
+        assert!(!out.contains("d: 4"), "{out}");
+        assert!(out.contains("────"), "{out}");
+    }
+
+    #[test]
+    fn a_huge_line_is_cut_around_the_error() {
+        let long = "x".repeat(1_000_000);
+        let source = format!("before: {long}\nkey: {long}BAD{long}\nafter: {long}\n");
+        let offset = source.find("BAD").unwrap();
+        let out = diagnostic(&source, offset, 3).render();
+        assert!(out.len() < 2_000, "report is {} bytes", out.len());
+        assert!(out.contains("BAD"), "{out}");
+        assert!(out.contains('…'), "{out}");
+        assert!(
+            out.contains(&format!(
+                "[rules/x.yaml:2:{}]",
+                offset - source.find("key").unwrap() + 1
+            )),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn control_characters_in_the_source_are_replaced() {
+        let source = "a: \u{1b}[2J\nb: 2\n";
+        let out = diagnostic(source, 3, 4).render();
+        assert!(!out.contains('\u{1b}'), "{out:?}");
+        assert!(out.contains('\u{fffd}'), "{out}");
+    }
+
+    #[test]
+    fn an_error_at_the_end_of_the_file_renders() {
+        let source = "a: 1\nb:";
+        let out = diagnostic(source, source.len(), 0).render();
+        assert!(out.contains("b:"), "{out}");
     }
 }

@@ -9,6 +9,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 
 use crate::compile::{CompiledPolicy, CompiledTier, Cond, Piece, Term};
 use crate::decision::{BlockerHit, Decision, Outcome, ResourceDecision};
+use crate::error::EvaluationError;
 use crate::facts::ResourceItem;
 use crate::facts::{Facts, Request};
 use crate::model::Op;
@@ -240,8 +241,32 @@ impl<'a> Context<'a> {
 }
 
 impl CompiledPolicy {
+    /// Decides on one deleted member at time `at`, refusing a time before the
+    /// member's deletion ([`EvaluationError::DeletedAfterEvaluation`]): the
+    /// time since deletion would be negative and every window check would
+    /// pass. Callers that decide for a user (the CLI, a restore) use this.
+    pub fn try_evaluate(
+        &self,
+        facts: &Facts,
+        request: &Request,
+        at: DateTime<Utc>,
+    ) -> Result<Decision, EvaluationError> {
+        if facts.member.deleted_at > at {
+            return Err(EvaluationError::DeletedAfterEvaluation {
+                member: facts.member.id.clone(),
+                deleted_at: facts.member.deleted_at,
+                at,
+            });
+        }
+        Ok(self.evaluate(facts, request, at))
+    }
+
     /// Decides on one deleted member at time `at`. Every blocker that holds
     /// is reported, and every resource rule gives its outcome.
+    ///
+    /// Does not check that `at` is at or after the deletion (a deletion
+    /// later than `at` gives a negative `member.deleted_for`); use
+    /// [`CompiledPolicy::try_evaluate`] for decisions a user acts on.
     pub fn evaluate(&self, facts: &Facts, request: &Request, at: DateTime<Utc>) -> Decision {
         let tier = &self.tiers[facts.tenant.plan.index()];
         let cx = Context::new(facts, request, at, tier);

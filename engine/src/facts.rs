@@ -148,9 +148,10 @@ pub struct TenantFacts {
 }
 
 impl TenantFacts {
-    /// Free seats; negative when the tenant is over-allocated.
+    /// Free seats; negative when the tenant is over-allocated. Saturating:
+    /// counts read from a directory row are not trusted to be in range.
     pub fn seats_available(&self) -> i64 {
-        self.seats_total - self.seats_used
+        self.seats_total.saturating_sub(self.seats_used)
     }
 }
 

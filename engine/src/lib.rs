@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! rules/*.yaml --load+validate--> PolicyFile --compile--> CompiledPolicy (Send + Sync)
-//! CompiledPolicy::evaluate(&Facts, &Request, at) --> Decision
+//! CompiledPolicy::try_evaluate(&Facts, &Request, at) --> Result<Decision, EvaluationError>
 //! ```
 //!
 //! The engine never reads the clock, files or a database on the evaluation
@@ -12,6 +12,7 @@ mod compile;
 pub mod decision;
 pub mod error;
 mod evaluate;
+pub mod excerpt;
 pub mod explain;
 pub mod facts;
 pub mod lint;
@@ -19,12 +20,14 @@ pub mod load;
 pub mod model;
 mod policy_set;
 pub mod schema;
+pub mod source;
+pub mod timestamp;
 pub mod vocabulary;
 pub mod yaml;
 
 pub use compile::CompiledPolicy;
 pub use decision::Decision;
-pub use error::{LoadError, RuleDiagnostic, RuleErrorKind, SourceDiagnostic};
+pub use error::{EvaluationError, LoadError, RuleDiagnostic, RuleErrorKind, SourceDiagnostic};
 pub use facts::{Facts, Request};
 pub use policy_set::{PolicySet, SelectError};
 

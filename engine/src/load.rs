@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 
 use crate::decision::Outcome;
@@ -14,6 +14,7 @@ use crate::model::{
     BlockerRule, Condition, Exception, Op, Operand, PolicyFile, Requirement, ResourceRule, Segment,
     SettingValues, Template, RULES_FORMAT,
 };
+use crate::timestamp::{parse_timestamp, TimestampError};
 use crate::vocabulary::{parse_duration, suggest, DurationError, Fact, Setting, Type, Value};
 use crate::yaml::{self, is_null, Node, NodeKind, Span};
 
@@ -210,16 +211,15 @@ impl Decoder {
 
     fn timestamp(&mut self, node: &Node, path: &str) -> Option<DateTime<Utc>> {
         let text = self.text(node, path)?;
-        match DateTime::parse_from_rfc3339(text.trim()) {
-            Ok(t) => Some(t.with_timezone(&Utc)),
-            Err(_) => {
-                let kind = if NaiveDateTime::parse_from_str(text.trim(), "%Y-%m-%dT%H:%M:%S%.f")
-                    .is_ok()
-                    || NaiveDateTime::parse_from_str(text.trim(), "%Y-%m-%d %H:%M:%S%.f").is_ok()
-                {
-                    RuleErrorKind::TimestampWithoutZone { text }
-                } else {
-                    RuleErrorKind::BadTimestamp { text }
+        match parse_timestamp(&text) {
+            Ok(t) => Some(t),
+            Err(e) => {
+                let kind = match e {
+                    TimestampError::NoZone { .. } => RuleErrorKind::TimestampWithoutZone { text },
+                    TimestampError::OutOfRange { .. } => {
+                        RuleErrorKind::TimestampOutOfRange { text }
+                    }
+                    _ => RuleErrorKind::BadTimestamp { text },
                 };
                 self.error(node.span, path, kind);
                 None

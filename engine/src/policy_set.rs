@@ -1,6 +1,6 @@
 //! Several policies and versions side by side; picking the one in force.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -10,6 +10,7 @@ use thiserror::Error;
 use crate::compile::CompiledPolicy;
 use crate::error::{LoadError, RuleDiagnostic, RuleErrorKind};
 use crate::load::load_policy_file;
+use crate::source::{read_text_file, Limit};
 use crate::vocabulary::format_timestamp;
 
 /// Every compiled version of every policy in a rules directory.
@@ -43,25 +44,28 @@ pub enum SelectError {
 
 impl PolicySet {
     /// Loads every `*.yaml` / `*.yml` file under `dir` (recursively, in path
-    /// order), reporting all errors of all files at once.
+    /// order), reporting all errors of all files at once. Each file is read
+    /// with [`Limit::rule_file`] (`RESTORECTL_MAX_RULE_FILE_BYTES`).
     pub fn load_dir(dir: &Path) -> Result<PolicySet, LoadError> {
-        let io_error = |file: &Path, message: String| LoadError {
-            diagnostics: vec![RuleDiagnostic {
-                file: Arc::from(file.display().to_string()),
-                span: Default::default(),
-                path: String::new(),
-                kind: RuleErrorKind::Io(message),
-            }],
-        };
-        let mut paths = Vec::new();
-        collect_rule_files(dir, &mut paths).map_err(|e| io_error(dir, e.to_string()))?;
-        if paths.is_empty() {
+        let limit = Limit::rule_file().map_err(|e| io_error(dir, e.to_string()))?;
+        PolicySet::load_dir_with_limit(dir, limit)
+    }
+
+    /// [`PolicySet::load_dir`] with an explicit size limit per file.
+    ///
+    /// The walk follows links to folders but refuses to enter a folder twice
+    /// (`ln -s . a` would loop), goes at most [`MAX_RULE_DEPTH`] folders deep
+    /// and reads at most [`MAX_RULE_FILES`] files; only regular files are read.
+    pub fn load_dir_with_limit(dir: &Path, limit: Limit) -> Result<PolicySet, LoadError> {
+        let mut walk = Walk::default();
+        walk.collect(dir, 0)
+            .map_err(|(path, message)| io_error(&path, message))?;
+        if walk.files.is_empty() {
             return Err(io_error(dir, "no rule files (*.yaml, *.yml) found".into()));
         }
-        let mut sources = Vec::with_capacity(paths.len());
-        for path in paths {
-            let text =
-                std::fs::read_to_string(&path).map_err(|e| io_error(&path, e.to_string()))?;
+        let mut sources = Vec::with_capacity(walk.files.len());
+        for path in walk.files {
+            let text = read_text_file(&path, limit).map_err(|e| io_error(&path, e.to_string()))?;
             sources.push((path.display().to_string(), text));
         }
         PolicySet::from_sources(sources.iter().map(|(f, t)| (f.as_str(), t.as_str())))
@@ -74,6 +78,8 @@ impl PolicySet {
         let mut diagnostics = Vec::new();
         let mut policies = Vec::new();
         for (file, text) in sources {
+            // A byte-order mark is legal at the start of a YAML file.
+            let text = text.strip_prefix('\u{feff}').unwrap_or(text);
             match load_policy_file(file, text) {
                 Ok(policy) => policies.push(CompiledPolicy::compile(policy)),
                 Err(e) => diagnostics.extend(e.diagnostics),
@@ -151,22 +157,92 @@ impl PolicySet {
     }
 }
 
-fn collect_rule_files(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)?
-        .map(|e| e.map(|e| e.path()))
-        .collect::<Result<_, _>>()?;
-    entries.sort();
-    for path in entries {
-        if path.is_dir() {
-            collect_rule_files(&path, out)?;
-        } else if matches!(
-            path.extension().and_then(|e| e.to_str()),
-            Some("yaml" | "yml")
-        ) {
-            out.push(path);
-        }
+/// How deep a rules folder may nest.
+pub const MAX_RULE_DEPTH: usize = 32;
+/// How many rule files one load reads at most.
+pub const MAX_RULE_FILES: usize = 10_000;
+
+fn io_error(file: &Path, message: String) -> LoadError {
+    LoadError {
+        diagnostics: vec![RuleDiagnostic {
+            file: Arc::from(file.display().to_string()),
+            span: Default::default(),
+            path: String::new(),
+            kind: RuleErrorKind::Io(message),
+        }],
     }
-    Ok(())
+}
+
+/// The rule files under a folder, and the folders already entered.
+#[derive(Default)]
+struct Walk {
+    files: Vec<PathBuf>,
+    /// Folders entered, by identity, so that a link back cannot loop.
+    seen: HashSet<FolderId>,
+}
+
+type WalkError = (PathBuf, String);
+
+impl Walk {
+    fn collect(&mut self, dir: &Path, depth: usize) -> Result<(), WalkError> {
+        let failed = |e: std::io::Error| (dir.to_owned(), e.to_string());
+        if depth > MAX_RULE_DEPTH {
+            return Err((
+                dir.to_owned(),
+                format!("rules folders nest deeper than {MAX_RULE_DEPTH} levels"),
+            ));
+        }
+        let metadata = std::fs::metadata(dir).map_err(failed)?;
+        if !self.seen.insert(folder_id(dir, &metadata)) {
+            return Err((
+                dir.to_owned(),
+                "this folder was already read (a link back to a parent folder, or a second link to one); remove the link".into(),
+            ));
+        }
+        let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+            .map_err(failed)?
+            .map(|e| e.map(|e| e.path()))
+            .collect::<Result<_, _>>()
+            .map_err(failed)?;
+        entries.sort();
+        for path in entries {
+            // Follows links; a dangling link is reported when read, if it
+            // names a rule file, and ignored otherwise.
+            let is_dir = std::fs::metadata(&path).is_ok_and(|m| m.is_dir());
+            if is_dir {
+                self.collect(&path, depth + 1)?;
+            } else if matches!(
+                path.extension().and_then(|e| e.to_str()),
+                Some("yaml" | "yml")
+            ) {
+                if self.files.len() >= MAX_RULE_FILES {
+                    return Err((
+                        dir.to_owned(),
+                        format!("more than {MAX_RULE_FILES} rule files"),
+                    ));
+                }
+                self.files.push(path);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A folder's identity: device and inode on Unix; elsewhere its canonical path.
+#[cfg(unix)]
+type FolderId = (u64, u64);
+#[cfg(not(unix))]
+type FolderId = PathBuf;
+
+#[cfg(unix)]
+fn folder_id(_: &Path, metadata: &std::fs::Metadata) -> FolderId {
+    use std::os::unix::fs::MetadataExt;
+    (metadata.dev(), metadata.ino())
+}
+
+#[cfg(not(unix))]
+fn folder_id(dir: &Path, _: &std::fs::Metadata) -> FolderId {
+    std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_owned())
 }
 
 /// Two files with the same policy and version, or the same effective date:

@@ -70,6 +70,9 @@ impl fmt::Display for SyntaxError {
     }
 }
 
+/// The deepest nesting of lists and mappings a rule file may use.
+pub const MAX_DEPTH: usize = 64;
+
 /// Builds [`Node`]s from parser events.
 struct TreeBuilder<'s> {
     source: &'s str,
@@ -78,8 +81,10 @@ struct TreeBuilder<'s> {
     root: Option<Node>,
     documents: usize,
     error: Option<SyntaxError>,
-    /// Marker `index` is in characters; this maps it to bytes lazily.
-    char_offsets: Option<Vec<usize>>,
+    /// The source is ASCII: character and byte offsets agree.
+    ascii: bool,
+    /// The last character index mapped to bytes, and its byte offset.
+    cursor: (usize, usize),
 }
 
 impl TreeBuilder<'_> {
@@ -93,17 +98,38 @@ impl TreeBuilder<'_> {
         }
     }
 
+    /// Parser markers count characters; spans count bytes. Markers arrive
+    /// (almost) in source order, so a cursor walks the text once: linear in
+    /// the file, with no per-character table (a 16 MiB file would need 128 MiB).
     fn byte_offset(&mut self, char_index: usize) -> usize {
-        if self.source.is_ascii() {
+        if self.ascii {
             return char_index.min(self.source.len());
         }
-        let offsets = self
-            .char_offsets
-            .get_or_insert_with(|| self.source.char_indices().map(|(i, _)| i).collect());
-        offsets
-            .get(char_index)
-            .copied()
-            .unwrap_or(self.source.len())
+        let (mut chars, mut bytes) = self.cursor;
+        if char_index < chars {
+            (chars, bytes) = (0, 0);
+        }
+        let rest = self.source.get(bytes..).unwrap_or_default();
+        let byte = match rest.char_indices().nth(char_index - chars) {
+            Some((i, _)) => bytes + i,
+            None => self.source.len(),
+        };
+        self.cursor = (char_index, byte);
+        byte
+    }
+
+    /// Refuses nesting deeper than [`MAX_DEPTH`]: the loader and the
+    /// compiler walk the tree recursively, and a hostile file must not
+    /// overflow the stack.
+    fn too_deep(&mut self, span: Span) -> bool {
+        if self.stack.len() < MAX_DEPTH {
+            return false;
+        }
+        self.error = Some(SyntaxError {
+            span,
+            message: format!("nesting deeper than {MAX_DEPTH} levels"),
+        });
+        true
     }
 
     fn push_value(&mut self, node: Node) {
@@ -160,6 +186,9 @@ impl MarkedEventReceiver for TreeBuilder<'_> {
             }
             Event::SequenceStart(..) => {
                 let span = self.span(mark);
+                if self.too_deep(span) {
+                    return;
+                }
                 self.stack.push((
                     Node {
                         span,
@@ -170,6 +199,9 @@ impl MarkedEventReceiver for TreeBuilder<'_> {
             }
             Event::MappingStart(..) => {
                 let span = self.span(mark);
+                if self.too_deep(span) {
+                    return;
+                }
                 self.stack.push((
                     Node {
                         span,
@@ -190,6 +222,37 @@ impl MarkedEventReceiver for TreeBuilder<'_> {
     }
 }
 
+/// The line and column (1-based) of the first alias (`*name`) in a YAML
+/// text, if any. Snapshot files refuse aliases: a few kilobytes of nested
+/// aliases expand to gigabytes (a "billion laughs"). A text without `*`
+/// cannot hold one and is not scanned; a syntax error is returned as such,
+/// so that a parser disagreement cannot hide an alias.
+pub fn first_alias(source: &str) -> Result<Option<(usize, usize)>, SyntaxError> {
+    if !source.contains('*') {
+        return Ok(None);
+    }
+    let mut parser = Parser::new_from_str(source);
+    loop {
+        match parser.next_token() {
+            Ok((Event::Alias(_), mark)) => return Ok(Some((mark.line(), mark.col() + 1))),
+            Ok((Event::StreamEnd, _)) => return Ok(None),
+            Ok(_) => {}
+            Err(e) => {
+                let mark = e.marker();
+                return Err(SyntaxError {
+                    span: Span {
+                        line: mark.line(),
+                        column: mark.col() + 1,
+                        offset: 0,
+                        len: 0,
+                    },
+                    message: e.info().to_owned(),
+                });
+            }
+        }
+    }
+}
+
 /// Parses one YAML document into a spanned tree. An empty document is `None`.
 pub fn parse(source: &str) -> Result<Option<Node>, SyntaxError> {
     let mut builder = TreeBuilder {
@@ -198,7 +261,8 @@ pub fn parse(source: &str) -> Result<Option<Node>, SyntaxError> {
         root: None,
         documents: 0,
         error: None,
-        char_offsets: None,
+        ascii: source.is_ascii(),
+        cursor: (0, 0),
     };
     let mut parser = Parser::new_from_str(source);
     if let Err(e) = parser.load(&mut builder, true) {

@@ -7,17 +7,15 @@ use restore_engine::explain::Explanation;
 use restore_engine::facts::{Facts, Request};
 use restore_engine::{CompiledPolicy, Decision};
 
-use crate::problem::Problem;
+use crate::problem::{Code, Problem};
 
-/// Why an evaluation produced no decision. Empty today: the engine's
-/// evaluation cannot fail yet. When it can (a member deleted after the
-/// evaluation time), its error maps here to 422 `deleted_after_evaluation`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum EvaluationError {}
+pub use restore_engine::EvaluationError;
 
 impl From<EvaluationError> for Problem {
     fn from(error: EvaluationError) -> Problem {
-        match error {}
+        // Every variant is a fact the caller's data or question got wrong
+        // (today: a member deleted after the evaluation time).
+        Problem::new(Code::DeletedAfterEvaluation, error.to_string())
     }
 }
 
@@ -28,7 +26,7 @@ pub fn evaluate(
     facts: &Facts,
     at: DateTime<Utc>,
 ) -> Result<Decision, EvaluationError> {
-    Ok(policy.evaluate(facts, &Request::default(), at))
+    policy.try_evaluate(facts, &Request::default(), at)
 }
 
 /// The explanation `eval --explain` adds, for the same inputs.

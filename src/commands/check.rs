@@ -3,12 +3,16 @@
 //! resources without an outcome, ...).
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
 
+use restore_engine::excerpt::{escape_control, Escaped};
 use restore_engine::lint::lint;
+use restore_engine::source::{read_text_file, Limit};
 use restore_engine::vocabulary::format_timestamp;
 use restore_engine::{LoadError, PolicySet, SourceDiagnostic};
 
+use crate::output::{note, stdout, write_error};
 use crate::Exit;
 
 #[derive(Debug, clap::Args)]
@@ -25,29 +29,41 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
     let set = match PolicySet::load_dir(&args.rules) {
         Ok(set) => set,
         Err(err) => {
-            eprint!("{}", report(&err));
+            note(&report(&err));
             anyhow::bail!("{}", err.summary());
         }
     };
     let mut warnings = 0;
+    let mut out = stdout();
     for policy in set.policies() {
-        println!(
+        writeln!(
+            out,
             "ok: {} {} effective {} ({}, {})",
-            policy.name(),
-            policy.version(),
+            Escaped(policy.name()),
+            Escaped(policy.version()),
             format_timestamp(policy.effective_from()),
-            policy.file(),
+            Escaped(policy.file()),
             policy.digest()
-        );
+        )
+        .map_err(write_error)?;
         for warning in lint(policy) {
             warnings += 1;
-            eprintln!("{warning}");
+            note(&escape_control(&warning.to_string()));
         }
     }
+    out.flush().map_err(write_error)?;
     if warnings > 0 && args.deny_warnings {
         anyhow::bail!("{warnings} static-check warning(s) and --deny-warnings");
     }
     Ok(Exit::Ok)
+}
+
+/// The text of a rule file for its snippets, read as the loader read it
+/// (bounded, byte-order mark dropped); empty if it cannot be read again.
+fn read_rule_file(file: &str) -> String {
+    Limit::rule_file()
+        .and_then(|limit| read_text_file(Path::new(file), limit))
+        .unwrap_or_default()
 }
 
 /// Every diagnostic: a one-line headline (file:line:column: path: message),
@@ -55,16 +71,25 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
 fn report(err: &LoadError) -> String {
     let mut sources: HashMap<&str, String> = HashMap::new();
     let mut out = String::new();
-    for diagnostic in &err.diagnostics {
+    for diagnostic in err.diagnostics.iter().take(MAX_REPORTED) {
         out.push_str(&format!("{diagnostic}\n"));
         let source = sources
             .entry(&diagnostic.file)
-            .or_insert_with(|| std::fs::read_to_string(&*diagnostic.file).unwrap_or_default());
+            .or_insert_with(|| read_rule_file(&diagnostic.file));
         if diagnostic.span.line > 0 && !source.is_empty() {
-            let rendered = SourceDiagnostic::new(diagnostic.clone(), source.clone()).render();
+            let rendered = SourceDiagnostic::new(diagnostic.clone(), source).render();
             out.push_str(&rendered);
             out.push('\n');
         }
     }
+    if err.diagnostics.len() > MAX_REPORTED {
+        out.push_str(&format!(
+            "… and {} more\n",
+            err.diagnostics.len() - MAX_REPORTED
+        ));
+    }
     out
 }
+
+/// The most diagnostics shown with snippets (all are counted in the summary).
+const MAX_REPORTED: usize = 50;

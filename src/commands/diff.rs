@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 use restore_directory::snapshot::parse_zoned_timestamp;
+use restore_engine::excerpt::Escaped;
 use restore_engine::facts::Plan;
 use restore_engine::vocabulary::format_timestamp;
 use restore_engine::{CompiledPolicy, Decision, PolicySet, Request};
@@ -98,9 +99,9 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
         crate::sweep::each_deleted_member(directory.as_ref(), &tenants, |mut facts| {
             let plan = facts.tenant.plan;
             facts.tenant.plan = args.from_tier.unwrap_or(plan);
-            let a = before.evaluate(&facts, &Request::default(), at);
+            let a = before.try_evaluate(&facts, &Request::default(), at)?;
             facts.tenant.plan = args.to_tier.unwrap_or(plan);
-            let b = after.evaluate(&facts, &Request::default(), at);
+            let b = after.try_evaluate(&facts, &Request::default(), at)?;
             record(&mut impact, &a, &b);
             progress.inc(1);
             Ok(())
@@ -117,7 +118,7 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
         }
         DiffFormat::Text => impact_text(&impact),
     };
-    print!("{out}");
+    crate::output::emit(&out)?;
     Ok(Exit::Ok)
 }
 
@@ -141,8 +142,8 @@ fn record(impact: &mut Impact, a: &Decision, b: &Decision) {
 
 fn side_text(s: &Side) -> String {
     match s.tier {
-        Some(tier) => format!("{} {} as {tier}", s.policy, s.version),
-        None => format!("{} {}", s.policy, s.version),
+        Some(tier) => format!("{} {} as {tier}", Escaped(&s.policy), Escaped(&s.version)),
+        None => format!("{} {}", Escaped(&s.policy), Escaped(&s.version)),
     }
 }
 
@@ -179,7 +180,7 @@ fn impact_text(i: &Impact) -> String {
     let mut widths = header.map(str::len);
     for row in &rows {
         for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.len());
+            *w = (*w).max(cell.chars().count());
         }
     }
     out.push('\n');

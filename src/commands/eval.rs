@@ -4,7 +4,9 @@ use restore_engine::facts::Request;
 
 use restore_engine::explain::Explanation;
 
-use crate::output::{decision_text, explanation_text, render_decision, render_value, OutputFormat};
+use crate::output::{
+    decision_text, emit, explanation_text, render_decision, render_value, OutputFormat,
+};
 use crate::policy_args::PolicyArgs;
 use crate::Exit;
 
@@ -51,7 +53,7 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
     })?;
     let decision = selected
         .policy()
-        .evaluate(&facts, &Request::default(), selected.at);
+        .try_evaluate(&facts, &Request::default(), selected.at)?;
     if args.explain {
         let explanation = selected
             .policy()
@@ -70,9 +72,9 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
                 other,
             )?,
         };
-        print!("{rendered}");
+        emit(&rendered)?;
     } else {
-        print!("{}", render_decision(&decision, args.output)?);
+        emit(&render_decision(&decision, args.output)?)?;
     }
     Ok(if decision.allowed {
         Exit::Ok

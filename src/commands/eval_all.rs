@@ -11,6 +11,9 @@ use std::io::Write;
 use futures::StreamExt;
 use restore_engine::facts::Request;
 
+use restore_engine::excerpt::Escaped;
+
+use crate::output;
 use crate::policy_args::PolicyArgs;
 use crate::Exit;
 
@@ -44,21 +47,27 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
     let at = selected.at;
     let request = Request::default();
     let progress = crate::progress::member_spinner("evaluating");
-    let stdout = std::io::stdout();
-    let mut out = std::io::BufWriter::new(stdout.lock());
+    let mut out = output::stdout();
     let result = crate::runtime()?.block_on(async {
         let directory = crate::directory::open(&args.directory).await?;
         let mut stream = directory.deleted_members(&args.tenant, args.actor.as_deref());
         if args.output == Format::Table {
-            writeln!(out, "{:<24} {:<8} blockers", "member", "verdict")?;
+            writeln!(out, "{:<24} {:<8} blockers", "member", "verdict")
+                .map_err(output::write_error)?;
         }
+        let mut line = Vec::new();
         while let Some(facts) = stream.next().await {
+            // The reader is gone (`| head`): nothing more to do.
+            if output::stdout_closed() {
+                break;
+            }
             let facts = facts?;
-            let decision = policy.evaluate(&facts, &request, at);
+            let decision = policy.try_evaluate(&facts, &request, at)?;
+            line.clear();
             match args.output {
                 Format::Jsonl => {
-                    serde_json::to_writer(&mut out, &decision)?;
-                    out.write_all(b"\n")?;
+                    serde_json::to_writer(&mut line, &decision)?;
+                    line.push(b'\n');
                 }
                 Format::Table => {
                     let blockers: Vec<&str> = decision.blockers.iter().map(|b| &*b.rule).collect();
@@ -68,19 +77,22 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
                         "denied"
                     };
                     writeln!(
-                        out,
+                        line,
                         "{:<24} {verdict:<8} {}",
-                        decision.member,
+                        Escaped(&decision.member),
                         blockers.join(",")
                     )?;
                 }
             }
+            out.write_all(&line).map_err(output::write_error)?;
             progress.inc(1);
         }
         anyhow::Ok(())
     });
     progress.finish_and_clear();
-    out.flush()?;
+    // Flushed even after an error: the decisions printed before it stay.
+    let flushed = out.flush().map_err(output::write_error);
     result?;
+    flushed?;
     Ok(Exit::Ok)
 }

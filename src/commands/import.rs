@@ -47,9 +47,10 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
     });
     let (tenants, members, deleted, items) =
         summary.with_context(|| format!("importing `{}` into `{target}`", args.from.display()))?;
-    println!(
+    crate::output::emit(&format!(
         "imported {tenants} tenants, {members} active members, {deleted} deleted members, \
-         {items} resource items into {target}"
-    );
+         {items} resource items into {target}\n"
+    ))
+    .context("the import was committed, but its summary could not be written")?;
     Ok(Exit::Ok)
 }

@@ -3,10 +3,16 @@
 
 use std::sync::Arc;
 
-use restore_directory::{DirectoryUrl, RestoreOutcome, RestoreRequest};
-use restore_engine::facts::{Facts, Request};
+use anyhow::Context as _;
+use chrono::Utc;
 
-use crate::output::{decision_text, render_decision, render_value, OutputFormat};
+use restore_directory::snapshot::MAX_TEXT_BYTES;
+use restore_directory::{DirectoryUrl, RestoreOutcome, RestoreRequest};
+use restore_engine::excerpt::{needs_escape, Escaped, Excerpt};
+use restore_engine::facts::{Facts, Request};
+use restore_engine::vocabulary::format_timestamp;
+
+use crate::output::{decision_text, emit, note, render_decision, render_value, OutputFormat};
 use crate::policy_args::PolicyArgs;
 use crate::Exit;
 
@@ -31,20 +37,51 @@ pub struct Args {
     pub department: String,
     #[arg(long, value_enum, default_value = "json")]
     pub output: OutputFormat,
+    /// Decide only: read the facts, print the decision, write nothing.
+    /// The only mode that accepts `--at` (a write decides at the current time).
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 pub fn run(args: Args) -> anyhow::Result<Exit> {
     if args.department.trim().is_empty() {
         anyhow::bail!("--department is blank: a restore needs a department (F8)");
     }
+    // The department is written: held to the snapshot rules for texts.
+    if let Some(c) = args.department.chars().find(|c| needs_escape(*c)) {
+        anyhow::bail!(
+            "--department `{}` contains the control character {}",
+            Excerpt(&args.department),
+            c.escape_unicode()
+        );
+    }
+    if args.department.len() > MAX_TEXT_BYTES {
+        anyhow::bail!(
+            "--department `{}` is longer than {MAX_TEXT_BYTES} bytes",
+            Excerpt(&args.department)
+        );
+    }
+    if args.dry_run {
+        return dry_run(&args);
+    }
+    // A write decides at the real clock and records that time: a caller-chosen
+    // time could reopen an expired window and backdate the audit row.
+    if let Some(at) = args.policy.at {
+        anyhow::bail!(
+            "--at {} is only allowed with --dry-run: a restore decides at the current time",
+            format_timestamp(at)
+        );
+    }
     if let DirectoryUrl::Memory(_) = DirectoryUrl::parse(&args.directory)? {
         anyhow::bail!("memory: directories are read-only snapshots; import into sqlite: first");
     }
+    // The clock is read once: the policy in force, the decision and the
+    // audit row all use this time.
+    let at = Utc::now();
     // `Decide` is a 'static trait object, so the closure owns the rules.
-    let selected = Arc::new(args.policy.select()?);
-    let at = selected.at;
+    let selected = Arc::new(args.policy.select_at(at)?);
     let rules = selected.clone();
-    let decide = move |facts: &Facts| rules.policy().evaluate(facts, &Request::default(), at);
+    let decide = move |facts: &Facts| rules.policy().try_evaluate(facts, &Request::default(), at);
     let request = RestoreRequest {
         tenant: args.tenant.clone(),
         member: args.member.clone(),
@@ -62,18 +99,50 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
                 OutputFormat::Text => format!(
                     "{}department:       {}\nseats used:       {}\naudit id:         {}\n",
                     decision_text(&receipt.decision),
-                    receipt.department,
+                    Escaped(&receipt.department),
                     receipt.seats_used,
                     receipt.audit_id
                 ),
                 other => render_value(&receipt, other)?,
             };
-            print!("{text}");
+            emit(&text).with_context(|| {
+                format!(
+                    "the restore was committed (audit id {}), but its receipt could not be written",
+                    receipt.audit_id
+                )
+            })?;
             Ok(Exit::Ok)
         }
         RestoreOutcome::Denied(decision) => {
-            print!("{}", render_decision(&decision, args.output)?);
+            emit(&render_decision(&decision, args.output)?)?;
             Ok(Exit::Denied)
         }
     }
+}
+
+/// `--dry-run`: the decision a restore would get at `--at` (default now),
+/// read with the directory's read-only `facts`; nothing is written.
+fn dry_run(args: &Args) -> anyhow::Result<Exit> {
+    let selected = args.policy.select()?;
+    let facts = crate::runtime()?.block_on(async {
+        let directory = crate::directory::open(&args.directory).await?;
+        anyhow::Ok(
+            directory
+                .facts(&args.tenant, &args.member, Some(&args.actor))
+                .await?,
+        )
+    })?;
+    let decision = selected
+        .policy()
+        .try_evaluate(&facts, &Request::default(), selected.at)?;
+    note(&format!(
+        "restorectl: dry run: decided at {}; nothing was written",
+        format_timestamp(selected.at)
+    ));
+    emit(&render_decision(&decision, args.output)?)?;
+    Ok(if decision.allowed {
+        Exit::Ok
+    } else {
+        Exit::Denied
+    })
 }

@@ -6,6 +6,6 @@ use crate::Exit;
 pub struct Args {}
 
 pub fn run(_: Args) -> anyhow::Result<Exit> {
-    print!("{}", restore_engine::schema::rules_schema_json());
+    crate::output::emit(&restore_engine::schema::rules_schema_json())?;
     Ok(Exit::Ok)
 }

@@ -17,6 +17,8 @@ use chrono::{DateTime, Utc};
 use restore_directory::snapshot::{zoned_timestamp, Snapshot};
 use restore_directory::Directory;
 use restore_engine::decision::Outcome;
+use restore_engine::excerpt::quote_safe;
+use restore_engine::source::{read_text_file, Limit};
 use restore_engine::{Decision, Facts, PolicySet, Request};
 use restore_memory::MemoryDirectory;
 use serde::Deserialize;
@@ -272,8 +274,7 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
     if let (Some(junit), Some(path)) = (junit, &args.junit) {
         junit.write_to(path)?;
     }
-    // A full disk or closed stdout is an error (exit 2), not a panic.
-    std::io::Write::write_all(&mut std::io::stdout().lock(), report.as_bytes())?;
+    crate::output::emit(&report)?;
     Ok(if failed == 0 { Exit::Ok } else { Exit::Denied })
 }
 
@@ -286,6 +287,13 @@ fn list(prefix: &str, items: &[&str]) -> String {
 }
 
 fn collect(path: &Path, out: &mut Vec<PathBuf>) -> anyhow::Result<()> {
+    // A link back to a parent folder would recurse for ever.
+    if path.components().count() > 64 {
+        bail!(
+            "test folders nest too deep at `{}` (a link loop?)",
+            path.display()
+        );
+    }
     if path.is_dir() {
         let mut entries: Vec<PathBuf> = std::fs::read_dir(path)
             .with_context(|| format!("reading `{}`", path.display()))?
@@ -311,14 +319,22 @@ fn collect(path: &Path, out: &mut Vec<PathBuf>) -> anyhow::Result<()> {
 }
 
 fn read_test_file(path: &Path) -> anyhow::Result<TestFile> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("reading test file `{}`", path.display()))?;
+    // Bounded like a snapshot; aliases refused (they expand without bound).
+    let text = read_text_file(path, Limit::snapshot()?)?;
+    if let Some((line, column)) = restore_engine::yaml::first_alias(&text)
+        .map_err(|e| anyhow::anyhow!("{}:{}:{}: {e}", path.display(), e.span.line, e.span.column))?
+    {
+        bail!(
+            "{}:{line}:{column}: YAML aliases are not supported in test files",
+            path.display()
+        );
+    }
     let tests: TestFile = serde_yaml::from_str(&text).map_err(|e| {
         let at = e
             .location()
             .map(|l| format!(":{}:{}", l.line(), l.column()))
             .unwrap_or_default();
-        anyhow::anyhow!("{}{at}: {e}", path.display())
+        anyhow::anyhow!("{}{at}: {}", path.display(), quote_safe(&e.to_string()))
     })?;
     if tests.format != TESTS_FORMAT {
         bail!(

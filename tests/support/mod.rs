@@ -102,3 +102,29 @@ pub fn two_versions(dir: &Path) {
     std::fs::write(dir.join("default-restore.v1.yaml"), v1).unwrap();
     std::fs::write(dir.join("default-restore.v2.yaml"), v2).unwrap();
 }
+
+/// A copy of the snapshot `source` in `dir` with every deletion time moved
+/// forward by (now − `at`), rounded to whole seconds, and the time that
+/// plays the role of `at` in the copy. A restore decides at the real clock,
+/// so tests that restore shift the fixture instead of passing `--at`: the
+/// decisions are those of the fixture at `at`, on any future date.
+pub fn shifted_snapshot(source: &Path, at: DateTime<Utc>, dir: &Path) -> (PathBuf, DateTime<Utc>) {
+    let shift = chrono::TimeDelta::seconds((Utc::now() - at).num_seconds());
+    let text = std::fs::read_to_string(source).expect("fixture reads");
+    let mut doc: serde_yaml::Value = serde_yaml::from_str(&text).expect("fixture parses");
+    let tenants = doc["tenants"].as_sequence_mut().expect("tenants");
+    for tenant in tenants {
+        let Some(members) = tenant["deleted_members"].as_sequence_mut() else {
+            continue;
+        };
+        for member in members {
+            let deleted_at = member["deleted_at"].as_str().expect("deleted_at");
+            let deleted_at = DateTime::parse_from_rfc3339(deleted_at).expect("RFC 3339");
+            let moved = deleted_at.with_timezone(&Utc) + shift;
+            member["deleted_at"] = serde_yaml::Value::String(moved.to_rfc3339());
+        }
+    }
+    let path = dir.join("directory.yaml");
+    std::fs::write(&path, serde_yaml::to_string(&doc).expect("yaml")).expect("write copy");
+    (path, at + shift)
+}

@@ -24,7 +24,7 @@ use chrono::{DateTime, Utc};
 use restore_directory::{Directory, DirectoryError, Snapshot};
 use restore_engine::decision::Decision;
 use restore_engine::facts::{Facts, Request};
-use restore_engine::PolicySet;
+use restore_engine::{EvaluationError, PolicySet};
 use restore_memory::MemoryDirectory;
 
 pub use checks::*;
@@ -155,9 +155,9 @@ pub fn default_policy() -> Arc<PolicySet> {
 pub fn decide_at(
     policy: Arc<PolicySet>,
     at: DateTime<Utc>,
-) -> impl Fn(&Facts) -> Decision + Send + Sync + 'static {
+) -> impl Fn(&Facts) -> Result<Decision, EvaluationError> + Send + Sync + 'static {
     move |facts: &Facts| match policy.select(None, None, at) {
-        Ok(p) => p.evaluate(facts, &Request::default(), at),
+        Ok(p) => p.try_evaluate(facts, &Request::default(), at),
         Err(e) => panic!("no default policy in force at {at}: {e}"),
     }
 }

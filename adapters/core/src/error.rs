@@ -1,3 +1,4 @@
+use restore_engine::excerpt::Excerpt;
 use thiserror::Error;
 
 use crate::{SnapshotError, UrlError};
@@ -6,11 +7,11 @@ use crate::{SnapshotError, UrlError};
 #[derive(Debug, Error)]
 #[non_exhaustive]
 pub enum DirectoryError {
-    #[error("unknown tenant `{tenant}`")]
+    #[error("unknown tenant `{}`", Excerpt(.tenant))]
     UnknownTenant { tenant: String },
-    #[error("no deleted member `{member}` in tenant `{tenant}`")]
+    #[error("no deleted member `{}` in tenant `{}`", Excerpt(.member), Excerpt(.tenant))]
     UnknownMember { tenant: String, member: String },
-    #[error("actor `{actor}` is not an active member of tenant `{tenant}`")]
+    #[error("actor `{}` is not an active member of tenant `{}`", Excerpt(.actor), Excerpt(.tenant))]
     UnknownActor { tenant: String, actor: String },
     #[error("a department is required to restore a member (F8)")]
     MissingDepartment,
@@ -18,6 +19,9 @@ pub enum DirectoryError {
     Url(#[from] UrlError),
     #[error(transparent)]
     Snapshot(#[from] SnapshotError),
+    /// The policy could not decide on the facts read (nothing was written).
+    #[error(transparent)]
+    Evaluation(#[from] restore_engine::EvaluationError),
     /// A stored row breaks an invariant (unknown plan, negative seats, ...).
     #[error("bad row in `{table}` ({key}): {reason}")]
     BadRow {

@@ -1,10 +1,14 @@
 use chrono::{DateTime, Utc};
 use restore_engine::decision::Decision;
 use restore_engine::facts::Facts;
+use restore_engine::EvaluationError;
 use serde::{Deserialize, Serialize};
 
 /// Evaluates the policy on facts read inside the restore's transaction.
-pub type Decide = dyn Fn(&Facts) -> Decision + Send + Sync;
+///
+/// An error (e.g. a deletion later than the evaluation time) aborts the
+/// restore with [`crate::DirectoryError::Evaluation`]; nothing is written.
+pub type Decide = dyn Fn(&Facts) -> Result<Decision, EvaluationError> + Send + Sync;
 
 /// A request to restore one member (F6: one member per restore).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

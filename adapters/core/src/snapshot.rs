@@ -1,16 +1,23 @@
 //! The directory snapshot file: the in-memory adapter's input and the import
 //! format. YAML or JSON; see DESIGN.md, "Directory snapshot file".
 
-use std::collections::{BTreeMap, HashSet};
+mod validate;
+
+use std::collections::BTreeMap;
 use std::fmt;
 use std::path::Path;
 
 use chrono::{DateTime, Utc};
+use restore_engine::excerpt::quote_safe;
 use restore_engine::facts::{
     ActiveMember, DeletedMember, DeletionReason, DeletionState, Plan, ResourceItem,
 };
+use restore_engine::source::{read_text_file, Limit, ReadError};
+use restore_engine::timestamp::parse_timestamp;
 use serde::{Deserialize, Deserializer, Serialize};
 use thiserror::Error;
+
+pub use validate::{MAX_ID_BYTES, MAX_SEATS, MAX_TEXT_BYTES};
 
 /// The only snapshot format this build reads.
 pub const SNAPSHOT_FORMAT: &str = "restore-directory/v1";
@@ -152,28 +159,29 @@ pub fn zoned_timestamp<'de, D: Deserializer<'de>>(d: D) -> Result<DateTime<Utc>,
 }
 
 /// Parses an RFC 3339 timestamp that names its zone (`Z` or `±HH:MM`).
+/// Years 0000–9999 only (see [`restore_engine::timestamp`]).
 pub fn parse_zoned_timestamp(text: &str) -> Result<DateTime<Utc>, String> {
-    match DateTime::parse_from_rfc3339(text.trim()) {
-        Ok(t) => Ok(t.with_timezone(&Utc)),
-        Err(_)
-            if chrono::NaiveDateTime::parse_from_str(text.trim(), "%Y-%m-%dT%H:%M:%S%.f")
-                .is_ok() =>
-        {
-            Err(format!(
-                "timestamp `{text}` has no time zone; add `Z` or an offset such as `+08:00`"
-            ))
-        }
-        Err(e) => Err(format!("`{text}` is not an RFC 3339 timestamp: {e}")),
-    }
+    parse_timestamp(text).map_err(|e| e.to_string())
 }
 
 impl Snapshot {
-    /// Reads and validates a snapshot file; `.json` is JSON, anything else YAML.
+    /// Reads and validates a snapshot file; `.json` is JSON, anything else
+    /// YAML. Only a regular file is read, of at most [`Limit::snapshot`]
+    /// bytes (`RESTORECTL_MAX_SNAPSHOT_BYTES`, default 256 MiB).
     pub fn load(path: &Path) -> Result<Snapshot, SnapshotError> {
-        let file = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| SnapshotError::Read {
-            file: file.clone(),
+        let limit = Limit::snapshot().map_err(|e| SnapshotError::Read {
+            file: path.display().to_string(),
             reason: e.to_string(),
+        })?;
+        Snapshot::load_with_limit(path, limit)
+    }
+
+    /// [`Snapshot::load`] with an explicit size limit.
+    pub fn load_with_limit(path: &Path, limit: Limit) -> Result<Snapshot, SnapshotError> {
+        let file = path.display().to_string();
+        let text = read_text_file(path, limit).map_err(|e| SnapshotError::Read {
+            file: file.clone(),
+            reason: read_reason(&e),
         })?;
         Snapshot::parse(&text, &file, SnapshotSyntax::from_path(path))
     }
@@ -184,6 +192,8 @@ impl Snapshot {
         file: &str,
         syntax: SnapshotSyntax,
     ) -> Result<Snapshot, SnapshotError> {
+        // A byte-order mark is legal at the start of a YAML or JSON file.
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
         let snapshot: Snapshot = match syntax {
             SnapshotSyntax::Json => {
                 serde_json::from_str(text).map_err(|e| SnapshotError::Parse {
@@ -192,103 +202,83 @@ impl Snapshot {
                         line: Some(e.line()),
                         column: Some(e.column()),
                     },
-                    message: strip_position(&e.to_string()),
+                    message: parse_message(&e.to_string()),
                 })?
             }
-            SnapshotSyntax::Yaml => serde_yaml::from_str(text).map_err(|e| {
-                let at = e.location().map_or(Position::default(), |l| Position {
-                    line: Some(l.line()),
-                    column: Some(l.column()),
-                });
-                SnapshotError::Parse {
-                    file: file.to_owned(),
-                    at,
-                    message: strip_position(&e.to_string()),
-                }
-            })?,
+            SnapshotSyntax::Yaml => {
+                refuse_aliases(text, file)?;
+                serde_yaml::from_str(text).map_err(|e| {
+                    let at = e.location().map_or(Position::default(), |l| Position {
+                        line: Some(l.line()),
+                        column: Some(l.column()),
+                    });
+                    SnapshotError::Parse {
+                        file: file.to_owned(),
+                        at,
+                        message: parse_message(&e.to_string()),
+                    }
+                })?
+            }
         };
         snapshot.validate(file)?;
         Ok(snapshot)
     }
+}
 
-    /// Invariants serde cannot express: format version, unique ids.
-    fn validate(&self, file: &str) -> Result<(), SnapshotError> {
-        let invalid = |path: String, message: String| SnapshotError::Invalid {
-            file: file.to_owned(),
-            path,
-            message,
-        };
-        if self.format != SNAPSHOT_FORMAT {
-            return Err(invalid(
-                "format".into(),
-                format!(
-                    "unknown snapshot format `{}`, expected `{SNAPSHOT_FORMAT}`",
-                    self.format
-                ),
-            ));
-        }
-        let mut tenants = HashSet::new();
-        for (t, tenant) in self.tenants.iter().enumerate() {
-            if tenant.id.trim().is_empty() {
-                return Err(invalid(
-                    format!("tenants[{t}].id"),
-                    "tenant id is empty".into(),
-                ));
-            }
-            if !tenants.insert(tenant.id.as_str()) {
-                return Err(invalid(
-                    format!("tenants[{t}].id"),
-                    format!("duplicate tenant id `{}`", tenant.id),
-                ));
-            }
-            let mut active = HashSet::new();
-            for (m, member) in tenant.members.iter().enumerate() {
-                if member.id.trim().is_empty() {
-                    return Err(invalid(
-                        format!("tenants[{t}].members[{m}].id"),
-                        "member id is empty".into(),
-                    ));
-                }
-                if !active.insert(member.id.as_str()) {
-                    return Err(invalid(
-                        format!("tenants[{t}].members[{m}].id"),
-                        format!(
-                            "duplicate member id `{}` in tenant `{}`",
-                            member.id, tenant.id
-                        ),
-                    ));
-                }
-            }
-            let mut deleted = HashSet::new();
-            for (m, member) in tenant.deleted_members.iter().enumerate() {
-                let at = format!("tenants[{t}].deleted_members[{m}]");
-                if member.id.trim().is_empty() {
-                    return Err(invalid(format!("{at}.id"), "member id is empty".into()));
-                }
-                if !deleted.insert(member.id.as_str()) {
-                    return Err(invalid(
-                        format!("{at}.id"),
-                        format!(
-                            "duplicate deleted member id `{}` in tenant `{}`",
-                            member.id, tenant.id
-                        ),
-                    ));
-                }
-                for (resource, items) in &member.resources {
-                    let mut ids = HashSet::new();
-                    for (i, item) in items.iter().enumerate() {
-                        if !ids.insert(item.id.as_str()) {
-                            return Err(invalid(
-                                format!("{at}.resources.{resource}[{i}].id"),
-                                format!("duplicate item id `{}` in `{resource}`", item.id),
-                            ));
-                        }
-                    }
-                }
-            }
-        }
-        Ok(())
+/// Refuses YAML aliases: nested aliases in a few kilobytes expand to
+/// gigabytes while deserialising (the parser's own repetition limit counts
+/// jumps, not the items each jump copies).
+fn refuse_aliases(text: &str, file: &str) -> Result<(), SnapshotError> {
+    let parse_error = |line: usize, column: usize, message: String| SnapshotError::Parse {
+        file: file.to_owned(),
+        at: Position {
+            line: Some(line),
+            column: Some(column),
+        },
+        message,
+    };
+    match restore_engine::yaml::first_alias(text) {
+        Ok(None) => Ok(()),
+        Ok(Some((line, column))) => Err(parse_error(
+            line,
+            column,
+            "YAML aliases (`*name`) are not supported in snapshot files; write the value out"
+                .into(),
+        )),
+        Err(e) => Err(parse_error(
+            e.span.line,
+            e.span.column,
+            quote_safe(&e.message),
+        )),
     }
+}
+
+/// The reason of a read error without the file name (the snapshot error
+/// names it already).
+fn read_reason(error: &ReadError) -> String {
+    match error {
+        ReadError::NotRegular { kind, .. } => format!("it is {kind}, not a regular file"),
+        ReadError::TooLarge {
+            limit, variable, ..
+        } => format!("larger than the limit of {limit} bytes (set {variable} to raise it)"),
+        ReadError::NotUtf8 { line, offset, .. } => {
+            format!("not UTF-8 text (invalid byte at line {line}, byte offset {offset})")
+        }
+        ReadError::Io { reason, .. } => reason.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// A parser's message, safe to print: without the position (reported
+/// apart), quoting only excerpts; a file that is not a snapshot at all (a
+/// `.env` file passed by mistake) is said to be so, without quoting it.
+fn parse_message(message: &str) -> String {
+    let message = strip_position(message);
+    if message.starts_with("invalid type") && message.ends_with("expected struct Snapshot") {
+        return "this is not a directory snapshot: expected a mapping with `format` and `tenants`"
+            .into();
+    }
+    quote_safe(&message)
 }
 
 /// Parsers append " at line L column C"; the position is reported separately.

@@ -1,6 +1,7 @@
 use std::fmt;
 use std::path::PathBuf;
 
+use restore_engine::excerpt::Excerpt;
 use thiserror::Error;
 
 /// Where a directory lives, parsed from `--directory`.
@@ -21,10 +22,17 @@ pub enum DirectoryUrl {
 pub enum UrlError {
     #[error("directory URL is empty")]
     Empty,
-    #[error("unknown directory URL scheme in `{url}`: expected memory:FILE, sqlite:PATH, postgres://…, or plugin:LIB?CONFIG")]
+    /// The message shows only the scheme (an excerpt): the rest of a
+    /// mistyped URL may hold a password.
+    #[error("unknown directory URL scheme `{}`: expected memory:FILE, sqlite:PATH, postgres://…, or plugin:LIB?CONFIG", Excerpt(scheme_of(.url)))]
     UnknownScheme { url: String },
-    #[error("directory URL `{url}` names no path")]
+    #[error("directory URL `{}` names no path", Excerpt(.url))]
     MissingPath { url: String },
+}
+
+/// What comes before the first `:` (the whole text if there is none).
+fn scheme_of(url: &str) -> &str {
+    url.split_once(':').map_or(url, |(scheme, _)| scheme)
 }
 
 impl DirectoryUrl {

@@ -218,7 +218,7 @@ impl Directory for MemoryDirectory {
                         tenant: tenant_id.to_owned(),
                         member: request.member.clone(),
                     })?;
-            let decision = decide(&t.facts(tenant_id, member, actor));
+            let decision = decide(&t.facts(tenant_id, member, actor))?;
             if !decision.allowed {
                 return Ok(RestoreOutcome::Denied(decision));
             }

@@ -377,7 +377,7 @@ impl Directory for PluginDirectory {
             Some(&request.member),
             Some(&request.actor),
         )?;
-        let decision = decide(&facts);
+        let decision = decide(&facts)?;
         if !decision.allowed {
             let response = self
                 .send(Request::RestoreAbort {

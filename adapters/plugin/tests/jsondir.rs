@@ -145,9 +145,10 @@ async fn a_panicking_decide_releases_the_lock_and_writes_nothing() {
     let plugin = open(dir.path()).await;
     let path = restore_plugin_jsondir::tenant_path(dir.path(), "acme");
     let before = std::fs::read(&path).unwrap();
-    let panicking = |_: &restore_engine::facts::Facts| -> restore_engine::decision::Decision {
-        panic!("decide fails")
-    };
+    let panicking = |_: &restore_engine::facts::Facts| -> Result<
+        restore_engine::decision::Decision,
+        restore_engine::EvaluationError,
+    > { panic!("decide fails") };
     let caught = std::panic::AssertUnwindSafe(plugin.apply_restore(&request("u_bob"), &panicking))
         .catch_unwind()
         .await;

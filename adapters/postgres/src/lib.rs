@@ -250,7 +250,7 @@ async fn restore_in(
     let tenant = load_tenant(&mut *conn, sql::TENANT_FOR_UPDATE, &request.tenant).await?;
     let actor = load_actor(&mut *conn, &tenant.id, Some(&request.actor)).await?;
     let facts = load_member(&mut *conn, &tenant, &request.member, actor).await?;
-    let decision = decide(&facts);
+    let decision = decide(&facts)?;
     if !decision.allowed {
         return Ok(RestoreOutcome::Denied(decision));
     }

@@ -41,7 +41,7 @@ where
     let policy = set.select(None, None, at)?.clone();
     // What `restorectl restore` passes: the policy in force, one member per request.
     let decide: Arc<Decide> =
-        Arc::new(move |facts: &Facts| policy.evaluate(facts, &Request::default(), at));
+        Arc::new(move |facts: &Facts| policy.try_evaluate(facts, &Request::default(), at));
     let members: Vec<String> = (0..cli.members)
         .filter(|&i| restorable(i))
         .take(cli.restores)

@@ -16,7 +16,7 @@ use serde::Deserialize;
 
 use crate::auth::{Caller, Scope};
 use crate::body::{parse_json, JsonBytes};
-use crate::decide::{evaluate, write_decision};
+use crate::decide::{evaluate, write_decision, EvaluationError};
 use crate::metrics::RestoreResult;
 use crate::problem::{Code, Problem};
 use crate::routes::{directory_call, json_response, path_problem, RESTORE};
@@ -80,7 +80,7 @@ pub(super) async fn restore(
     // The facts the transaction decided on, kept for shadow evaluation.
     let seen: Arc<std::sync::Mutex<Option<Facts>>> = Arc::default();
     let keep = state.ops.shadow.is_some().then(|| Arc::clone(&seen));
-    let decide = move |facts: &Facts| -> Decision {
+    let decide = move |facts: &Facts| -> Result<Decision, EvaluationError> {
         if let Some(Ok(mut slot)) = keep.as_ref().map(|k| k.lock()) {
             *slot = Some(facts.clone());
         }
@@ -90,10 +90,7 @@ pub(super) async fn restore(
             // Time only moves on, so a version in force a moment ago still
             // has one in force now; kept as the fallback all the same.
             .unwrap_or(index);
-        match evaluate(served.policy(index), facts, at) {
-            Ok(decision) => decision,
-            Err(never) => match never {},
-        }
+        evaluate(served.policy(index), facts, at)
     };
     let request = RestoreRequest {
         tenant,
