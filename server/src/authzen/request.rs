@@ -84,7 +84,7 @@ impl Semantic {
 pub enum EvaluationsRequest {
     /// No or an empty `evaluations` array: behaves as the single
     /// evaluation endpoint, and is answered as one (§7.1).
-    Single(Evaluation),
+    Single(Box<Evaluation>),
     /// One entry per element of `evaluations`, defaults applied; an element
     /// that is incomplete after defaults fails alone (certification §3.4.1).
     Batch {
@@ -139,7 +139,7 @@ pub fn parse_evaluations(
     };
     let Some(items) = items else {
         return parse_evaluation(body)
-            .map(EvaluationsRequest::Single)
+            .map(|e| EvaluationsRequest::Single(Box::new(e)))
             .map_err(EvaluationsError::Malformed);
     };
     if items.len() > max_items {
