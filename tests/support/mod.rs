@@ -1,6 +1,9 @@
 //! Helpers shared by the end-to-end tests.
 #![allow(dead_code)]
 
+pub mod pg;
+pub mod server;
+
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
