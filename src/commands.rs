@@ -6,4 +6,5 @@ pub mod eval_all;
 pub mod import;
 pub mod restore;
 pub mod schema;
+pub mod serve;
 pub mod test;

@@ -37,6 +37,8 @@ enum Command {
     Test(commands::test::Args),
     /// Impact of a rule change: who changes between two versions or tiers.
     Diff(commands::diff::Args),
+    /// Run the decision service (HTTP) until SIGTERM/SIGINT.
+    Serve(commands::serve::Args),
 }
 
 /// What a command asks `main` to exit with.
@@ -83,6 +85,7 @@ fn main() -> ExitCode {
         Command::Schema(args) => commands::schema::run(args),
         Command::Test(args) => commands::test::run(args),
         Command::Diff(args) => commands::diff::run(args),
+        Command::Serve(args) => commands::serve::run(args),
     };
     match result {
         Ok(Exit::Ok) => ExitCode::SUCCESS,

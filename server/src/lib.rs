@@ -1,0 +1,120 @@
+//! The restore-eligibility decision service behind `restorectl serve`.
+//!
+//! A long-running decision point, like OPA's server or Cerbos' PDP: it loads
+//! the compiled policies once, keeps one directory adapter open, and answers
+//! over HTTP with the same decision JSON that `restorectl eval --output json`
+//! prints (compact).
+//!
+//! ```text
+//! request -> request id -> span -> metrics -> concurrency limit + timeout
+//!         -> catch-panic -> handler: Caller (bearer token) -> body
+//!         -> policies.load_full() -> Directory::facts (directory timeout)
+//!         -> decide::evaluate -> observe_decision -> decide::write_decision
+//! ```
+//!
+//! - [`AppState`] is what handlers share: the policy set behind an
+//!   `ArcSwap` (a request loads it once and runs on it to the end; a reload
+//!   swaps it whole), the `Arc<dyn Directory>`, the tokens, the limits, the
+//!   metrics. [`router`] builds every route and layer in one function.
+//! - Errors are RFC 9457 `application/problem+json` with a stable `code`
+//!   ([`problem::Code`]); no panic message, stack trace or file content
+//!   ever reaches a body (a panicking handler answers 500 `internal`).
+//! - Tokens ([`auth`]): a YAML file of sha256 digests with scopes
+//!   (`decide`, `restore` ⊇ `decide`, `admin`) and tenant bindings;
+//!   comparison in constant time. A tenant-bound token gets the same 403
+//!   for every other tenant, existing or not, before any directory lookup.
+//! - Limits: body size (413), per-request timeout (408 `request_timeout`),
+//!   directory-call timeout (504), a concurrency limit that sheds load at
+//!   once with 503 `overloaded` + `Retry-After: 1` instead of queueing
+//!   (`/healthz`, `/readyz`, `/metrics` are exempt), graceful shutdown.
+//! - Writes decide at the server's clock: a restore body with `at` is 422.
+//!   On a `memory:` directory a restore changes only the server's copy in
+//!   memory (handy for trying the API; nothing is written to the file).
+//! - The decisions of a batch are independent: an item the directory cannot
+//!   answer gets an `error` in its place. A body that does not parse, or an
+//!   item with a missing or ill-typed field, fails the whole batch (422).
+
+pub mod auth;
+pub mod body;
+pub mod decide;
+pub mod metrics;
+pub mod problem;
+mod routes;
+pub mod state;
+
+use std::future::Future;
+
+pub use auth::{Caller, Scope, Tokens, TokensError};
+pub use problem::{Code, Problem};
+pub use routes::{router, ROUTES, X_DECISION_ID};
+pub use state::{AppState, DecisionContext, DecisionKind, ServedPolicies, ServerConfig};
+
+/// Serves `state` on `listener` until `shutdown` completes, then stops
+/// accepting and waits for the requests in flight (restores included).
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let upkeep_state = state.clone();
+    let upkeep = tokio::spawn(async move {
+        let mut interval = tokio::time::interval(metrics::UPKEEP_INTERVAL);
+        loop {
+            interval.tick().await;
+            upkeep_state.metrics.run_upkeep();
+        }
+    });
+    let result = axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await;
+    upkeep.abort();
+    result
+}
+
+/// Completes on SIGTERM or SIGINT (Ctrl-C).
+pub async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let terminate = async {
+        match signal(SignalKind::terminate()) {
+            Ok(mut stream) => {
+                stream.recv().await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    tokio::select! {
+        _ = terminate => tracing::info!("SIGTERM: shutting down"),
+        _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT: shutting down"),
+    }
+}
+
+/// Log output format (`--log-format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Logs to stderr, filtered by `RUST_LOG` (default `info`).
+pub fn init_tracing(format: LogFormat) -> Result<(), String> {
+    use tracing_subscriber::EnvFilter;
+    let filter = match std::env::var("RUST_LOG") {
+        Ok(text) if !text.trim().is_empty() => {
+            EnvFilter::try_new(&text).map_err(|e| format!("RUST_LOG `{text}`: {e}"))?
+        }
+        _ => EnvFilter::new("info"),
+    };
+    use std::io::IsTerminal;
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(std::io::stderr);
+    let installed = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    };
+    installed.map_err(|e| format!("cannot set up logging: {e}"))
+}

@@ -1,0 +1,235 @@
+//! The router: every route and every layer, in one place.
+
+mod eligibility;
+mod ops;
+mod restore;
+mod stream;
+
+use std::time::Instant;
+
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::http::{header, HeaderName, HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use chrono::{DateTime, Utc};
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{
+    MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
+};
+use tower_http::trace::TraceLayer;
+
+use crate::problem::{Code, Problem};
+use crate::state::{random_id, AppState};
+
+pub const ELIGIBILITY: &str = "/v1/eligibility";
+pub const ELIGIBILITY_BATCH: &str = "/v1/eligibility/batch";
+pub const DELETED_MEMBERS: &str = "/v1/tenants/{tenant}/deleted-members";
+pub const RESTORE: &str = "/v1/tenants/{tenant}/members/{member}/restore";
+pub const POLICIES: &str = "/v1/policies";
+pub const HEALTHZ: &str = "/healthz";
+pub const READYZ: &str = "/readyz";
+pub const METRICS: &str = "/metrics";
+
+/// Every route template (the `endpoint` label of the HTTP metrics).
+pub const ROUTES: &[&str] = &[
+    ELIGIBILITY,
+    ELIGIBILITY_BATCH,
+    DELETED_MEMBERS,
+    RESTORE,
+    POLICIES,
+    HEALTHZ,
+    READYZ,
+    METRICS,
+];
+
+/// The routes that make decisions (the `endpoint` label of `restore_decisions_total`).
+pub const DECISION_ENDPOINTS: &[&str] = &[ELIGIBILITY, ELIGIBILITY_BATCH, DELETED_MEMBERS, RESTORE];
+
+/// Routes that stay answerable when the server is saturated (probes and
+/// scrapes are not shed, and not timed out as requests).
+const UNLIMITED: &[&str] = &[HEALTHZ, READYZ, METRICS];
+
+const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+pub const X_DECISION_ID: HeaderName = HeaderName::from_static("x-decision-id");
+
+/// Builds the service: every route, then the layers (innermost first).
+///
+/// Routes must be added above the layers: `Router::layer` wraps only the
+/// routes that exist when it is called.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route(ELIGIBILITY, post(eligibility::single))
+        .route(ELIGIBILITY_BATCH, post(eligibility::batch))
+        .route(DELETED_MEMBERS, get(stream::deleted_members))
+        .route(RESTORE, post(restore::restore))
+        .route(POLICIES, get(ops::policies))
+        .route(HEALTHZ, get(ops::healthz))
+        .route(READYZ, get(ops::readyz))
+        .route(METRICS, get(ops::metrics))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        // Bodies over the limit fail the body extractor, which answers 413.
+        .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
+        .layer(CatchPanicLayer::custom(panic_response))
+        .layer(middleware::from_fn_with_state(state.clone(), limits))
+        .layer(middleware::from_fn_with_state(state.clone(), http_metrics))
+        .layer(TraceLayer::new_for_http().make_span_with(request_span))
+        .layer(PropagateRequestIdLayer::new(X_REQUEST_ID))
+        .layer(SetRequestIdLayer::new(X_REQUEST_ID, RandomRequestId))
+        .with_state(state)
+}
+
+async fn not_found() -> Problem {
+    Problem::new(Code::NotFound, "no such route")
+}
+
+async fn method_not_allowed() -> Problem {
+    Problem::new(
+        Code::MethodNotAllowed,
+        "this route does not accept this method; see `Allow`",
+    )
+}
+
+/// A handler panicked: 500 `internal`, no message or trace in the body.
+fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    let message = panic
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("(no message)");
+    tracing::error!(panic = message, "handler panicked");
+    Problem::internal().into_response()
+}
+
+/// The concurrency limit (shedding with 503 `overloaded` when every permit
+/// is taken, rather than queueing) and the per-request timeout.
+async fn limits(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let unlimited = request
+        .extensions()
+        .get::<MatchedPath>()
+        .is_some_and(|path| UNLIMITED.contains(&path.as_str()));
+    if unlimited {
+        return next.run(request).await;
+    }
+    let Ok(_permit) = state.permits.try_acquire() else {
+        state.metrics.requests_shed.increment(1);
+        return Problem::new(
+            Code::Overloaded,
+            "the server is handling as many requests as it allows; retry shortly",
+        )
+        .into_response();
+    };
+    match tokio::time::timeout(state.config.request_timeout, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => Problem::new(
+            Code::RequestTimeout,
+            format!(
+                "the request took longer than {} s",
+                state.config.request_timeout.as_secs_f64()
+            ),
+        )
+        .into_response(),
+    }
+}
+
+/// Requests by route template and status, their duration, and how many are in flight.
+async fn http_metrics(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let metrics = &state.metrics;
+    let route = metrics.route(
+        request
+            .extensions()
+            .get::<MatchedPath>()
+            .map(MatchedPath::as_str),
+    );
+    let started = Instant::now();
+    metrics.in_flight.increment(1.0);
+    // Decremented on drop too: a client that goes away still leaves.
+    let _in_flight = InFlight(&metrics.in_flight);
+    let response = next.run(request).await;
+    route.duration.record(started.elapsed().as_secs_f64());
+    metrics.count_status(route, response.status().as_u16());
+    response
+}
+
+struct InFlight<'a>(&'a metrics::Gauge);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.decrement(1.0);
+    }
+}
+
+fn request_span(request: &axum::http::Request<axum::body::Body>) -> tracing::Span {
+    let id = request
+        .headers()
+        .get(&X_REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    tracing::info_span!(
+        "request",
+        id,
+        method = %request.method(),
+        path = request.uri().path(),
+    )
+}
+
+/// Request ids for requests that bring none: 32 random hex digits.
+#[derive(Clone, Copy)]
+struct RandomRequestId;
+
+impl MakeRequestId for RandomRequestId {
+    fn make_request_id<B>(&mut self, _: &axum::http::Request<B>) -> Option<RequestId> {
+        HeaderValue::from_str(&random_id()).ok().map(RequestId::new)
+    }
+}
+
+/// A JSON response (`application/json`), with its decision id when it carries one.
+pub(crate) fn json_response(
+    status: StatusCode,
+    body: Vec<u8>,
+    decision_id: Option<&str>,
+) -> Response {
+    let mut response = (status, Bytes::from(body)).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    if let Some(id) = decision_id.and_then(|id| HeaderValue::from_str(id).ok()) {
+        headers.insert(X_DECISION_ID, id);
+    }
+    response
+}
+
+/// `at` of a read-only question: RFC 3339 with a zone, or now.
+pub(crate) fn parse_at(at: Option<&str>) -> Result<DateTime<Utc>, Problem> {
+    match at {
+        None => Ok(Utc::now()),
+        Some(text) => restore_directory::snapshot::parse_zoned_timestamp(text)
+            .map_err(|e| Problem::new(Code::InvalidRequest, format!("`at`: {e}"))),
+    }
+}
+
+/// Runs a directory call under the directory timeout (504 `directory_timeout`).
+pub(crate) async fn directory_call<T>(
+    state: &AppState,
+    call: impl std::future::Future<Output = Result<T, restore_directory::DirectoryError>>,
+) -> Result<T, Problem> {
+    match tokio::time::timeout(state.config.directory_timeout, call).await {
+        Ok(result) => result.map_err(Problem::from),
+        Err(_) => Err(directory_timeout(state)),
+    }
+}
+
+pub(crate) fn directory_timeout(state: &AppState) -> Problem {
+    Problem::new(
+        Code::DirectoryTimeout,
+        format!(
+            "the directory did not answer within {} s",
+            state.config.directory_timeout.as_secs_f64()
+        ),
+    )
+}

@@ -1,0 +1,171 @@
+//! `POST /v1/tenants/{tenant}/members/{member}/restore`: restore one member
+//! in the directory's single transaction, deciding at the server's clock.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use chrono::Utc;
+use restore_directory::{Receipt, RestoreOutcome, RestoreRequest};
+use restore_engine::facts::Facts;
+use restore_engine::Decision;
+use serde::Deserialize;
+
+use crate::auth::{Caller, Scope};
+use crate::body::{parse_json, JsonBytes};
+use crate::decide::{evaluate, write_decision};
+use crate::metrics::RestoreResult;
+use crate::problem::{Code, Problem};
+use crate::routes::{directory_call, json_response, RESTORE};
+use crate::state::{random_id, AppState, DecisionContext, DecisionKind};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RestoreBody {
+    actor: String,
+    department: String,
+    #[serde(default)]
+    policy: Option<String>,
+    #[serde(default)]
+    policy_version: Option<String>,
+    /// Refused when present: a write decides at the server's clock.
+    #[serde(default)]
+    at: Option<serde::de::IgnoredAny>,
+}
+
+pub(super) async fn restore(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((tenant, member)): Path<(String, String)>,
+    JsonBytes(body): JsonBytes,
+) -> Result<Response, Problem> {
+    let started = Instant::now();
+    caller.require(Scope::Restore)?;
+    caller.require_tenant(&tenant)?;
+    let body: RestoreBody = parse_json(&body)?;
+    if body.at.is_some() {
+        return Err(Problem::new(
+            Code::InvalidRequest,
+            "`at`: a restore decides at the server's clock; remove `at` (ask /v1/eligibility for other times)",
+        ));
+    }
+    let department = body.department.trim();
+    if department.is_empty() {
+        return Err(Problem::new(
+            Code::DepartmentRequired,
+            "`department` is blank: a restore needs a department (F8)",
+        ));
+    }
+    let now = Utc::now();
+    let policies = state.policies.load_full();
+    let index = policies.select_index(
+        body.policy
+            .as_deref()
+            .or(state.config.default_policy.as_deref()),
+        body.policy_version.as_deref(),
+        now,
+    )?;
+    // `Decide` is a 'static trait object, so the closure owns the set.
+    let served = Arc::clone(&policies);
+    let decide = move |facts: &Facts| -> Decision {
+        match evaluate(served.policy(index), facts, now) {
+            Ok(decision) => decision,
+            Err(never) => match never {},
+        }
+    };
+    let request = RestoreRequest {
+        tenant,
+        member,
+        actor: body.actor,
+        department: department.to_owned(),
+        at: now,
+    };
+    let outcome = directory_call(&state, state.directory.apply_restore(&request, &decide)).await;
+    let outcome = match outcome {
+        Ok(outcome) => outcome,
+        Err(problem) => {
+            state.metrics.count_restore(RestoreResult::Error);
+            return Err(problem);
+        }
+    };
+    let decision_id = random_id();
+    let (decision, result) = match &outcome {
+        RestoreOutcome::Restored(receipt) => (&receipt.decision, RestoreResult::Restored),
+        RestoreOutcome::Denied(decision) => (decision, RestoreResult::Denied),
+    };
+    state.metrics.count_restore(result);
+    state.observe_decision(
+        &DecisionContext {
+            endpoint: RESTORE,
+            kind: DecisionKind::Restore,
+            caller: &caller,
+            decision_id: Some(&decision_id),
+            started,
+        },
+        &policies,
+        decision,
+    );
+    let mut out = Vec::with_capacity(2048);
+    let status = match &outcome {
+        RestoreOutcome::Restored(receipt) => {
+            write_receipt(&mut out, receipt);
+            StatusCode::OK
+        }
+        RestoreOutcome::Denied(decision) => {
+            write_decision(&mut out, decision);
+            StatusCode::CONFLICT
+        }
+    };
+    Ok(json_response(status, out, Some(&decision_id)))
+}
+
+/// The receipt as `restore --output json` prints it (compact), with the
+/// decision written by the one decision encoder.
+fn write_receipt(out: &mut Vec<u8>, receipt: &Receipt) {
+    out.extend_from_slice(b"{\"decision\":");
+    write_decision(out, &receipt.decision);
+    out.extend_from_slice(b",\"department\":");
+    let _ = serde_json::to_writer(&mut *out, &receipt.department);
+    out.extend_from_slice(
+        format!(
+            ",\"audit_id\":{},\"seats_used\":{}}}",
+            receipt.audit_id, receipt.seats_used
+        )
+        .as_bytes(),
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn receipt_encoding_matches_serde() {
+        use restore_directory::Directory;
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let set = restore_engine::PolicySet::load_dir(&root.join("rules")).unwrap();
+        let directory =
+            restore_memory::MemoryDirectory::open(&root.join("tests/fixtures/directory.yaml"))
+                .unwrap();
+        let facts = directory
+            .facts("acme", "u_bob", Some("u_anna"))
+            .await
+            .unwrap();
+        let at = "2026-11-24T10:00:00Z".parse().unwrap();
+        let decision = evaluate(&set.policies()[0], &facts, at).unwrap();
+        let receipt = Receipt {
+            decision,
+            department: "Sales \"EMEA\" \u{e9}".into(),
+            audit_id: 42,
+            seats_used: -1,
+        };
+        let mut out = Vec::new();
+        write_receipt(&mut out, &receipt);
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            serde_json::to_string(&receipt).unwrap()
+        );
+    }
+}
