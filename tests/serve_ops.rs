@@ -227,7 +227,7 @@ fn reload_with_a_broken_file_keeps_serving_then_a_good_one_is_served() {
         v3_text().replace("restore_window: 30d ", "restore_window: thirty "),
     )
     .unwrap();
-    let (code, _, check) = setup.cli(&setup.sqlite, &["check"]);
+    let (code, _, check) = support::restorectl(&["check", "--rules", &setup.rules]);
     assert_ne!(code, 0);
     assert!(
         check.contains("default-restore.v3.yaml:18:19"),
@@ -276,10 +276,12 @@ fn reload_with_a_broken_file_keeps_serving_then_a_good_one_is_served() {
         server.metric("restore_policy_reload_failures_total", &[]),
         1.0
     );
-    assert!(
-        server.stderr().contains("default-restore.v3.yaml"),
-        "the log names the file"
-    );
+    eventually(Duration::from_secs(10), "the log to name the file", || {
+        server
+            .stderr()
+            .contains("default-restore.v3.yaml")
+            .then_some(())
+    });
 
     // Fixed: the new version is served.
     std::fs::write(&v3, v3_text()).unwrap();
@@ -383,10 +385,10 @@ fn shadow_disagreements_and_the_decision_log() {
         server.metric("restore_shadow_disagreements_total", &[]),
         1.0
     );
-    let stderr = server.stderr();
-    assert!(
-        stderr.contains("u_day30s1"),
-        "a warn line for the disagreement: {stderr}"
+    eventually(
+        Duration::from_secs(10),
+        "a warn line for the disagreement",
+        || server.stderr().contains("u_day30s1").then_some(()),
     );
 
     let lines = log_lines(&log, 4);

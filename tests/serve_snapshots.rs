@@ -32,7 +32,7 @@ fn problem(reply: &Reply) -> Value {
 }
 
 #[test]
-fn service_responses() {
+fn decision_batch_and_problem_responses() {
     let setup = Setup::without_sqlite();
     let server = setup
         .serve_with_tokens(&setup.memory, &[])
@@ -78,6 +78,16 @@ fn service_responses() {
         "restore_with_at": problem(&server.call("POST", "/v1/tenants/live/members/l_a/restore").token(support::server::RESTORE).json(&json!({"actor": "l_admin", "department": "ops", "at": AT})).send()),
     });
     insta::assert_json_snapshot!("problems", problems);
+}
+
+#[test]
+fn operations_and_authzen_responses() {
+    let setup = Setup::without_sqlite();
+    let server = setup
+        .serve_with_tokens(&setup.memory, &[])
+        .with_token(DECIDE);
+    let settings = settings();
+    let _guard = settings.bind_to_scope();
 
     let authzen_one = server
         .post(
