@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use arc_swap::{ArcSwap, ArcSwapOption};
 use chrono::{DateTime, Utc};
 use restore_directory::Directory;
-use restore_engine::{CompiledPolicy, Decision, PolicySet};
+use restore_engine::{CompiledPolicy, Decision, Facts, PolicySet};
 use tokio::sync::Semaphore;
 
 use crate::auth::{Caller, Tokens};
@@ -190,6 +190,11 @@ pub struct DecisionContext<'a> {
     pub endpoint: &'static str,
     pub kind: DecisionKind,
     pub caller: &'a Caller,
+    /// The acting member the request named, if any.
+    pub actor: Option<&'a str>,
+    /// The facts the decision was made on; `None` where not at hand (a
+    /// restore decides inside the directory's transaction).
+    pub facts: Option<&'a Facts>,
     /// The `X-Decision-Id` (or batch item id); `None` for streamed lines.
     pub decision_id: Option<&'a str>,
     /// When the request started deciding (for the latency).

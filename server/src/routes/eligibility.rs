@@ -69,6 +69,8 @@ pub(super) async fn single(
             endpoint: ELIGIBILITY,
             kind: DecisionKind::Decision,
             caller: &caller,
+            actor: request.actor.as_deref(),
+            facts: Some(&facts),
             decision_id: Some(&decision_id),
             started,
         },
@@ -146,35 +148,48 @@ pub(super) async fn batch(
     let caller_ref = &caller;
     let item_count = request.items.len();
     // Owned items: a closure over `&BatchItem` would not be `Send` for every lifetime.
-    let facts = futures::stream::iter(request.items)
+    let answers = futures::stream::iter(request.items)
         .map(|item| async move {
-            caller_ref.require_tenant(&item.tenant)?;
-            directory_call(
-                state_ref,
-                state_ref
-                    .directory
-                    .facts(&item.tenant, &item.member, item.actor.as_deref()),
-            )
-            .await
+            let facts = match caller_ref.require_tenant(&item.tenant) {
+                Ok(()) => {
+                    directory_call(
+                        state_ref,
+                        state_ref.directory.facts(
+                            &item.tenant,
+                            &item.member,
+                            item.actor.as_deref(),
+                        ),
+                    )
+                    .await
+                }
+                Err(problem) => Err(problem),
+            };
+            (item.actor, facts)
         })
         .buffered(BATCH_PARALLELISM);
-    futures::pin_mut!(facts);
+    futures::pin_mut!(answers);
     let mut out = Vec::with_capacity(64 + item_count * 1200);
     out.extend_from_slice(b"{\"results\":[");
     let mut first = true;
-    while let Some(result) = facts.next().await {
+    while let Some((actor, facts)) = answers.next().await {
         if !first {
             out.push(b',');
         }
         first = false;
-        match result.and_then(|facts| evaluate(policy, &facts, at).map_err(Problem::from)) {
-            Ok(decision) => {
+        let decided = facts.and_then(|facts| {
+            let decision = evaluate(policy, &facts, at)?;
+            Ok((facts, decision))
+        });
+        match decided {
+            Ok((facts, decision)) => {
                 let decision_id = random_id();
                 state.observe_decision(
                     &DecisionContext {
                         endpoint: ELIGIBILITY_BATCH,
                         kind: DecisionKind::Decision,
                         caller: &caller,
+                        actor: actor.as_deref(),
+                        facts: Some(&facts),
                         decision_id: Some(&decision_id),
                         started,
                     },

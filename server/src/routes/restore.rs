@@ -101,6 +101,8 @@ pub(super) async fn restore(
             endpoint: RESTORE,
             kind: DecisionKind::Restore,
             caller: &caller,
+            actor: Some(&request.actor),
+            facts: None,
             decision_id: Some(&decision_id),
             started,
         },

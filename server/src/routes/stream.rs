@@ -137,13 +137,6 @@ impl StreamJob {
             started,
         } = self;
         let policy_ref = policies.policy(policy);
-        let context = DecisionContext {
-            endpoint: DELETED_MEMBERS,
-            kind: DecisionKind::Decision,
-            caller: &caller,
-            decision_id: None,
-            started,
-        };
         let mut first = Some(first);
         let mut buffer = Vec::with_capacity(CHUNK_BYTES + 4096);
         let mut members = state.directory.deleted_members(&tenant, actor.as_deref());
@@ -155,10 +148,21 @@ impl StreamJob {
                 Ok(Some(Err(error))) => Err(Problem::from(error)),
                 Err(_) => Err(directory_timeout(&state)),
             };
-            let decision =
-                facts.and_then(|facts| evaluate(policy_ref, &facts, at).map_err(Problem::from));
-            match decision {
-                Ok(decision) => {
+            let decided = facts.and_then(|facts| {
+                let decision = evaluate(policy_ref, &facts, at)?;
+                Ok((facts, decision))
+            });
+            match decided {
+                Ok((facts, decision)) => {
+                    let context = DecisionContext {
+                        endpoint: DELETED_MEMBERS,
+                        kind: DecisionKind::Decision,
+                        caller: &caller,
+                        actor: actor.as_deref(),
+                        facts: Some(&facts),
+                        decision_id: None,
+                        started,
+                    };
                     state.observe_decision(&context, &policies, &decision);
                     write_decision(&mut buffer, &decision);
                     buffer.push(b'\n');
