@@ -9,18 +9,27 @@ use crate::facts::Plan;
 
 /// Which rules made a decision: enough to replay it later.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 pub struct PolicyRef {
+    #[cfg_attr(feature = "utoipa", schema(value_type = String))]
     pub name: Arc<str>,
+    #[cfg_attr(feature = "utoipa", schema(value_type = String))]
     pub version: Arc<str>,
     pub tier: Plan,
     /// `sha256:<hex>` of the rule file's bytes.
+    #[cfg_attr(feature = "utoipa", schema(value_type = String))]
     pub digest: Arc<str>,
 }
 
 /// A blocker that holds.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 pub struct BlockerHit {
+    /// The blocker's id in the rules, e.g. `window_expired`.
+    #[cfg_attr(feature = "utoipa", schema(value_type = String))]
     pub rule: Arc<str>,
+    /// The fact it implements, e.g. `F2`.
+    #[cfg_attr(feature = "utoipa", schema(value_type = String))]
     pub fact: Arc<str>,
     pub message: String,
     pub remedy: String,
@@ -40,6 +49,7 @@ pub struct BlockerHit {
     Deserialize,
     schemars::JsonSchema,
 )]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
     /// Comes back as it was.
@@ -79,7 +89,9 @@ impl Outcome {
 
 /// The outcome for one resource.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 pub struct ResourceDecision {
+    #[cfg_attr(feature = "utoipa", schema(value_type = String))]
     pub resource: Arc<str>,
     pub outcome: Outcome,
     /// Items that come back; present when the directory lists items for the
@@ -92,6 +104,7 @@ pub struct ResourceDecision {
     pub not_restored_items: Vec<String>,
     /// Why an exception applied, when one did.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "utoipa", schema(value_type = Option<String>))]
     pub reason: Option<Arc<str>>,
 }
 
@@ -111,20 +124,31 @@ impl ResourceDecision {
 
 /// The answer to "may this member be restored now, and what comes back?".
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 pub struct Decision {
+    #[cfg_attr(feature = "utoipa", schema(value_type = String))]
     pub tenant: Arc<str>,
     pub member: String,
     pub allowed: bool,
     /// Shared with every decision of the same policy tier.
+    #[cfg_attr(feature = "utoipa", schema(value_type = PolicyRef))]
     pub policy: Arc<PolicyRef>,
+    /// RFC 3339, UTC.
+    #[cfg_attr(feature = "utoipa", schema(value_type = String, format = DateTime))]
     pub evaluated_at: DateTime<Utc>,
+    /// RFC 3339, UTC.
+    #[cfg_attr(feature = "utoipa", schema(value_type = String, format = DateTime))]
     pub restorable_until: DateTime<Utc>,
+    /// Every blocker that holds; empty when allowed.
     pub blockers: Vec<BlockerHit>,
-    /// Shared with every decision of the same policy tier.
+    /// What the restore needs (e.g. `department`, `seat`). Shared with
+    /// every decision of the same policy tier.
+    #[cfg_attr(feature = "utoipa", schema(value_type = Vec<String>))]
     pub requires: Arc<[Arc<str>]>,
     /// One per resource rule, in rule order. A member with no listed items
     /// and no exception that applies gets its tier's precomputed table,
     /// shared rather than rebuilt: most members of a directory are such.
+    #[cfg_attr(feature = "utoipa", schema(value_type = Vec<ResourceDecision>))]
     pub resources: Arc<[ResourceDecision]>,
 }
 

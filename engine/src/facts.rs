@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 /// Plan tier of a tenant (F7).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Plan {
     Starter,

@@ -35,12 +35,20 @@
 //!   item with a missing or ill-typed field, fails the whole batch (422).
 
 pub mod auth;
+pub mod authzen;
 pub mod body;
 pub mod decide;
+pub mod decision_log;
 pub mod metrics;
+pub mod openapi;
 pub mod problem;
+pub mod reload;
 mod routes;
+pub mod serverops;
+pub mod shadow;
 pub mod state;
+#[cfg(test)]
+mod test_support;
 
 use std::future::Future;
 

@@ -19,6 +19,8 @@ pub const PROBLEM_CONTENT_TYPE: &str = "application/problem+json";
 #[non_exhaustive]
 pub enum Code {
     MalformedJson,
+    /// AuthZEN: a request the spec calls malformed (400).
+    BadRequest,
     UnsupportedMediaType,
     InvalidRequest,
     UnknownActor,
@@ -49,6 +51,7 @@ impl Code {
     pub fn as_str(self) -> &'static str {
         match self {
             Code::MalformedJson => "malformed_json",
+            Code::BadRequest => "bad_request",
             Code::UnsupportedMediaType => "unsupported_media_type",
             Code::InvalidRequest => "invalid_request",
             Code::UnknownActor => "unknown_actor",
@@ -77,7 +80,7 @@ impl Code {
 
     pub fn status(self) -> StatusCode {
         match self {
-            Code::MalformedJson => StatusCode::BAD_REQUEST,
+            Code::MalformedJson | Code::BadRequest => StatusCode::BAD_REQUEST,
             Code::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Code::InvalidRequest
             | Code::UnknownActor
@@ -105,6 +108,7 @@ impl Code {
     pub fn title(self) -> &'static str {
         match self {
             Code::MalformedJson => "malformed JSON",
+            Code::BadRequest => "bad request",
             Code::UnsupportedMediaType => "unsupported media type",
             Code::InvalidRequest => "invalid request",
             Code::UnknownActor => "unknown actor",

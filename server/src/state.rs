@@ -175,6 +175,8 @@ pub struct Shared {
     pub last_reload_error: ArcSwapOption<serde_json::Value>,
     /// Permits for requests in flight (the concurrency limit).
     pub(crate) permits: Semaphore,
+    /// Reload, shadow evaluation and the decision log.
+    pub ops: crate::serverops::ServerOps,
 }
 
 impl Deref for AppState {
@@ -199,6 +201,10 @@ pub struct DecisionContext<'a> {
     pub decision_id: Option<&'a str>,
     /// When the request started deciding (for the latency).
     pub started: Instant,
+    /// The facts decided on, when at hand (shadow evaluation needs them).
+    pub facts: Option<&'a restore_engine::facts::Facts>,
+    /// The acting member, when there is one (the decision log's `actor`).
+    pub actor: Option<&'a str>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -216,6 +222,17 @@ impl AppState {
         tokens: Option<Tokens>,
         config: ServerConfig,
     ) -> AppState {
+        AppState::with_ops(policies, directory, tokens, config, Default::default())
+    }
+
+    /// [`AppState::new`] with reload, shadow evaluation and a decision log.
+    pub fn with_ops(
+        policies: PolicySet,
+        directory: Arc<dyn Directory>,
+        tokens: Option<Tokens>,
+        config: ServerConfig,
+        ops: crate::serverops::ServerOps,
+    ) -> AppState {
         let metrics = Metrics::new(crate::routes::ROUTES, crate::routes::DECISION_ENDPOINTS);
         let policies = ArcSwap::from_pointee(ServedPolicies::new(policies, &metrics));
         let permits = Semaphore::new(config.max_concurrency.clamp(1, Semaphore::MAX_PERMITS));
@@ -227,6 +244,7 @@ impl AppState {
             metrics,
             last_reload_error: ArcSwapOption::empty(),
             permits,
+            ops,
         }))
     }
 
@@ -246,6 +264,7 @@ impl AppState {
     ) {
         self.metrics.count_decision(ctx.endpoint, decision.allowed);
         policies.count_blockers(decision, &self.metrics);
+        crate::serverops::observe(self, ctx, policies, decision);
     }
 }
 

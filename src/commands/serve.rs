@@ -11,7 +11,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use restore_engine::PolicySet;
+use restore_server::decision_log::{self, DecisionLog, LogTarget};
+use restore_server::reload::{self, Reloader};
+use restore_server::serverops::ServerOps;
+use restore_server::shadow::Shadow;
 use restore_server::{AppState, LogFormat, ServerConfig, Tokens};
 
 use crate::Exit;
@@ -107,7 +110,9 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
         );
     }
     let tokens = args.tokens.as_deref().map(Tokens::load).transpose()?;
-    let set = PolicySet::load_dir(&args.rules)
+    // Bounded reads, hidden entries (a ConfigMap's `..data`) skipped: the
+    // same loader as every reload.
+    let set = restore_server::reload::load_rules(&args.rules)
         .with_context(|| format!("rules `{}`", args.rules.display()))?;
     if let Some(name) = &args.policy {
         if !set.policies().iter().any(|p| p.name() == name) {
@@ -120,6 +125,20 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
             );
         }
     }
+    let shadow = args.shadow_version.as_deref().map(Shadow::new);
+    if let Some(shadow) = &shadow {
+        shadow.check_available(&set).map_err(anyhow::Error::msg)?;
+    }
+    let decision_log = args
+        .decision_log
+        .as_deref()
+        .map(|target| DecisionLog::open(&LogTarget::parse(target), decision_log::DEFAULT_QUEUE))
+        .transpose()?;
+    let ops = ServerOps {
+        reloader: Some(Reloader::new(args.rules.clone(), args.policy.clone())),
+        shadow,
+        decision_log,
+    };
     restore_server::init_tracing(match args.log_format {
         LogFormatArg::Text => LogFormat::Text,
         LogFormatArg::Json => LogFormat::Json,
@@ -148,7 +167,21 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
         let bound = listener.local_addr()?;
         let authenticated = tokens.is_some();
         let token_count = tokens.as_ref().map_or(0, Tokens::len);
-        let state = AppState::new(set, directory, tokens, config);
+        let state = AppState::with_ops(set, directory, tokens, config, ops);
+        // Reload triggers: SIGHUP always, the folder watch unless --no-watch.
+        let _sighup = reload::spawn_sighup(state.clone()).context("cannot listen for SIGHUP")?;
+        let _watch = if args.no_watch {
+            None
+        } else {
+            match reload::spawn_watch(state.clone(), reload::DEFAULT_DEBOUNCE) {
+                Ok(guard) => Some(guard),
+                Err(error) => {
+                    tracing::warn!(%error, "rules folder not watched; reload with SIGHUP or POST /v1/admin/reload");
+                    None
+                }
+            }
+        };
+        let after = state.clone();
         {
             let mut stdout = std::io::stdout().lock();
             writeln!(stdout, "listening on http://{bound}")?;
@@ -181,6 +214,9 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
                 grace_secs = grace.as_secs_f64(),
                 "requests still running after the shutdown grace period; exiting anyway"
             ),
+        }
+        if let Some(log) = &after.ops.decision_log {
+            log.close().await;
         }
         tracing::info!("stopped");
         anyhow::Ok(())

@@ -32,6 +32,11 @@ pub const POLICIES: &str = "/v1/policies";
 pub const HEALTHZ: &str = "/healthz";
 pub const READYZ: &str = "/readyz";
 pub const METRICS: &str = "/metrics";
+pub const RELOAD: &str = "/v1/admin/reload";
+pub const OPENAPI: &str = "/openapi.json";
+pub const AUTHZEN_EVALUATION: &str = "/access/v1/evaluation";
+pub const AUTHZEN_EVALUATIONS: &str = "/access/v1/evaluations";
+pub const AUTHZEN_CONFIGURATION: &str = "/.well-known/authzen-configuration";
 
 /// Every route template (the `endpoint` label of the HTTP metrics).
 pub const ROUTES: &[&str] = &[
@@ -43,14 +48,26 @@ pub const ROUTES: &[&str] = &[
     HEALTHZ,
     READYZ,
     METRICS,
+    RELOAD,
+    OPENAPI,
+    AUTHZEN_EVALUATION,
+    AUTHZEN_EVALUATIONS,
+    AUTHZEN_CONFIGURATION,
 ];
 
 /// The routes that make decisions (the `endpoint` label of `restore_decisions_total`).
-pub const DECISION_ENDPOINTS: &[&str] = &[ELIGIBILITY, ELIGIBILITY_BATCH, DELETED_MEMBERS, RESTORE];
+pub const DECISION_ENDPOINTS: &[&str] = &[
+    ELIGIBILITY,
+    ELIGIBILITY_BATCH,
+    DELETED_MEMBERS,
+    RESTORE,
+    AUTHZEN_EVALUATION,
+    AUTHZEN_EVALUATIONS,
+];
 
 /// Routes that stay answerable when the server is saturated (probes and
 /// scrapes are not shed, and not timed out as requests).
-const UNLIMITED: &[&str] = &[HEALTHZ, READYZ, METRICS];
+const UNLIMITED: &[&str] = &[HEALTHZ, READYZ, METRICS, OPENAPI, AUTHZEN_CONFIGURATION];
 
 const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 pub const X_DECISION_ID: HeaderName = HeaderName::from_static("x-decision-id");
@@ -69,6 +86,11 @@ pub fn router(state: AppState) -> Router {
         .route(HEALTHZ, get(ops::healthz))
         .route(READYZ, get(ops::readyz))
         .route(METRICS, get(ops::metrics))
+        .route(RELOAD, post(crate::serverops::reload_handler))
+        .route(OPENAPI, get(crate::openapi::serve))
+        .route(AUTHZEN_EVALUATION, post(crate::authzen::evaluation))
+        .route(AUTHZEN_EVALUATIONS, post(crate::authzen::evaluations))
+        .route(AUTHZEN_CONFIGURATION, get(crate::authzen::configuration))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         // Bodies over the limit fail the body extractor, which answers 413.

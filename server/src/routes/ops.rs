@@ -100,7 +100,7 @@ pub(super) async fn metrics(State(state): State<AppState>) -> Response {
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        state.metrics.render(),
+        state.metrics.render() + &crate::serverops::metrics_text(&state),
     )
         .into_response()
 }

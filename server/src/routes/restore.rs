@@ -69,7 +69,13 @@ pub(super) async fn restore(
     )?;
     // `Decide` is a 'static trait object, so the closure owns the set.
     let served = Arc::clone(&policies);
+    // The facts the transaction decided on, kept for shadow evaluation.
+    let seen: Arc<std::sync::Mutex<Option<Facts>>> = Arc::default();
+    let keep = state.ops.shadow.is_some().then(|| Arc::clone(&seen));
     let decide = move |facts: &Facts| -> Decision {
+        if let Some(Ok(mut slot)) = keep.as_ref().map(|k| k.lock()) {
+            *slot = Some(facts.clone());
+        }
         match evaluate(served.policy(index), facts, now) {
             Ok(decision) => decision,
             Err(never) => match never {},
@@ -96,6 +102,7 @@ pub(super) async fn restore(
         RestoreOutcome::Denied(decision) => (decision, RestoreResult::Denied),
     };
     state.metrics.count_restore(result);
+    let facts = seen.lock().ok().and_then(|mut slot| slot.take());
     state.observe_decision(
         &DecisionContext {
             endpoint: RESTORE,
@@ -105,6 +112,8 @@ pub(super) async fn restore(
             facts: None,
             decision_id: Some(&decision_id),
             started,
+            facts: facts.as_ref(),
+            actor: Some(&request.actor),
         },
         &policies,
         decision,
