@@ -319,6 +319,19 @@ fn without_tokens_loopback_only() {
     );
     drop(server);
 
+    // --log-format json: every log line on stderr is a JSON object.
+    let server = setup.serve(&setup.memory, &["--log-format", "json"]);
+    let lines = eventually(Duration::from_secs(10), "a log line", || {
+        let stderr = server.stderr();
+        stderr.ends_with('\n').then_some(stderr)
+    });
+    for line in lines.lines().filter(|l| !l.trim().is_empty()) {
+        let value: Value = serde_json::from_str(line)
+            .unwrap_or_else(|e| panic!("log line is not JSON ({e}): {line}"));
+        assert!(value.is_object(), "{line}");
+    }
+    drop(server);
+
     // Any other address without tokens: refused before binding.
     for listen in ["0.0.0.0:0", "[::]:0"] {
         let (code, out, err) = serve_exits(
@@ -387,4 +400,44 @@ fn without_tokens_loopback_only() {
         assert!(err.contains(needle), "{all:?}: names `{needle}`: {err}");
         assert!(!err.contains("panicked"), "{err}");
     }
+}
+
+#[test]
+fn a_body_slower_than_the_request_timeout_is_408() {
+    use std::io::{Read, Write};
+    let setup = Setup::without_sqlite();
+    let server = setup.serve(&setup.memory, &["--request-timeout", "1"]);
+    let mut socket = std::net::TcpStream::connect(("127.0.0.1", server.port())).unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    // Announce 100 bytes, send 10, then nothing.
+    write!(
+        socket,
+        "POST /v1/eligibility HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{{\"tenant\":"
+    )
+    .unwrap();
+    socket.flush().unwrap();
+    let mut response = Vec::new();
+    let mut buf = [0u8; 4096];
+    // Read until the server answers and closes (bounded by the read timeout).
+    while let Ok(n) = socket.read(&mut buf) {
+        if n == 0 {
+            break;
+        }
+        response.extend_from_slice(&buf[..n]);
+        if String::from_utf8_lossy(&response).contains("\"code\"") {
+            break;
+        }
+    }
+    let text = String::from_utf8_lossy(&response);
+    assert!(text.starts_with("HTTP/1.1 408"), "{text}");
+    assert!(text.contains("\"code\":\"request_timeout\""), "{text}");
+    // Other requests are served meanwhile and after.
+    server
+        .post(
+            "/v1/eligibility",
+            &json!({"tenant": "acme", "member": "u_bob", "at": AT}),
+        )
+        .ok();
 }

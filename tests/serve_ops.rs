@@ -440,3 +440,27 @@ fn shadow_disagreements_and_the_decision_log() {
     assert_eq!(restored["tenant"], "live");
     assert_eq!(restored["allowed"], true);
 }
+
+#[test]
+fn decision_log_to_stdout_follows_the_listening_line() {
+    let setup = Setup::without_sqlite();
+    let server = setup.serve(&setup.memory, &["--decision-log", "-"]);
+    let reply = server.post(
+        "/v1/eligibility",
+        &json!({"tenant": "acme", "member": "u_bob", "actor": "u_anna", "at": AT}),
+    );
+    reply.ok();
+    let line = eventually(
+        Duration::from_secs(20),
+        "a decision-log line on stdout",
+        || server.stdout_lines().first().cloned(),
+    );
+    let line: Value = serde_json::from_str(&line).expect("an NDJSON line");
+    assert_eq!(line["decision_id"], reply.header("x-decision-id").unwrap());
+    assert_eq!(
+        line["token"], "anonymous",
+        "no --tokens: the anonymous caller"
+    );
+    assert_eq!(line["member"], "u_bob");
+    assert_eq!(line["allowed"], true);
+}

@@ -9,7 +9,7 @@ mod support;
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use support::pg::PgSchema;
+use support::pg::{PgDatabase, PgSchema};
 use support::server::{eventually, import, Setup};
 
 const AT: &str = "2026-11-24T10:00:00Z";
@@ -214,4 +214,55 @@ fn sigterm_finishes_in_flight_requests_and_exits_0() {
         "1",
         "the in-flight restore committed"
     );
+}
+
+#[test]
+fn an_unreachable_directory_is_503_and_not_ready_then_recovers() {
+    let setup = Setup::without_sqlite();
+    let db = PgDatabase::create("down");
+    import(&setup.snapshot, &db.url);
+    let server = setup.serve(&db.url, &["--directory-timeout", "5"]);
+    let body = json!({"tenant": "acme", "member": "u_bob", "at": AT});
+    server.post("/v1/eligibility", &body).ok();
+    assert_eq!(server.get("/readyz").ok()["status"], "ready");
+
+    db.allow_connections(false);
+    let ready = server.get("/readyz");
+    assert_eq!(ready.status, 503, "{ready:?}");
+    let ready = ready.json();
+    assert_eq!(ready["status"], "not_ready", "{ready}");
+    assert!(ready["reason"].is_string(), "{ready}");
+    let reply = server.post("/v1/eligibility", &body);
+    let problem = reply.problem(503, "directory_unavailable");
+    assert_eq!(reply.header("retry-after"), Some("1"), "{problem}");
+    assert!(
+        !reply.body.contains("postgres://"),
+        "no connection string: {problem}"
+    );
+    assert_eq!(
+        server.get("/healthz").ok()["status"],
+        "ok",
+        "alive all the same"
+    );
+
+    db.allow_connections(true);
+    eventually(
+        Duration::from_secs(30),
+        "the directory to come back",
+        || (server.get("/readyz").status == 200).then_some(()),
+    );
+    server.post("/v1/eligibility", &body).ok();
+
+    // A row the adapter cannot read is a 500 without detail.
+    db.query("UPDATE tenants SET plan = 'platinum' WHERE id = 'globex'");
+    let reply = server.post(
+        "/v1/eligibility",
+        &json!({"tenant": "globex", "member": "g_only"}),
+    );
+    let problem = reply.problem(500, "internal");
+    assert!(
+        !reply.body.contains("platinum"),
+        "no row content: {problem}"
+    );
+    server.post("/v1/eligibility", &body).ok();
 }

@@ -160,3 +160,78 @@ impl Drop for TableLock {
         self.finish();
     }
 }
+
+/// A database of its own (for what a schema cannot show: refusing
+/// connections), dropped on drop.
+pub struct PgDatabase {
+    pub name: String,
+    pub url: String,
+    admin: String,
+}
+
+fn psql_at(url: &str, sql: &str) -> String {
+    let out = Command::new("psql")
+        .args([url, "-X", "-v", "ON_ERROR_STOP=1", "-tAqc", sql])
+        .output()
+        .expect("run psql");
+    assert!(
+        out.status.success(),
+        "psql `{sql}` failed (is PostgreSQL running?): {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+impl PgDatabase {
+    pub fn create(label: &str) -> PgDatabase {
+        let base = base_url();
+        let (server, _) = base.rsplit_once('/').expect("URL names a database");
+        let server = server.to_owned();
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or_default();
+        let name = format!("serve_{label}_{}_{nanos}", std::process::id());
+        let admin = format!("{server}/postgres");
+        psql_at(&admin, &format!("CREATE DATABASE {name}"));
+        PgDatabase {
+            url: format!("{server}/{name}"),
+            name,
+            admin,
+        }
+    }
+
+    /// Refuses new connections and ends the open ones (`false`), or allows
+    /// them again (`true`).
+    pub fn allow_connections(&self, allow: bool) {
+        psql_at(
+            &self.admin,
+            &format!(
+                "ALTER DATABASE {} WITH ALLOW_CONNECTIONS {allow}",
+                self.name
+            ),
+        );
+        if !allow {
+            psql_at(
+                &self.admin,
+                &format!(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = '{}'",
+                    self.name
+                ),
+            );
+        }
+    }
+
+    pub fn query(&self, sql: &str) -> String {
+        psql_at(&self.url, sql)
+    }
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        psql_at(
+            &self.admin,
+            &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
+        );
+    }
+}
