@@ -201,10 +201,6 @@ pub struct DecisionContext<'a> {
     pub decision_id: Option<&'a str>,
     /// When the request started deciding (for the latency).
     pub started: Instant,
-    /// The facts decided on, when at hand (shadow evaluation needs them).
-    pub facts: Option<&'a restore_engine::facts::Facts>,
-    /// The acting member, when there is one (the decision log's `actor`).
-    pub actor: Option<&'a str>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
