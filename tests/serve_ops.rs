@@ -23,6 +23,8 @@ fn versions(server: &Server, token: Option<&str>) -> Vec<String> {
         .expect("policies")
         .iter()
         .map(|p| p["version"].as_str().unwrap().to_owned())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
         .collect()
 }
 
