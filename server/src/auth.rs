@@ -68,12 +68,8 @@ pub struct TokenEntry {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum TokensError {
-    #[error("tokens file `{file}`: {source}")]
-    Read {
-        file: String,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error("tokens file `{file}`: {message}")]
+    Read { file: String, message: String },
     #[error("tokens file `{file}` is larger than {MAX_TOKENS_FILE_BYTES} bytes")]
     TooLarge { file: String },
     #[error("tokens file `{file}`: {message}")]
@@ -111,9 +107,9 @@ impl Tokens {
     /// Reads and validates a tokens file (at most [`MAX_TOKENS_FILE_BYTES`]).
     pub fn load(path: &Path) -> Result<Tokens, TokensError> {
         let file = path.display().to_string();
-        let read_error = |source| TokensError::Read {
+        let read_error = |e: std::io::Error| TokensError::Read {
             file: file.clone(),
-            source,
+            message: e.to_string(),
         };
         let handle = std::fs::File::open(path).map_err(read_error)?;
         let mut text = String::new();

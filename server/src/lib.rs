@@ -72,6 +72,14 @@ pub async fn serve(
             upkeep_state.metrics.run_upkeep();
         }
     });
+    use axum::serve::ListenerExt;
+    // Small answers on kept-alive connections: without TCP_NODELAY, Nagle's
+    // algorithm and delayed ACKs would add tens of milliseconds to some.
+    let listener = listener.tap_io(|stream| {
+        if let Err(e) = stream.set_nodelay(true) {
+            tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+        }
+    });
     let result = axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown)
         .await;

@@ -174,7 +174,7 @@ pub struct Shared {
     /// files (shown by `/readyz`); `None` after a good load.
     pub last_reload_error: ArcSwapOption<serde_json::Value>,
     /// Permits for requests in flight (the concurrency limit).
-    pub(crate) permits: Semaphore,
+    pub(crate) permits: Arc<Semaphore>,
     /// Reload, shadow evaluation and the decision log.
     pub ops: crate::serverops::ServerOps,
 }
@@ -231,7 +231,9 @@ impl AppState {
     ) -> AppState {
         let metrics = Metrics::new(crate::routes::ROUTES, crate::routes::DECISION_ENDPOINTS);
         let policies = ArcSwap::from_pointee(ServedPolicies::new(policies, &metrics));
-        let permits = Semaphore::new(config.max_concurrency.clamp(1, Semaphore::MAX_PERMITS));
+        let permits = Arc::new(Semaphore::new(
+            config.max_concurrency.clamp(1, Semaphore::MAX_PERMITS),
+        ));
         AppState(Arc::new(Shared {
             policies,
             directory,

@@ -5,9 +5,10 @@ mod ops;
 mod restore;
 mod stream;
 
+use std::sync::Arc;
 use std::time::Instant;
 
-use axum::body::Bytes;
+use axum::body::{Body, Bytes};
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::{header, HeaderName, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
@@ -15,6 +16,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use chrono::{DateTime, Utc};
+use futures::StreamExt;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{
     MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
@@ -68,6 +70,9 @@ pub const DECISION_ENDPOINTS: &[&str] = &[
 /// Routes that stay answerable when the server is saturated (probes and
 /// scrapes are not shed, and not timed out as requests).
 const UNLIMITED: &[&str] = &[HEALTHZ, READYZ, METRICS, OPENAPI, AUTHZEN_CONFIGURATION];
+
+/// Routes whose body is streamed: their permit is held until the body ends.
+const STREAMING: &[&str] = &[DELETED_MEMBERS];
 
 const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 pub const X_DECISION_ID: HeaderName = HeaderName::from_static("x-decision-id");
@@ -129,14 +134,15 @@ fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
 /// The concurrency limit (shedding with 503 `overloaded` when every permit
 /// is taken, rather than queueing) and the per-request timeout.
 async fn limits(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let unlimited = request
+    let template = request
         .extensions()
         .get::<MatchedPath>()
-        .is_some_and(|path| UNLIMITED.contains(&path.as_str()));
-    if unlimited {
+        .map(MatchedPath::as_str);
+    if template.is_some_and(|t| UNLIMITED.contains(&t)) {
         return next.run(request).await;
     }
-    let Ok(_permit) = state.permits.try_acquire() else {
+    let streaming = template.is_some_and(|t| STREAMING.contains(&t));
+    let Ok(permit) = Arc::clone(&state.permits).try_acquire_owned() else {
         state.metrics.requests_shed.increment(1);
         return Problem::new(
             Code::Overloaded,
@@ -144,17 +150,31 @@ async fn limits(State(state): State<AppState>, request: Request, next: Next) -> 
         )
         .into_response();
     };
-    match tokio::time::timeout(state.config.request_timeout, next.run(request)).await {
+    let response = match tokio::time::timeout(state.config.request_timeout, next.run(request)).await
+    {
         Ok(response) => response,
-        Err(_) => Problem::new(
-            Code::RequestTimeout,
-            format!(
-                "the request took longer than {} s",
-                state.config.request_timeout.as_secs_f64()
-            ),
-        )
-        .into_response(),
+        Err(_) => {
+            return Problem::new(
+                Code::RequestTimeout,
+                format!(
+                    "the request took longer than {} s",
+                    state.config.request_timeout.as_secs_f64()
+                ),
+            )
+            .into_response()
+        }
+    };
+    if !streaming || !response.status().is_success() {
+        return response;
     }
+    // A streamed body is work in flight until its last chunk: the permit
+    // goes with the body and is released when the body is done or dropped.
+    let (parts, body) = response.into_parts();
+    let chunks = body.into_data_stream().map(move |chunk| {
+        let _held = &permit;
+        chunk
+    });
+    Response::from_parts(parts, Body::from_stream(chunks))
 }
 
 /// Requests by route template and status, their duration, and how many are in flight.
@@ -254,4 +274,29 @@ pub(crate) fn directory_timeout(state: &AppState) -> Problem {
             state.config.directory_timeout.as_secs_f64()
         ),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_panic_answers_500_internal_without_its_message() {
+        let response = panic_response(Box::new(String::from("secret state at src/x.rs:1")));
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let body = axum::body::to_bytes(response.into_body(), 4096)
+            .await
+            .unwrap();
+        let text = String::from_utf8(body.to_vec()).unwrap();
+        assert!(text.contains("\"code\":\"internal\""), "{text}");
+        assert!(!text.contains("secret") && !text.contains("src/"), "{text}");
+    }
+
+    #[test]
+    fn at_needs_a_zone() {
+        assert!(parse_at(Some("2026-11-24T10:00:00Z")).is_ok());
+        let problem = parse_at(Some("2026-11-24T10:00:00")).unwrap_err();
+        assert_eq!(problem.code, Code::InvalidRequest);
+        assert!(problem.detail.unwrap().starts_with("`at`: "));
+    }
 }

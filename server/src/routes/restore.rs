@@ -67,16 +67,28 @@ pub(super) async fn restore(
         body.policy_version.as_deref(),
         now,
     )?;
-    // `Decide` is a 'static trait object, so the closure owns the set.
+    // `Decide` is a 'static trait object, so the closure owns the set. It
+    // reads the clock itself: the decision is made when the facts have been
+    // read under the transaction's locks, however long those took to get,
+    // with the version in force at that moment (a window that closed while
+    // waiting for a lock closes the restore too).
     let served = Arc::clone(&policies);
     // The facts the transaction decided on, kept for shadow evaluation.
     let seen: Arc<std::sync::Mutex<Option<Facts>>> = Arc::default();
     let keep = state.ops.shadow.is_some().then(|| Arc::clone(&seen));
+    let policy_name = body.policy.clone().or(state.config.default_policy.clone());
+    let policy_version = body.policy_version.clone();
     let decide = move |facts: &Facts| -> Decision {
         if let Some(Ok(mut slot)) = keep.as_ref().map(|k| k.lock()) {
             *slot = Some(facts.clone());
         }
-        match evaluate(served.policy(index), facts, now) {
+        let at = Utc::now();
+        let index = served
+            .select_index(policy_name.as_deref(), policy_version.as_deref(), at)
+            // Time only moves on, so a version in force a moment ago still
+            // has one in force now; kept as the fallback all the same.
+            .unwrap_or(index);
+        match evaluate(served.policy(index), facts, at) {
             Ok(decision) => decision,
             Err(never) => match never {},
         }
@@ -86,6 +98,7 @@ pub(super) async fn restore(
         member,
         actor: body.actor,
         department: department.to_owned(),
+        // The request time, for the adapter's records; the decision has its own.
         at: now,
     };
     let outcome = directory_call(&state, state.directory.apply_restore(&request, &decide)).await;
