@@ -13,7 +13,9 @@
 //! - Triggers: `POST /v1/admin/reload`, SIGHUP ([`spawn_sighup`]) and a
 //!   debounced watch of the folder ([`spawn_watch`]). Reloads are serialised.
 //!   A watch event that leaves every file's digest as it was is not a reload
-//!   (editors touch files and write swap files); an explicit reload always is.
+//!   (editors touch files and write swap files), unless the last attempt
+//!   failed (the bad file is gone: the error clears); an explicit reload
+//!   always is.
 //! - Counters follow Prometheus' own `..._reloads_total` /
 //!   `..._reload_failures_total`: the first counts every attempt, the second
 //!   the attempts that failed.
@@ -328,7 +330,12 @@ pub async fn reload(
     match loaded {
         Ok(set) => {
             let listed = summaries(&set, now);
-            if trigger == Trigger::Watch && same_files(&live.served_files(), &set) {
+            // Unchanged after a failed attempt is a fix (the bad file went
+            // away): it goes through, to clear the error.
+            if trigger == Trigger::Watch
+                && reloader.last_successful()
+                && same_files(&live.served_files(), &set)
+            {
                 tracing::debug!(rules = %reloader.rules_dir.display(), "rules unchanged; no reload");
                 return Ok(listed);
             }

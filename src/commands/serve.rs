@@ -92,12 +92,6 @@ fn parse_secs(text: &str) -> Result<Duration, String> {
 const SHUTDOWN_GRACE_EXTRA: Duration = Duration::from_secs(5);
 
 pub fn run(args: Args) -> anyhow::Result<Exit> {
-    if args.shadow_version.is_some() {
-        anyhow::bail!("--shadow-version is not available in this build yet");
-    }
-    if args.decision_log.is_some() {
-        anyhow::bail!("--decision-log is not available in this build yet");
-    }
     let listen: SocketAddr = args.listen.parse().map_err(|_| {
         anyhow::anyhow!(
             "--listen `{}` is not an address with a port, e.g. 127.0.0.1:8181",

@@ -208,6 +208,16 @@ async fn the_watch_reloads_after_a_change_and_ignores_its_own_reads() {
     assert!(eventually(|| r.last_error().is_some()).await);
     assert_eq!(l.set().policies().len(), 2);
     assert_eq!(r.last_error().unwrap().trigger, Trigger::Watch);
+
+    // The bad file goes away: the same rules as served, and the error clears.
+    std::fs::remove_file(dir.path().join("v2.yaml")).unwrap();
+    std::fs::write(dir.path().join("v2.yaml"), v2_rules(&v1_text())).unwrap();
+    assert!(
+        eventually(|| r.last_error().is_none()).await,
+        "the fix cleared the error"
+    );
+    assert!(r.last_successful());
+    assert_eq!(l.set().policies().len(), 2);
 }
 
 #[tokio::test]
