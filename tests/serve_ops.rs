@@ -236,6 +236,8 @@ fn reload_with_a_broken_file_keeps_serving_then_a_good_one_is_served() {
         "CLI locates it: {check}"
     );
 
+    let reloads = server.metric("restore_policy_reloads_total", &[]);
+    let failures = server.metric("restore_policy_reload_failures_total", &[]);
     let reply = server.call("POST", "/v1/admin/reload").send();
     let problem = reply.problem(422, "reload_failed");
     let errors = problem["errors"].as_array().expect("errors");
@@ -276,7 +278,7 @@ fn reload_with_a_broken_file_keeps_serving_then_a_good_one_is_served() {
     assert!(last.to_string().contains("18"), "line in readyz: {ready}");
     assert_eq!(
         server.metric("restore_policy_reload_failures_total", &[]),
-        1.0
+        failures + 1.0
     );
     eventually(Duration::from_secs(10), "the log to name the file", || {
         server
@@ -301,7 +303,15 @@ fn reload_with_a_broken_file_keeps_serving_then_a_good_one_is_served() {
     let ready = server.get("/readyz").ok();
     assert!(ready["last_reload_error"].is_null(), "{ready}");
     assert_eq!(ready["policies"], 3);
-    assert_eq!(server.metric("restore_policy_reloads_total", &[]), 1.0);
+    assert_eq!(
+        server.metric("restore_policy_reloads_total", &[]),
+        reloads + 2.0,
+        "two reload attempts, one failed"
+    );
+    assert_eq!(
+        server.metric("restore_policy_reload_failures_total", &[]),
+        failures + 1.0
+    );
 }
 
 #[test]
@@ -322,11 +332,15 @@ fn sighup_and_the_folder_watch_reload() {
     });
     // --no-watch: nothing changes until SIGHUP.
     assert_eq!(versions(&hup, None), ["1.0.0", "2.0.0"]);
+    let reloads = hup.metric("restore_policy_reloads_total", &[]);
     hup.signal("HUP");
     eventually(Duration::from_secs(30), "SIGHUP to reload", || {
         (version_now(&hup) == "3.0.0").then_some(())
     });
-    assert_eq!(hup.metric("restore_policy_reloads_total", &[]), 1.0);
+    assert_eq!(
+        hup.metric("restore_policy_reloads_total", &[]),
+        reloads + 1.0
+    );
 }
 
 /// Waits for the decision log to hold `n` lines (it is written off the
