@@ -68,7 +68,7 @@ directory_url() { # kind
       "$BIN" import --from "$FIXTURE" --to "sqlite:$DIR/bench.db" >/dev/null
       echo "sqlite:$DIR/bench.db" ;;
     postgres)
-      psql "$PG_URL/postgres" -X -qc "DROP DATABASE IF EXISTS $PG_DB WITH (FORCE)" >/dev/null
+      PGOPTIONS="-c client_min_messages=warning" psql "$PG_URL/postgres" -X -qc "DROP DATABASE IF EXISTS $PG_DB WITH (FORCE)" >/dev/null
       psql "$PG_URL/postgres" -X -qc "CREATE DATABASE $PG_DB" >/dev/null
       "$BIN" import --from "$FIXTURE" --to "$PG_URL/$PG_DB" >/dev/null
       echo "$PG_URL/$PG_DB" ;;
