@@ -265,4 +265,28 @@ fn an_unreachable_directory_is_503_and_not_ready_then_recovers() {
         "no row content: {problem}"
     );
     server.post("/v1/eligibility", &body).ok();
+
+    // A bad row met after the stream began ends the body with an error line.
+    db.query(
+        "UPDATE deleted_members SET reason = 'bogus' WHERE tenant_id = 'acme' AND id = 'u_pat'",
+    );
+    let stream = server.get(&format!("/v1/tenants/acme/deleted-members?at={AT}"));
+    assert_eq!(stream.status, 200, "{stream:?}");
+    let lines: Vec<Value> = stream
+        .body
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("every line is JSON"))
+        .collect();
+    let (last, decisions) = lines.split_last().expect("lines");
+    assert_eq!(last["error"]["code"], "internal", "{last}");
+    assert_eq!(last["error"]["status"], 500, "{last}");
+    assert!(!stream.body.contains("bogus"), "no row content");
+    let members: Vec<&str> = decisions
+        .iter()
+        .map(|d| d["member"].as_str().unwrap())
+        .collect();
+    assert!(
+        members.contains(&"u_bob") && !members.contains(&"u_pat"),
+        "{members:?}"
+    );
 }

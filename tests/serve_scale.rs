@@ -102,3 +102,48 @@ fn twenty_restores_for_the_last_seat_over_two_servers() {
         assert!(!stream.body.contains(&format!("\"member\":\"{winner}\"")));
     }
 }
+
+#[test]
+fn concurrent_restores_of_one_member_restore_it_once() {
+    let setup = Setup::without_sqlite();
+    let schema = PgSchema::create("same");
+    import(&setup.snapshot, &schema.url);
+    let servers = [setup.serve(&schema.url, &[]), setup.serve(&schema.url, &[])];
+    for server in &servers {
+        server.get("/readyz").ok();
+    }
+    let barrier = Barrier::new(10);
+    let replies: Vec<support::server::Reply> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..10)
+            .map(|i| {
+                let server = &servers[i % 2];
+                let barrier = &barrier;
+                s.spawn(move || {
+                    let body = json!({"actor": "l_admin", "department": "ops"});
+                    barrier.wait();
+                    server.post("/v1/tenants/live/members/l_c/restore", &body)
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let ok = replies.iter().filter(|r| r.status == 200).count();
+    assert_eq!(ok, 1, "one restore: {replies:?}");
+    for reply in replies.iter().filter(|r| r.status != 200) {
+        // Lost the race inside the transaction, or came after it.
+        let code = reply.json()["code"].clone();
+        assert!(
+            (reply.status == 409 && code == "restore_conflict")
+                || (reply.status == 404 && code == "unknown_member"),
+            "{reply:?}"
+        );
+    }
+    assert_eq!(
+        schema.query("SELECT seats_used FROM tenants WHERE id = 'live'"),
+        "9"
+    );
+    assert_eq!(
+        schema.query("SELECT count(*) FROM audit WHERE member_id = 'l_c'"),
+        "1"
+    );
+}

@@ -380,6 +380,11 @@ impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        // Never a panic in the server, whatever the test sent it.
+        let stderr = self.stderr();
+        if !std::thread::panicking() && stderr.contains("panicked at") {
+            panic!("the server panicked:\n{stderr}");
+        }
     }
 }
 
