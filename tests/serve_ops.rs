@@ -480,3 +480,75 @@ fn decision_log_to_stdout_follows_the_listening_line() {
     assert_eq!(line["member"], "u_bob");
     assert_eq!(line["allowed"], true);
 }
+
+#[test]
+fn reloads_under_load_never_mix_sets() {
+    let setup = Setup::without_sqlite();
+    let server = setup.serve(&setup.memory, &[]);
+    let v3 = std::path::Path::new(&setup.rules).join("default-restore.v3.yaml");
+    std::fs::write(&v3, v3_text()).unwrap();
+    server.post("/v1/admin/reload", &json!({})).ok();
+    // The digest of each version, as listed.
+    let listed = server.get("/v1/policies").ok();
+    let digest_of: std::collections::HashMap<String, String> = listed["policies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["version"].as_str().unwrap().to_owned(),
+                p["digest"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let seen = std::thread::scope(|s| {
+        let workers: Vec<_> = (0..3)
+            .map(|_| {
+                let (server, stop) = (&server, &stop);
+                s.spawn(move || {
+                    let mut seen = Vec::new();
+                    // Bounded: at most 2,000 requests per worker.
+                    for _ in 0..2000 {
+                        if stop.load(std::sync::atomic::Ordering::Relaxed) {
+                            break;
+                        }
+                        let d = server
+                            .post(
+                                "/v1/eligibility",
+                                &json!({"tenant": "live", "member": "l_a"}),
+                            )
+                            .ok();
+                        seen.push((
+                            d["policy"]["version"].as_str().unwrap().to_owned(),
+                            d["policy"]["digest"].as_str().unwrap().to_owned(),
+                        ));
+                    }
+                    seen
+                })
+            })
+            .collect();
+        // Flip 3.0.0 out and in again, reloading each time.
+        for i in 0..10 {
+            if i % 2 == 0 {
+                std::fs::remove_file(&v3).unwrap();
+            } else {
+                std::fs::write(&v3, v3_text()).unwrap();
+            }
+            server.post("/v1/admin/reload", &json!({})).ok();
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().unwrap())
+            .collect::<Vec<_>>()
+    });
+    assert!(!seen.is_empty());
+    for (version, digest) in &seen {
+        assert!(version == "1.0.0" || version == "3.0.0", "{version}");
+        assert_eq!(
+            &digest_of[version], digest,
+            "version {version} with another's digest"
+        );
+    }
+}
