@@ -248,8 +248,10 @@ pub struct Caller {
 impl Caller {
     /// The caller when the server runs without tokens.
     pub fn anonymous() -> Caller {
+        static NAME: std::sync::LazyLock<Arc<str>> =
+            std::sync::LazyLock::new(|| Arc::from("anonymous"));
         Caller {
-            name: Arc::from("anonymous"),
+            name: Arc::clone(&NAME),
             entry: None,
         }
     }

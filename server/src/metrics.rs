@@ -68,8 +68,8 @@ pub struct Metrics {
     restores: [Counter; 3],
     routes: HashMap<&'static str, RouteMetrics>,
     unmatched: RouteMetrics,
-    /// `[denied, allowed]` per endpoint.
-    decisions: HashMap<&'static str, [Counter; 2]>,
+    /// `[denied, allowed]` per endpoint; a handful, scanned in order.
+    decisions: Vec<(&'static str, [Counter; 2])>,
 }
 
 impl Metrics {
@@ -153,8 +153,13 @@ impl Metrics {
 
     /// `restore_decisions_total{outcome,endpoint}`.
     pub fn count_decision(&self, endpoint: &'static str, allowed: bool) {
-        match self.decisions.get(endpoint) {
-            Some(pair) => pair[usize::from(allowed)].increment(1),
+        // Callers pass the route constants, so the pointer usually matches.
+        let found = self
+            .decisions
+            .iter()
+            .find(|(e, _)| std::ptr::eq(*e, endpoint) || *e == endpoint);
+        match found {
+            Some((_, pair)) => pair[usize::from(allowed)].increment(1),
             None => self
                 .recorder
                 .register_counter(

@@ -86,23 +86,42 @@ fn parse_secs(text: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs_f64(secs))
 }
 
+/// `HOST:PORT` or `IP:PORT` (`localhost:8181`, `[::1]:0`); every address a
+/// name resolves to is checked, the first is bound.
+fn resolve_listen(text: &str) -> anyhow::Result<Vec<SocketAddr>> {
+    use std::net::ToSocketAddrs;
+    let usage =
+        || anyhow::anyhow!("--listen `{text}` is not an address with a port, e.g. 127.0.0.1:8181");
+    if let Ok(address) = text.parse::<SocketAddr>() {
+        return Ok(vec![address]);
+    }
+    if !text.contains(':') {
+        return Err(usage());
+    }
+    let addresses: Vec<SocketAddr> = text
+        .to_socket_addrs()
+        .map_err(|e| anyhow::anyhow!("--listen `{text}`: cannot resolve the host: {e}"))?
+        .collect();
+    if addresses.is_empty() {
+        return Err(usage());
+    }
+    Ok(addresses)
+}
+
 /// How long in-flight requests get to finish after SIGTERM/SIGINT before
 /// the process exits anyway (a client holding a stream open forever must
 /// not keep the server alive).
 const SHUTDOWN_GRACE_EXTRA: Duration = Duration::from_secs(5);
 
 pub fn run(args: Args) -> anyhow::Result<Exit> {
-    let listen: SocketAddr = args.listen.parse().map_err(|_| {
-        anyhow::anyhow!(
-            "--listen `{}` is not an address with a port, e.g. 127.0.0.1:8181",
-            args.listen
-        )
-    })?;
-    if args.tokens.is_none() && !listen.ip().is_loopback() {
+    let listen = resolve_listen(&args.listen)?;
+    if args.tokens.is_none() && !listen.iter().all(|a| a.ip().is_loopback()) {
         anyhow::bail!(
-            "refusing to listen on non-loopback `{listen}` without --tokens: anyone could ask and restore"
+            "refusing to listen on non-loopback `{}` without --tokens: anyone could ask and restore",
+            args.listen
         );
     }
+    let listen = listen[0];
     let tokens = args.tokens.as_deref().map(Tokens::load).transpose()?;
     // Bounded reads, hidden entries (a ConfigMap's `..data`) skipped: the
     // same loader as every reload.

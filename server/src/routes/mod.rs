@@ -255,6 +255,15 @@ pub(crate) fn parse_at(at: Option<&str>) -> Result<DateTime<Utc>, Problem> {
     }
 }
 
+/// A path segment that does not decode (e.g. percent-encoded bytes that are
+/// not UTF-8): 422 `invalid_request`, as a problem like every other error.
+pub(crate) fn path_problem(rejection: axum::extract::rejection::PathRejection) -> Problem {
+    Problem::new(
+        Code::InvalidRequest,
+        format!("path: {}", rejection.body_text()),
+    )
+}
+
 /// Runs a directory call under the directory timeout (504 `directory_timeout`).
 pub(crate) async fn directory_call<T>(
     state: &AppState,

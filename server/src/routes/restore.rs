@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -18,7 +19,7 @@ use crate::body::{parse_json, JsonBytes};
 use crate::decide::{evaluate, write_decision};
 use crate::metrics::RestoreResult;
 use crate::problem::{Code, Problem};
-use crate::routes::{directory_call, json_response, RESTORE};
+use crate::routes::{directory_call, json_response, path_problem, RESTORE};
 use crate::state::{random_id, AppState, DecisionContext, DecisionKind};
 
 #[derive(Debug, Deserialize)]
@@ -38,11 +39,12 @@ struct RestoreBody {
 pub(super) async fn restore(
     State(state): State<AppState>,
     caller: Caller,
-    Path((tenant, member)): Path<(String, String)>,
+    path: Result<Path<(String, String)>, PathRejection>,
     JsonBytes(body): JsonBytes,
 ) -> Result<Response, Problem> {
     let started = Instant::now();
     caller.require(Scope::Restore)?;
+    let Path((tenant, member)) = path.map_err(path_problem)?;
     caller.require_tenant(&tenant)?;
     let body: RestoreBody = parse_json(&body)?;
     if body.at.is_some() {
@@ -106,6 +108,14 @@ pub(super) async fn restore(
         Ok(outcome) => outcome,
         Err(problem) => {
             state.metrics.count_restore(RestoreResult::Error);
+            tracing::warn!(
+                tenant = request.tenant,
+                member = request.member,
+                actor = request.actor,
+                token = &*caller.name,
+                %problem,
+                "restore failed"
+            );
             return Err(problem);
         }
     };
@@ -116,6 +126,15 @@ pub(super) async fn restore(
     };
     state.metrics.count_restore(result);
     let facts = seen.lock().ok().and_then(|mut slot| slot.take());
+    tracing::info!(
+        tenant = request.tenant,
+        member = request.member,
+        actor = request.actor,
+        token = &*caller.name,
+        restored = result == RestoreResult::Restored,
+        blockers = decision.blockers.len(),
+        "restore"
+    );
     state.observe_decision(
         &DecisionContext {
             endpoint: RESTORE,

@@ -11,19 +11,19 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use axum::body::{Body, Bytes};
-use axum::extract::rejection::QueryRejection;
+use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use serde::Deserialize;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::auth::{Caller, Scope};
 use crate::decide::{evaluate, write_decision};
 use crate::problem::{Code, Problem};
-use crate::routes::{directory_timeout, parse_at, DELETED_MEMBERS};
+use crate::routes::{directory_timeout, parse_at, path_problem, DELETED_MEMBERS};
 use crate::state::{AppState, DecisionContext, DecisionKind, ServedPolicies};
 
 /// Bytes gathered before a chunk goes to the client.
@@ -52,11 +52,12 @@ fn given(value: Option<String>) -> Option<String> {
 pub(super) async fn deleted_members(
     State(state): State<AppState>,
     caller: Caller,
-    Path(tenant): Path<String>,
+    tenant: Result<Path<String>, PathRejection>,
     query: Result<Query<StreamQuery>, QueryRejection>,
 ) -> Result<Response, Problem> {
     let started = Instant::now();
     caller.require(Scope::Decide)?;
+    let Path(tenant) = tenant.map_err(path_problem)?;
     caller.require_tenant(&tenant)?;
     let Query(query) = query.map_err(query_problem)?;
     let at = parse_at(given(query.at).as_deref())?;
@@ -141,7 +142,12 @@ impl StreamJob {
         let mut buffer = Vec::with_capacity(CHUNK_BYTES + 4096);
         let mut members = state.directory.deleted_members(&tenant, actor.as_deref());
         loop {
-            let next = tokio::time::timeout(state.config.directory_timeout, members.next()).await;
+            // Most items are ready at once (buffered rows): the timer is
+            // only armed when the directory actually makes us wait.
+            let next = match members.next().now_or_never() {
+                Some(item) => Ok(item),
+                None => tokio::time::timeout(state.config.directory_timeout, members.next()).await,
+            };
             let facts = match next {
                 Ok(None) => break,
                 Ok(Some(Ok(facts))) => Ok(facts),
