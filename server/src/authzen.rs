@@ -273,7 +273,10 @@ async fn decide_one(
         Err(problem) if problem.status().is_server_error() => return Err(problem),
         Err(problem) => return Ok((AuthzenDecision::failed(&problem), None)),
     };
-    let decision = evaluate(policy, &facts, at)?;
+    let decision = match evaluate(policy, &facts, at) {
+        Ok(decision) => decision,
+        Err(error) => return Ok((AuthzenDecision::failed(&Problem::from(error)), None)),
+    };
     let decision_id = random_id();
     state.observe_decision(
         &DecisionContext {
@@ -506,6 +509,7 @@ fn is_authority(text: &str) -> bool {
 
 /// The Access Evaluation request of §6.1, for the OpenAPI document.
 #[derive(ToSchema)]
+#[schema(as = AccessEvaluationRequest)]
 #[allow(dead_code)]
 pub struct AccessEvaluationRequestDoc {
     subject: EntityDoc,
@@ -517,6 +521,7 @@ pub struct AccessEvaluationRequestDoc {
 
 /// The Access Evaluations request of §7.1.
 #[derive(ToSchema)]
+#[schema(as = AccessEvaluationsRequest)]
 #[allow(dead_code)]
 pub struct AccessEvaluationsRequestDoc {
     /// Default for every evaluation that has none.
@@ -530,6 +535,7 @@ pub struct AccessEvaluationsRequestDoc {
 
 /// One element of `evaluations`; missing members come from the top level.
 #[derive(ToSchema)]
+#[schema(as = EvaluationItem)]
 #[allow(dead_code)]
 pub struct EvaluationItemDoc {
     subject: Option<EntityDoc>,
@@ -540,6 +546,7 @@ pub struct EvaluationItemDoc {
 
 /// `options` of an evaluations request.
 #[derive(ToSchema)]
+#[schema(as = EvaluationsOptions)]
 #[allow(dead_code)]
 pub struct OptionsDoc {
     /// `execute_all` (default), `deny_on_first_deny` or `permit_on_first_permit`.
@@ -549,6 +556,7 @@ pub struct OptionsDoc {
 /// A Subject (`type` `user`, `id` the actor) or a Resource (`type`
 /// `deleted_member`, `id` the member, `properties.tenant` its tenant).
 #[derive(ToSchema)]
+#[schema(as = Entity)]
 #[allow(dead_code)]
 pub struct EntityDoc {
     #[schema(rename = "type")]
@@ -559,6 +567,7 @@ pub struct EntityDoc {
 
 /// An Action (`name` `restore`).
 #[derive(ToSchema)]
+#[schema(as = Action)]
 #[allow(dead_code)]
 pub struct ActionDoc {
     name: String,

@@ -421,6 +421,28 @@ mod tests {
         log.close().await; // a second close is harmless
     }
 
+    #[tokio::test]
+    async fn a_file_is_appended_to_across_restarts() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = LogTarget::parse(dir.path().join("decisions.ndjson").to_str().unwrap());
+        for id in ["first", "second"] {
+            let log = DecisionLog::open(&target, 4).unwrap();
+            log.record(record(id));
+            log.close().await;
+        }
+        let LogTarget::File(path) = &target else {
+            panic!("a path is a file target")
+        };
+        let text = std::fs::read_to_string(path).unwrap();
+        let ids: Vec<String> = text
+            .lines()
+            .map(|l| {
+                serde_json::from_str::<serde_json::Value>(l).unwrap()["decision_id"].to_string()
+            })
+            .collect();
+        assert_eq!(ids, ["\"first\"", "\"second\""]);
+    }
+
     #[test]
     fn an_unopenable_file_is_an_error_naming_it() {
         let dir = tempfile::tempdir().unwrap();

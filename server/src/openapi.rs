@@ -98,6 +98,7 @@ pub(crate) async fn serve() -> Response {
 
 /// An RFC 9457 problem (`application/problem+json`).
 #[derive(Serialize, ToSchema)]
+#[schema(as = Problem)]
 #[allow(dead_code)]
 pub struct ProblemDoc {
     /// `urn:restorectl:problem:<code>`.
@@ -114,6 +115,7 @@ pub struct ProblemDoc {
 
 /// What a successful restore did (restore-directory's `Receipt`).
 #[derive(Serialize, ToSchema)]
+#[schema(as = Receipt)]
 #[allow(dead_code)]
 pub struct ReceiptDoc {
     decision: Decision,
@@ -126,6 +128,7 @@ pub struct ReceiptDoc {
 
 /// `POST /v1/eligibility` body.
 #[derive(Serialize, ToSchema)]
+#[schema(as = EligibilityRequest)]
 #[allow(dead_code)]
 pub struct EligibilityRequestDoc {
     tenant: String,
@@ -142,6 +145,7 @@ pub struct EligibilityRequestDoc {
 
 /// `POST /v1/eligibility/batch` body.
 #[derive(Serialize, ToSchema)]
+#[schema(as = BatchRequest)]
 #[allow(dead_code)]
 pub struct BatchRequestDoc {
     at: Option<String>,
@@ -152,6 +156,7 @@ pub struct BatchRequestDoc {
 }
 
 #[derive(Serialize, ToSchema)]
+#[schema(as = BatchItem)]
 #[allow(dead_code)]
 pub struct BatchItemDoc {
     tenant: String,
@@ -161,12 +166,14 @@ pub struct BatchItemDoc {
 
 /// `POST /v1/eligibility/batch` response: one result per item, in order.
 #[derive(Serialize, ToSchema)]
+#[schema(as = BatchResponse)]
 #[allow(dead_code)]
 pub struct BatchResponseDoc {
     results: Vec<BatchResultDoc>,
 }
 
 #[derive(Serialize, ToSchema)]
+#[schema(as = BatchResult)]
 #[serde(untagged)]
 #[allow(dead_code)]
 pub enum BatchResultDoc {
@@ -181,6 +188,7 @@ pub enum BatchResultDoc {
 
 /// Restore body; `at` is refused (a restore decides at the server's clock).
 #[derive(Serialize, ToSchema)]
+#[schema(as = RestoreRequest)]
 #[allow(dead_code)]
 pub struct RestoreRequestDoc {
     actor: String,
@@ -191,12 +199,14 @@ pub struct RestoreRequestDoc {
 }
 
 #[derive(Serialize, ToSchema)]
+#[schema(as = PolicyList)]
 #[allow(dead_code)]
 pub struct PoliciesDoc {
     policies: Vec<PolicySummary>,
 }
 
 #[derive(Serialize, ToSchema)]
+#[schema(as = Reloaded)]
 #[allow(dead_code)]
 pub struct ReloadedDoc {
     reloaded: bool,
@@ -204,6 +214,7 @@ pub struct ReloadedDoc {
 }
 
 #[derive(Serialize, ToSchema)]
+#[schema(as = Health)]
 #[allow(dead_code)]
 pub struct HealthDoc {
     /// `ok`.
@@ -211,6 +222,7 @@ pub struct HealthDoc {
 }
 
 #[derive(Serialize, ToSchema)]
+#[schema(as = Readiness)]
 #[allow(dead_code)]
 pub struct ReadyDoc {
     /// `ready` or `not_ready`.

@@ -85,7 +85,12 @@ impl Shadow {
         at: DateTime<Utc>,
         decision_id: &str,
     ) -> Option<ShadowVerdict> {
-        let Ok(policy) = set.select(Some(&live.policy.name), Some(&self.version), at) else {
+        // A plain scan, not `PolicySet::select`: no allocation per decision.
+        let found = set
+            .policies()
+            .iter()
+            .find(|p| p.name() == &*live.policy.name && p.version() == &*self.version);
+        let Some(policy) = found else {
             self.skipped.fetch_add(1, Ordering::Relaxed);
             tracing::debug!(
                 policy = %live.policy.name,

@@ -360,6 +360,8 @@ async fn tokens_scopes_and_tenant_binding_apply() {
             "never says whether it exists"
         );
     }
+    let metadata = http(addr, "GET", "/.well-known/authzen-configuration", &[], b"").await;
+    assert_eq!(metadata.status, 200, "the metadata needs no token");
     let reply = send(Some("secret-acme"), EVALUATIONS, batch(None)).await;
     assert_eq!(reply.status, 200);
     let evaluations = reply.json()["evaluations"].clone();

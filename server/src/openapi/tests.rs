@@ -140,7 +140,7 @@ fn decision_schemas_match_real_decisions() {
             audit_id: 1,
             seats_used: 2,
         };
-        conforms(&doc, "ReceiptDoc", &serde_json::to_value(&receipt).unwrap());
+        conforms(&doc, "Receipt", &serde_json::to_value(&receipt).unwrap());
     }
     let outcomes: Vec<&str> = schema(&doc, "Outcome")["enum"]
         .as_array()
@@ -156,12 +156,12 @@ async fn operation_schemas_match_real_responses() {
     let doc = doc();
     let addr = serve(test_state()).await;
     let get = |path: &'static str| async move { http(addr, "GET", path, &[], b"").await };
-    conforms(&doc, "HealthDoc", &get("/healthz").await.json());
+    conforms(&doc, "Health", &get("/healthz").await.json());
     let ready: Reply = get("/readyz").await;
     assert_eq!(ready.status, 200);
-    conforms(&doc, "ReadyDoc", &ready.json());
+    conforms(&doc, "Readiness", &ready.json());
     let policies = get("/v1/policies").await.json();
-    conforms(&doc, "PoliciesDoc", &policies);
+    conforms(&doc, "PolicyList", &policies);
     conforms(&doc, "PolicySummary", &policies["policies"][0]);
     let problem = post_json(
         addr,
@@ -170,14 +170,14 @@ async fn operation_schemas_match_real_responses() {
     )
     .await;
     assert_eq!(problem.status, 404);
-    conforms(&doc, "ProblemDoc", &problem.json());
+    conforms(&doc, "Problem", &problem.json());
     let batch = post_json(
         addr,
         "/v1/eligibility/batch",
         &json!({"at": "2026-11-24T10:00:00Z", "items": [{"tenant": "acme", "member": "u_bob"}]}),
     )
     .await;
-    conforms(&doc, "BatchResponseDoc", &batch.json());
+    conforms(&doc, "BatchResponse", &batch.json());
     let reloaded = http(addr, "POST", "/v1/admin/reload", &[], b"").await;
     assert_eq!(
         reloaded.status,
@@ -185,7 +185,7 @@ async fn operation_schemas_match_real_responses() {
         "{}",
         String::from_utf8_lossy(&reloaded.body)
     );
-    conforms(&doc, "ReloadedDoc", &reloaded.json());
+    conforms(&doc, "Reloaded", &reloaded.json());
 }
 
 /// Every documented request property is accepted by the handler (which
@@ -203,7 +203,7 @@ async fn documented_request_properties_are_accepted() {
             .collect()
     };
     assert_eq!(
-        full("EligibilityRequestDoc"),
+        full("EligibilityRequest"),
         [
             "actor",
             "at",
@@ -228,10 +228,10 @@ async fn documented_request_properties_are_accepted() {
         String::from_utf8_lossy(&reply.body)
     );
     assert_eq!(
-        full("BatchRequestDoc"),
+        full("BatchRequest"),
         ["at", "items", "policy", "policy_version"]
     );
-    assert_eq!(full("BatchItemDoc"), ["actor", "member", "tenant"]);
+    assert_eq!(full("BatchItem"), ["actor", "member", "tenant"]);
     let reply = post_json(
         addr,
         "/v1/eligibility/batch",
@@ -246,7 +246,7 @@ async fn documented_request_properties_are_accepted() {
         String::from_utf8_lossy(&reply.body)
     );
     assert_eq!(
-        full("RestoreRequestDoc"),
+        full("RestoreRequest"),
         ["actor", "department", "policy", "policy_version"]
     );
     // Every field known (a denial or a conflict is fine, an unknown field is not).

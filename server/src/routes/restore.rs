@@ -75,11 +75,11 @@ pub(super) async fn restore(
     // with the version in force at that moment (a window that closed while
     // waiting for a lock closes the restore too).
     let served = Arc::clone(&policies);
+    let policy_name = body.policy.clone().or(state.config.default_policy.clone());
+    let policy_version = body.policy_version.clone();
     // The facts the transaction decided on, kept for shadow evaluation.
     let seen: Arc<std::sync::Mutex<Option<Facts>>> = Arc::default();
     let keep = state.ops.shadow.is_some().then(|| Arc::clone(&seen));
-    let policy_name = body.policy.clone().or(state.config.default_policy.clone());
-    let policy_version = body.policy_version.clone();
     let decide = move |facts: &Facts| -> Decision {
         if let Some(Ok(mut slot)) = keep.as_ref().map(|k| k.lock()) {
             *slot = Some(facts.clone());
@@ -125,7 +125,6 @@ pub(super) async fn restore(
         RestoreOutcome::Denied(decision) => (decision, RestoreResult::Denied),
     };
     state.metrics.count_restore(result);
-    let facts = seen.lock().ok().and_then(|mut slot| slot.take());
     tracing::info!(
         tenant = request.tenant,
         member = request.member,
@@ -135,6 +134,7 @@ pub(super) async fn restore(
         blockers = decision.blockers.len(),
         "restore"
     );
+    let facts = seen.lock().ok().and_then(|mut slot| slot.take());
     state.observe_decision(
         &DecisionContext {
             endpoint: RESTORE,

@@ -358,6 +358,34 @@ async fn a_request_runs_on_one_set_while_reloads_swap() {
             .collect();
         assert_eq!(versions.len(), 1, "one batch, one policy set: {versions:?}");
         seen.extend(versions);
+        // AuthZEN picks the version per evaluation, on the request's one set.
+        let evaluations: Vec<Value> = (0..300)
+            .map(|_| json!({"resource": {"type": "deleted_member", "id": "u_bob", "properties": {"tenant": "acme"}}}))
+            .collect();
+        let reply = post_json(
+            addr,
+            "/access/v1/evaluations",
+            &json!({"subject": {"type": "user", "id": "u_anna"}, "action": {"name": "restore"},
+                    "context": {"time": AT}, "evaluations": evaluations}),
+        )
+        .await;
+        assert_eq!(reply.status, 200);
+        let versions: std::collections::HashSet<String> = reply.json()["evaluations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| {
+                e["context"]["policy"]["version"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned()
+            })
+            .collect();
+        assert_eq!(
+            versions.len(),
+            1,
+            "one request, one policy set: {versions:?}"
+        );
     }
     flipper.await.unwrap();
     assert!(!seen.is_empty());
