@@ -6,7 +6,8 @@
 mod support;
 
 use serde_json::{json, Value};
-use support::server::{is_decision_id, Server, Setup, DECIDE, RESTORE};
+use support::server::Server;
+use support::setup::{is_decision_id, Setup, DECIDE, RESTORE};
 
 const AT: &str = "2026-11-24T10:00:00Z";
 

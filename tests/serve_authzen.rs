@@ -5,7 +5,8 @@
 mod support;
 
 use serde_json::{json, Value};
-use support::server::{is_decision_id, Server, Setup};
+use support::server::Server;
+use support::setup::{is_decision_id, Setup};
 
 const AT: &str = "2026-11-24T10:00:00Z";
 

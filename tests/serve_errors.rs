@@ -7,9 +7,8 @@ mod support;
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use support::server::{
-    eventually, serve_exits, Setup, ACME_DECIDE, ACME_RESTORE, ADMIN, DECIDE, RESTORE,
-};
+use support::server::{eventually, serve_exits};
+use support::setup::{Setup, ACME_DECIDE, ACME_RESTORE, ADMIN, DECIDE, RESTORE};
 
 const AT: &str = "2026-11-24T10:00:00Z";
 

@@ -7,7 +7,8 @@ mod support;
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use support::server::{eventually, is_decision_id, v3_text, Server, Setup, ADMIN, DECIDE, RESTORE};
+use support::server::{eventually, Server};
+use support::setup::{is_decision_id, v3_text, Setup, ADMIN, DECIDE, RESTORE};
 
 const AT: &str = "2026-11-24T10:00:00Z";
 

@@ -10,7 +10,8 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 use support::pg::{PgDatabase, PgSchema};
-use support::server::{eventually, import, Setup};
+use support::server::eventually;
+use support::setup::{import, Setup};
 
 const AT: &str = "2026-11-24T10:00:00Z";
 

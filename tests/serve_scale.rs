@@ -10,7 +10,7 @@ use std::sync::Barrier;
 
 use serde_json::json;
 use support::pg::PgSchema;
-use support::server::{import, Setup};
+use support::setup::{import, Setup};
 
 #[test]
 fn twenty_restores_for_the_last_seat_over_two_servers() {

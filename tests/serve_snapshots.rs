@@ -6,7 +6,8 @@
 mod support;
 
 use serde_json::{json, Value};
-use support::server::{Reply, Setup, ADMIN, DECIDE};
+use support::server::Reply;
+use support::setup::{Setup, ADMIN, DECIDE};
 
 const AT: &str = "2026-11-24T10:00:00Z";
 
@@ -75,7 +76,7 @@ fn decision_batch_and_problem_responses() {
         "forbidden_scope": problem(&server.get("/v1/policies")),
         "not_found": problem(&server.get("/nowhere")),
         "method_not_allowed": problem(&server.get("/v1/eligibility")),
-        "restore_with_at": problem(&server.call("POST", "/v1/tenants/live/members/l_a/restore").token(support::server::RESTORE).json(&json!({"actor": "l_admin", "department": "ops", "at": AT})).send()),
+        "restore_with_at": problem(&server.call("POST", "/v1/tenants/live/members/l_a/restore").token(support::setup::RESTORE).json(&json!({"actor": "l_admin", "department": "ops", "at": AT})).send()),
     });
     insta::assert_json_snapshot!("problems", problems);
 }

@@ -3,6 +3,7 @@
 
 pub mod pg;
 pub mod server;
+pub mod setup;
 
 use std::path::{Path, PathBuf};
 
