@@ -553,3 +553,24 @@ fn reloads_under_load_never_mix_sets() {
         );
     }
 }
+
+#[test]
+fn sigint_exits_0_with_the_decision_log_flushed() {
+    let setup = Setup::without_sqlite();
+    let log = setup.path("decisions.ndjson");
+    let mut server = setup.serve(&setup.memory, &["--decision-log", log.to_str().unwrap()]);
+    let reply = server.post(
+        "/v1/eligibility",
+        &json!({"tenant": "acme", "member": "u_bob", "at": AT}),
+    );
+    reply.ok();
+    server.signal("INT");
+    let status = server
+        .wait_exit(Duration::from_secs(30))
+        .expect("exits after SIGINT");
+    assert_eq!(status.code(), Some(0), "{}", server.stderr());
+    // Written before the process ended: no waiting here.
+    let text = std::fs::read_to_string(&log).expect("decision log");
+    let line: Value = serde_json::from_str(text.lines().next().expect("a line")).unwrap();
+    assert_eq!(line["decision_id"], reply.header("x-decision-id").unwrap());
+}
