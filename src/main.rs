@@ -2,11 +2,14 @@
 //!
 //! Exit codes: 0 allowed (or success), 1 denied, 2 bad input or usage.
 
+mod changes;
 mod commands;
 mod directory;
+mod junit;
 mod output;
 mod policy_args;
 mod progress;
+mod sweep;
 
 use std::process::ExitCode;
 
@@ -37,6 +40,8 @@ enum Command {
     Test(commands::test::Args),
     /// Impact of a rule change: who changes between two versions or tiers.
     Diff(commands::diff::Args),
+    /// Decision snapshots: record, check against the rules, accept changes.
+    Snapshot(commands::snapshot::Args),
     /// Run the decision service (HTTP) until SIGTERM/SIGINT.
     Serve(commands::serve::Args),
 }
@@ -85,6 +90,7 @@ fn main() -> ExitCode {
         Command::Schema(args) => commands::schema::run(args),
         Command::Test(args) => commands::test::run(args),
         Command::Diff(args) => commands::diff::run(args),
+        Command::Snapshot(args) => commands::snapshot::run(args),
         Command::Serve(args) => commands::serve::run(args),
     };
     match result {

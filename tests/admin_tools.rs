@@ -251,7 +251,7 @@ fn check_shows_source_snippets() {
 fn rule_tests_pass_and_cover_every_rule_of_the_default_policy() {
     let (code, stdout, stderr) = restorectl(&["test", "--rules", "rules", "tests/rule-cases"]);
     assert_eq!(code, 0, "{stdout}{stderr}");
-    assert!(stdout.contains("blockers fired: 9/9\n"), "{stdout}");
+    assert!(stdout.contains("blockers asserted: 9/9\n"), "{stdout}");
     assert!(stdout.contains("resources checked: 19/19\n"), "{stdout}");
     assert!(stdout.contains("exceptions applied: 1/1\n"), "{stdout}");
     assert!(stdout.ends_with("12 passed, 0 failed\n"), "{stdout}");
@@ -267,7 +267,7 @@ fn failing_rule_tests_exit_1_with_what_differs_and_the_gaps() {
         "{stdout}"
     );
     assert!(
-        stdout.contains("never fired: actor_not_permitted"),
+        stdout.contains("never asserted: actor_not_permitted"),
         "{stdout}"
     );
     snapshot_settings().bind(|| insta::assert_snapshot!("rule_tests_failing", stdout));

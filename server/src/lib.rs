@@ -27,7 +27,14 @@
 //!   directory-call timeout (504), a concurrency limit that sheds load at
 //!   once with 503 `overloaded` + `Retry-After: 1` instead of queueing
 //!   (`/healthz`, `/readyz`, `/metrics` are exempt), graceful shutdown.
-//! - Writes decide at the server's clock: a restore body with `at` is 422.
+//!   A streamed NDJSON body holds its permit until its last chunk.
+//! - Logs: `tracing` to stderr, `RUST_LOG` (default `info`), text or JSON;
+//!   one span per request carrying its `X-Request-Id` (the caller's, else 32
+//!   random hex digits; echoed on every answer). No line per failed response
+//!   (that would storm under overload): causes are logged where they arise.
+//! - Writes decide at the server's clock: a restore body with `at` is 422,
+//!   and the restore's `Decide` reads the clock when the directory has read
+//!   the facts under its transaction's locks.
 //!   On a `memory:` directory a restore changes only the server's copy in
 //!   memory (handy for trying the API; nothing is written to the file).
 //! - The decisions of a batch are independent: an item the directory cannot
@@ -59,11 +66,18 @@ pub use state::{AppState, DecisionContext, DecisionKind, ServedPolicies, ServerC
 
 /// Serves `state` on `listener` until `shutdown` completes, then stops
 /// accepting and waits for the requests in flight (restores included).
+///
+/// HTTP/1.1 with keep-alive. A client must send its request head within
+/// the request timeout, or its connection is closed (axum's own `serve`
+/// sets no such limit, so a slow client could hold a connection forever).
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    use hyper_util::service::TowerToHyperService;
+
     let upkeep_state = state.clone();
     let upkeep = tokio::spawn(async move {
         let mut interval = tokio::time::interval(metrics::UPKEEP_INTERVAL);
@@ -72,19 +86,57 @@ pub async fn serve(
             upkeep_state.metrics.run_upkeep();
         }
     });
-    use axum::serve::ListenerExt;
-    // Small answers on kept-alive connections: without TCP_NODELAY, Nagle's
-    // algorithm and delayed ACKs would add tens of milliseconds to some.
-    let listener = listener.tap_io(|stream| {
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(state.config.request_timeout);
+    let service = TowerToHyperService::new(router(state));
+    let connections = hyper_util::server::graceful::GracefulShutdown::new();
+    let shutdown = std::pin::pin!(shutdown);
+    let mut shutdown = shutdown;
+    loop {
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    accept_failed(e).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        // Small answers on kept-alive connections: without TCP_NODELAY,
+        // Nagle's algorithm and delayed ACKs would add tens of milliseconds.
         if let Err(e) = stream.set_nodelay(true) {
             tracing::debug!(error = %e, "cannot set TCP_NODELAY");
         }
-    });
-    let result = axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
-        .await;
+        let connection = http.serve_connection(TokioIo::new(stream), service.clone());
+        let connection = connections.watch(connection);
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!(error = %e, "connection ended with an error");
+            }
+        });
+    }
+    // Stop accepting, then let every connection finish its request.
+    drop(listener);
+    connections.shutdown().await;
     upkeep.abort();
-    result
+    Ok(())
+}
+
+/// A failed `accept`: a client that gave up is nothing; anything else
+/// (out of file descriptors) is logged and retried after a pause, so the
+/// loop neither spins nor stops serving.
+async fn accept_failed(error: std::io::Error) {
+    use std::io::ErrorKind;
+    if matches!(
+        error.kind(),
+        ErrorKind::ConnectionAborted | ErrorKind::ConnectionReset | ErrorKind::ConnectionRefused
+    ) {
+        return;
+    }
+    tracing::error!(error = %error, "accepting a connection failed; retrying in 1 s");
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
 }
 
 /// Completes on SIGTERM or SIGINT (Ctrl-C).

@@ -2,19 +2,17 @@
 //! is evaluated under both sides (two policy versions, or two tiers) and the
 //! members whose decision changes are listed, with counts.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use anyhow::Context;
 use chrono::{DateTime, Utc};
-use futures::StreamExt;
 use restore_directory::snapshot::parse_zoned_timestamp;
-use restore_engine::decision::Outcome;
 use restore_engine::facts::Plan;
 use restore_engine::vocabulary::format_timestamp;
 use restore_engine::{CompiledPolicy, Decision, PolicySet, Request};
 use serde::Serialize;
 
+use crate::changes::{self, Counts, DecisionSummary, MemberChange, PolicyComparison};
 use crate::Exit;
 
 #[derive(Debug, clap::Args)]
@@ -67,36 +65,6 @@ struct Side {
     tier: Option<Plan>,
 }
 
-#[derive(Debug, Default, Serialize)]
-struct Counts {
-    evaluated: u64,
-    unchanged: u64,
-    allowed_to_denied: u64,
-    denied_to_allowed: u64,
-    /// Members whose verdict stayed but whose blockers or resources changed.
-    other_changes: u64,
-    /// `resource: from -> to` and how many members it affects.
-    resource_changes: BTreeMap<String, u64>,
-}
-
-#[derive(Debug, Serialize)]
-struct MemberChange {
-    tenant: String,
-    member: String,
-    allowed_before: bool,
-    allowed_after: bool,
-    blockers_added: Vec<String>,
-    blockers_removed: Vec<String>,
-    resources: Vec<ResourceChange>,
-}
-
-#[derive(Debug, Serialize)]
-struct ResourceChange {
-    resource: String,
-    before: Outcome,
-    after: Outcome,
-}
-
 #[derive(Debug, Serialize)]
 struct Impact {
     at: DateTime<Utc>,
@@ -118,11 +86,7 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
     let runtime = crate::runtime()?;
     let impact = runtime.block_on(async {
         let directory = crate::directory::open(&args.directory).await?;
-        let tenants = if args.tenant.is_empty() {
-            directory.tenants().await?
-        } else {
-            args.tenant.clone()
-        };
+        let tenants = crate::sweep::tenants(directory.as_ref(), &args.tenant).await?;
         let mut impact = Impact {
             at,
             from: side(before, args.from_tier),
@@ -131,19 +95,17 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
             changes: Vec::new(),
         };
         let progress = crate::progress::member_spinner("comparing");
-        for tenant in &tenants {
-            let mut members = directory.deleted_members(tenant, None);
-            while let Some(facts) = members.next().await {
-                let mut facts = facts?;
-                let plan = facts.tenant.plan;
-                facts.tenant.plan = args.from_tier.unwrap_or(plan);
-                let a = before.evaluate(&facts, &Request::default(), at);
-                facts.tenant.plan = args.to_tier.unwrap_or(plan);
-                let b = after.evaluate(&facts, &Request::default(), at);
-                record(&mut impact, a, b);
-                progress.inc(1);
-            }
-        }
+        crate::sweep::each_deleted_member(directory.as_ref(), &tenants, |mut facts| {
+            let plan = facts.tenant.plan;
+            facts.tenant.plan = args.from_tier.unwrap_or(plan);
+            let a = before.evaluate(&facts, &Request::default(), at);
+            facts.tenant.plan = args.to_tier.unwrap_or(plan);
+            let b = after.evaluate(&facts, &Request::default(), at);
+            record(&mut impact, &a, &b);
+            progress.inc(1);
+            Ok(())
+        })
+        .await?;
         progress.finish_and_clear();
         anyhow::Ok(impact)
     })?;
@@ -167,70 +129,14 @@ fn side(policy: &CompiledPolicy, tier: Option<Plan>) -> Side {
     }
 }
 
-fn record(impact: &mut Impact, a: Decision, b: Decision) {
-    let counts = &mut impact.counts;
-    counts.evaluated += 1;
-    let ids =
-        |d: &Decision| -> Vec<String> { d.blockers.iter().map(|x| x.rule.to_string()).collect() };
-    let (before, after) = (ids(&a), ids(&b));
-    let added: Vec<String> = after
-        .iter()
-        .filter(|r| !before.contains(r))
-        .cloned()
-        .collect();
-    let removed: Vec<String> = before
-        .iter()
-        .filter(|r| !after.contains(r))
-        .cloned()
-        .collect();
-    let mut resources = Vec::new();
-    for r in a.resources.iter() {
-        let other = b.resource(&r.resource).map(|o| o.outcome);
-        if let Some(other) = other.filter(|o| *o != r.outcome) {
-            resources.push(ResourceChange {
-                resource: r.resource.to_string(),
-                before: r.outcome,
-                after: other,
-            });
-        }
-    }
-    for change in &resources {
-        *counts
-            .resource_changes
-            .entry(format!(
-                "{}: {} -> {}",
-                change.resource,
-                change.before.as_str(),
-                change.after.as_str()
-            ))
-            .or_default() += 1;
-    }
-    match (a.allowed, b.allowed) {
-        (true, false) => counts.allowed_to_denied += 1,
-        (false, true) => counts.denied_to_allowed += 1,
-        _ if added.is_empty() && removed.is_empty() && resources.is_empty() => {
-            counts.unchanged += 1;
-            return;
-        }
-        _ => counts.other_changes += 1,
-    }
-    impact.changes.push(MemberChange {
-        tenant: a.tenant.to_string(),
-        member: a.member,
-        allowed_before: a.allowed,
-        allowed_after: b.allowed,
-        blockers_added: added,
-        blockers_removed: removed,
-        resources,
-    });
-}
-
-fn verdict(allowed: bool) -> &'static str {
-    if allowed {
-        "allowed"
-    } else {
-        "denied"
-    }
+fn record(impact: &mut Impact, a: &Decision, b: &Decision) {
+    let change = changes::compare(
+        &DecisionSummary::of(a),
+        &DecisionSummary::of(b),
+        PolicyComparison::Ignore,
+    );
+    impact.counts.tally(change.as_ref());
+    impact.changes.extend(change);
 }
 
 fn side_text(s: &Side) -> String {
@@ -241,21 +147,13 @@ fn side_text(s: &Side) -> String {
 }
 
 fn impact_text(i: &Impact) -> String {
-    let c = &i.counts;
     let mut out = format!(
         "impact of {} -> {} at {}\n",
         side_text(&i.from),
         side_text(&i.to),
         format_timestamp(i.at)
     );
-    out.push_str(&format!("members evaluated:  {}\n", c.evaluated));
-    out.push_str(&format!("unchanged:          {}\n", c.unchanged));
-    out.push_str(&format!("allowed -> denied:  {}\n", c.allowed_to_denied));
-    out.push_str(&format!("denied -> allowed:  {}\n", c.denied_to_allowed));
-    out.push_str(&format!("other changes:      {}\n", c.other_changes));
-    for (change, n) in &c.resource_changes {
-        out.push_str(&format!("resource {change}: {n}\n"));
-    }
+    i.counts.write_text(&mut out);
     if i.changes.is_empty() {
         return out;
     }
@@ -263,30 +161,16 @@ fn impact_text(i: &Impact) -> String {
         .changes
         .iter()
         .map(|m| {
-            let mut blockers: Vec<String> =
-                m.blockers_added.iter().map(|b| format!("+{b}")).collect();
-            blockers.extend(m.blockers_removed.iter().map(|b| format!("-{b}")));
             let resources: Vec<String> = m
                 .resources
                 .iter()
-                .map(|r| {
-                    format!(
-                        "{}: {} -> {}",
-                        r.resource,
-                        r.before.as_str(),
-                        r.after.as_str()
-                    )
-                })
+                .map(changes::resource_change_text)
                 .collect();
             [
-                m.tenant.clone(),
-                m.member.clone(),
-                format!(
-                    "{} -> {}",
-                    verdict(m.allowed_before),
-                    verdict(m.allowed_after)
-                ),
-                blockers.join(" "),
+                changes::escape(&m.tenant).into_owned(),
+                changes::escape(&m.member).into_owned(),
+                changes::verdict_text(m),
+                changes::blockers_text(m),
                 resources.join("; "),
             ]
         })

@@ -3,8 +3,11 @@
 //! A case names a member of a snapshot directory (or gives the facts inline),
 //! a request and the expected decision: allowed, the exact set of blockers,
 //! and selected resource outcomes. The report ends with rule coverage:
-//! blockers no case saw fire, resources no case checked, and exceptions no
-//! case saw apply.
+//! blockers no case asserts (a blocker counts as covered only when a case
+//! lists it in `expect.blockers` and it fires there; firing in a case that
+//! does not assert it proves nothing), resources no case checked, and
+//! exceptions no case saw apply. `--junit FILE` also writes a JUnit XML
+//! report, one test case per rule case.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -18,6 +21,7 @@ use restore_engine::{Decision, Facts, PolicySet, Request};
 use restore_memory::MemoryDirectory;
 use serde::Deserialize;
 
+use crate::junit::JunitReport;
 use crate::Exit;
 
 #[derive(Debug, clap::Args)]
@@ -28,6 +32,9 @@ pub struct Args {
     /// Test files (YAML), or directories of them.
     #[arg(required = true, value_name = "CASES")]
     pub cases: Vec<PathBuf>,
+    /// Also write a JUnit XML report to this file: one test case per rule case.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
 }
 
 /// `println!` into a String.
@@ -120,7 +127,8 @@ struct DetailedResource {
 /// What the cases have exercised, per policy version.
 #[derive(Default)]
 struct Coverage {
-    blockers_fired: BTreeSet<String>,
+    /// Blockers a case asserted (in `expect.blockers`) and saw fire.
+    blockers_asserted: BTreeSet<String>,
     resources_checked: BTreeSet<String>,
     exceptions_applied: BTreeSet<(String, usize)>,
 }
@@ -139,6 +147,10 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
     let mut report = String::new();
     let (mut passed, mut failed) = (0, 0);
     let mut coverage: BTreeMap<(String, String), Coverage> = BTreeMap::new();
+    let mut junit = match &args.junit {
+        Some(_) => Some(JunitReport::new("restorectl test")?),
+        None => None,
+    };
     for file in &files {
         let tests = read_test_file(file)?;
         let directory = match &tests.directory {
@@ -163,8 +175,15 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
             let seen = coverage
                 .entry((policy.name().to_owned(), policy.version().to_owned()))
                 .or_default();
-            seen.blockers_fired
-                .extend(decision.blockers.iter().map(|b| b.rule.to_string()));
+            if let Some(expected) = &case.expect.blockers {
+                seen.blockers_asserted.extend(
+                    decision
+                        .blockers
+                        .iter()
+                        .map(|b| b.rule.to_string())
+                        .filter(|b| expected.contains(b)),
+                );
+            }
             seen.resources_checked
                 .extend(case.expect.resources.keys().cloned());
             let mut index_in_resource: BTreeMap<&str, usize> = BTreeMap::new();
@@ -177,14 +196,22 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
                 *n += 1;
             }
             let problems = check(&case.expect, &decision);
+            let classname = file.display().to_string();
             if problems.is_empty() {
                 passed += 1;
                 outln!(report, "PASS  {}: {}", file.display(), case.name);
+                if let Some(junit) = &mut junit {
+                    junit.pass(&classname, &case.name)?;
+                }
             } else {
                 failed += 1;
                 outln!(report, "FAIL  {}: {}", file.display(), case.name);
-                for p in problems {
+                for p in &problems {
                     outln!(report, "      {p}");
+                }
+                if let Some(junit) = &mut junit {
+                    let message = problems.first().map(String::as_str).unwrap_or_default();
+                    junit.fail(&classname, &case.name, message, &problems.join("\n"))?;
                 }
             }
         }
@@ -195,10 +222,10 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
         };
         let source = policy.source();
         let blockers: Vec<&str> = source.blockers.iter().map(|b| &*b.id).collect();
-        let unfired: Vec<&str> = blockers
+        let unasserted: Vec<&str> = blockers
             .iter()
             .copied()
-            .filter(|b| !seen.blockers_fired.contains(*b))
+            .filter(|b| !seen.blockers_asserted.contains(*b))
             .collect();
         let unchecked: Vec<&str> = source
             .resources
@@ -220,10 +247,10 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
         outln!(report, "coverage of {name} {version}:");
         outln!(
             report,
-            "  blockers fired: {}/{}{}",
-            blockers.len() - unfired.len(),
+            "  blockers asserted: {}/{}{}",
+            blockers.len() - unasserted.len(),
             blockers.len(),
-            list(" never fired: ", &unfired)
+            list(" never asserted: ", &unasserted)
         );
         outln!(
             report,
@@ -242,7 +269,11 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
         );
     }
     outln!(report, "{passed} passed, {failed} failed");
-    print!("{report}");
+    if let (Some(junit), Some(path)) = (junit, &args.junit) {
+        junit.write_to(path)?;
+    }
+    // A full disk or closed stdout is an error (exit 2), not a panic.
+    std::io::Write::write_all(&mut std::io::stdout().lock(), report.as_bytes())?;
     Ok(if failed == 0 { Exit::Ok } else { Exit::Denied })
 }
 

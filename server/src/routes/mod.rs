@@ -103,7 +103,14 @@ pub fn router(state: AppState) -> Router {
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(middleware::from_fn_with_state(state.clone(), limits))
         .layer(middleware::from_fn_with_state(state.clone(), http_metrics))
-        .layer(TraceLayer::new_for_http().make_span_with(request_span))
+        // No log line per failed response: under overload every shed
+        // request would log. Causes are logged where they arise (panics,
+        // directory failures and timeouts); counts are in the metrics.
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(request_span)
+                .on_failure(()),
+        )
         .layer(PropagateRequestIdLayer::new(X_REQUEST_ID))
         .layer(SetRequestIdLayer::new(X_REQUEST_ID, RandomRequestId))
         .with_state(state)
@@ -276,6 +283,10 @@ pub(crate) async fn directory_call<T>(
 }
 
 pub(crate) fn directory_timeout(state: &AppState) -> Problem {
+    tracing::warn!(
+        timeout_secs = state.config.directory_timeout.as_secs_f64(),
+        "the directory did not answer in time"
+    );
     Problem::new(
         Code::DirectoryTimeout,
         format!(

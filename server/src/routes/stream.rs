@@ -7,6 +7,7 @@
 //! stops the task at the next chunk.
 
 use std::convert::Infallible;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -81,7 +82,23 @@ pub(super) async fn deleted_members(
         at,
         started,
     };
-    tokio::spawn(job.run(first, chunks));
+    let on_panic = chunks.clone();
+    tokio::spawn(async move {
+        // A panic (an engine or adapter bug) must still end the body with
+        // an error line, not cut it off; before the first line, the
+        // dropped `first` sender makes the answer a 500 problem.
+        if AssertUnwindSafe(job.run(first, chunks))
+            .catch_unwind()
+            .await
+            .is_err()
+        {
+            tracing::error!("deleted-members stream panicked");
+            let mut line = b"{\"error\":".to_vec();
+            line.extend_from_slice(&Problem::internal().to_json());
+            line.extend_from_slice(b"}\n");
+            let _ = on_panic.send(Bytes::from(line)).await;
+        }
+    });
     match first_answer.await {
         Ok(Ok(())) => {
             let body = futures::stream::unfold(receiver, |mut receiver| async move {

@@ -1,0 +1,483 @@
+//! What changed between two decisions on one member, shared by `diff` (two
+//! rule versions or tiers) and `snapshot check` (a recorded decision and
+//! today's): the comparison, the tallies and their text.
+//!
+//! A decision is compared by its verdict, its blocker ids and its resource
+//! outcomes with item counts; `restorable_until` and message texts are left
+//! out, so that a shorter window changes exactly the members it flips.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::fmt;
+
+use restore_engine::decision::Outcome;
+use restore_engine::facts::Plan;
+use restore_engine::Decision;
+use serde::de::{self, MapAccess, Visitor};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// The parts of a decision a comparison looks at; also one entry of a
+/// decision snapshot file (`restorectl snapshot`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DecisionSummary {
+    pub tenant: String,
+    pub member: String,
+    pub policy: String,
+    pub version: String,
+    pub tier: Plan,
+    pub allowed: bool,
+    /// Ids of the blockers that hold, in rule order.
+    pub blockers: Vec<String>,
+    /// Outcome (and item counts, when the decision has them) per resource.
+    pub resources: BTreeMap<String, ResourceState>,
+}
+
+impl DecisionSummary {
+    pub fn of(d: &Decision) -> DecisionSummary {
+        DecisionSummary {
+            tenant: d.tenant.to_string(),
+            member: d.member.clone(),
+            policy: d.policy.name.to_string(),
+            version: d.policy.version.to_string(),
+            tier: d.policy.tier,
+            allowed: d.allowed,
+            blockers: d.blockers.iter().map(|b| b.rule.to_string()).collect(),
+            resources: d
+                .resources
+                .iter()
+                .map(|r| {
+                    let state = ResourceState {
+                        outcome: r.outcome,
+                        restored: r.restored,
+                        not_restored: r.not_restored,
+                    };
+                    (r.resource.to_string(), state)
+                })
+                .collect(),
+        }
+    }
+
+    /// `policy version (tier)`.
+    fn policy_text(&self) -> String {
+        format!("{} {} ({})", self.policy, self.version, self.tier)
+    }
+}
+
+/// A resource's outcome and item counts. Written as the bare outcome when it
+/// has no counts (`member_account: restored`), else as a mapping.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ResourceState {
+    pub outcome: Outcome,
+    pub restored: Option<u32>,
+    pub not_restored: Option<u32>,
+}
+
+impl ResourceState {
+    fn counts(&self) -> (Option<u32>, Option<u32>) {
+        (self.restored, self.not_restored)
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CountedResource {
+    outcome: Outcome,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    restored: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    not_restored: Option<u32>,
+}
+
+impl Serialize for ResourceState {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if self.restored.is_none() && self.not_restored.is_none() {
+            return self.outcome.serialize(s);
+        }
+        CountedResource {
+            outcome: self.outcome,
+            restored: self.restored,
+            not_restored: self.not_restored,
+        }
+        .serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for ResourceState {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct StateVisitor;
+        impl<'de> Visitor<'de> for StateVisitor {
+            type Value = ResourceState;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an outcome, or a mapping with `outcome`, `restored`, `not_restored`")
+            }
+            fn visit_str<E: de::Error>(self, text: &str) -> Result<ResourceState, E> {
+                let outcome = Outcome::parse(text).ok_or_else(|| {
+                    E::custom(format!(
+                        "unknown outcome `{}`; expected restored, reset, not_restored, \
+                         automatic or transfer_dependent",
+                        excerpt(text)
+                    ))
+                })?;
+                Ok(ResourceState {
+                    outcome,
+                    restored: None,
+                    not_restored: None,
+                })
+            }
+            fn visit_map<M: MapAccess<'de>>(self, map: M) -> Result<ResourceState, M::Error> {
+                let c = CountedResource::deserialize(de::value::MapAccessDeserializer::new(map))?;
+                Ok(ResourceState {
+                    outcome: c.outcome,
+                    restored: c.restored,
+                    not_restored: c.not_restored,
+                })
+            }
+        }
+        d.deserialize_any(StateVisitor)
+    }
+}
+
+/// How one member's decision changed.
+#[derive(Debug, Serialize)]
+pub struct MemberChange {
+    pub tenant: String,
+    pub member: String,
+    pub allowed_before: bool,
+    pub allowed_after: bool,
+    pub blockers_added: Vec<String>,
+    pub blockers_removed: Vec<String>,
+    pub resources: Vec<ResourceChange>,
+    /// `policy version (tier)` before and after, when compared and different.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub policy: Option<(String, String)>,
+}
+
+impl MemberChange {
+    pub fn verdict_flipped(&self) -> bool {
+        self.allowed_before != self.allowed_after
+    }
+}
+
+/// One resource whose outcome, or whose item counts, changed.
+#[derive(Debug, Serialize)]
+pub struct ResourceChange {
+    pub resource: String,
+    /// `None`: the policy on that side has no such resource.
+    pub before: Option<Outcome>,
+    pub after: Option<Outcome>,
+    /// Item counts `(restored, not_restored)` on both sides; set only when
+    /// the outcome stayed and the counts did not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub counts: Option<[(Option<u32>, Option<u32>); 2]>,
+}
+
+/// Whether a comparison also reports a change of policy version or tier
+/// (`snapshot check`), or compares decisions only (`diff`, whose two sides
+/// differ in policy by construction).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PolicyComparison {
+    Include,
+    Ignore,
+}
+
+/// The change from `a` to `b` (the same member), or `None` when equal.
+pub fn compare(
+    a: &DecisionSummary,
+    b: &DecisionSummary,
+    policy: PolicyComparison,
+) -> Option<MemberChange> {
+    let blockers_added: Vec<String> = b
+        .blockers
+        .iter()
+        .filter(|r| !a.blockers.contains(r))
+        .cloned()
+        .collect();
+    let blockers_removed: Vec<String> = a
+        .blockers
+        .iter()
+        .filter(|r| !b.blockers.contains(r))
+        .cloned()
+        .collect();
+    let mut resources = Vec::new();
+    for (name, before) in &a.resources {
+        match b.resources.get(name) {
+            Some(after) if after.outcome != before.outcome => resources.push(ResourceChange {
+                resource: name.clone(),
+                before: Some(before.outcome),
+                after: Some(after.outcome),
+                counts: None,
+            }),
+            Some(after) if after.counts() != before.counts() => resources.push(ResourceChange {
+                resource: name.clone(),
+                before: Some(before.outcome),
+                after: Some(after.outcome),
+                counts: Some([before.counts(), after.counts()]),
+            }),
+            Some(_) => {}
+            None => resources.push(ResourceChange {
+                resource: name.clone(),
+                before: Some(before.outcome),
+                after: None,
+                counts: None,
+            }),
+        }
+    }
+    for (name, after) in &b.resources {
+        if !a.resources.contains_key(name) {
+            resources.push(ResourceChange {
+                resource: name.clone(),
+                before: None,
+                after: Some(after.outcome),
+                counts: None,
+            });
+        }
+    }
+    let policy = match policy {
+        PolicyComparison::Include => {
+            let (before, after) = (a.policy_text(), b.policy_text());
+            (before != after).then_some((before, after))
+        }
+        PolicyComparison::Ignore => None,
+    };
+    if a.allowed == b.allowed
+        && blockers_added.is_empty()
+        && blockers_removed.is_empty()
+        && resources.is_empty()
+        && policy.is_none()
+    {
+        return None;
+    }
+    Some(MemberChange {
+        tenant: a.tenant.clone(),
+        member: a.member.clone(),
+        allowed_before: a.allowed,
+        allowed_after: b.allowed,
+        blockers_added,
+        blockers_removed,
+        resources,
+        policy,
+    })
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+/// Tallies over every member compared.
+#[derive(Debug, Default, Serialize)]
+pub struct Counts {
+    pub evaluated: u64,
+    pub unchanged: u64,
+    pub allowed_to_denied: u64,
+    pub denied_to_allowed: u64,
+    /// Members whose verdict stayed but whose blockers, resources (or, in a
+    /// snapshot check, policy version or tier) changed.
+    pub other_changes: u64,
+    /// `resource: from -> to` and how many members it affects.
+    pub resource_changes: BTreeMap<String, u64>,
+    /// Members in today's directory but not in the snapshot (`snapshot check`).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub added: u64,
+    /// Members in the snapshot but no longer deleted members of the directory.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub removed: u64,
+}
+
+impl Counts {
+    /// Counts one evaluated member and its change, if any.
+    pub fn tally(&mut self, change: Option<&MemberChange>) {
+        self.evaluated += 1;
+        let Some(change) = change else {
+            self.unchanged += 1;
+            return;
+        };
+        match (change.allowed_before, change.allowed_after) {
+            (true, false) => self.allowed_to_denied += 1,
+            (false, true) => self.denied_to_allowed += 1,
+            _ => self.other_changes += 1,
+        }
+        for r in &change.resources {
+            *self.resource_changes.entry(resource_key(r)).or_default() += 1;
+        }
+    }
+
+    /// Whether anything changed at all.
+    pub fn any_change(&self) -> bool {
+        self.evaluated != self.unchanged || self.added != 0 || self.removed != 0
+    }
+
+    /// The tallies, one per line (members added and removed when there are any).
+    pub fn write_text(&self, out: &mut String) {
+        let mut line = |label: &str, n: u64| {
+            out.push_str(&format!("{:<20}{n}\n", format!("{label}:")));
+        };
+        line("members evaluated", self.evaluated);
+        line("unchanged", self.unchanged);
+        line("allowed -> denied", self.allowed_to_denied);
+        line("denied -> allowed", self.denied_to_allowed);
+        line("other changes", self.other_changes);
+        if self.added != 0 {
+            line("members added", self.added);
+        }
+        if self.removed != 0 {
+            line("members removed", self.removed);
+        }
+        for (change, n) in &self.resource_changes {
+            out.push_str(&format!("resource {change}: {n}\n"));
+        }
+    }
+}
+
+pub fn verdict(allowed: bool) -> &'static str {
+    if allowed {
+        "allowed"
+    } else {
+        "denied"
+    }
+}
+
+/// `allowed -> denied`, or the verdict alone when it stayed.
+pub fn verdict_text(c: &MemberChange) -> String {
+    if c.verdict_flipped() {
+        format!(
+            "{} -> {}",
+            verdict(c.allowed_before),
+            verdict(c.allowed_after)
+        )
+    } else {
+        verdict(c.allowed_after).to_owned()
+    }
+}
+
+/// `+added -removed` blocker ids.
+pub fn blockers_text(c: &MemberChange) -> String {
+    let mut blockers: Vec<String> = c
+        .blockers_added
+        .iter()
+        .map(|b| format!("+{}", escape(b)))
+        .collect();
+    blockers.extend(c.blockers_removed.iter().map(|b| format!("-{}", escape(b))));
+    blockers.join(" ")
+}
+
+fn outcome_text(o: Option<Outcome>) -> &'static str {
+    o.map(Outcome::as_str).unwrap_or("none")
+}
+
+fn counts_text((restored, not_restored): (Option<u32>, Option<u32>)) -> String {
+    let n = |c: Option<u32>| c.map(|c| c.to_string()).unwrap_or_else(|| "-".into());
+    format!("restored {}, not restored {}", n(restored), n(not_restored))
+}
+
+/// `resource: before -> after`, with item counts when only they changed.
+pub fn resource_change_text(r: &ResourceChange) -> String {
+    let (before, after) = (outcome_text(r.before), outcome_text(r.after));
+    match r.counts {
+        Some([a, b]) => format!(
+            "{}: {before} ({}) -> {after} ({})",
+            escape(&r.resource),
+            counts_text(a),
+            counts_text(b)
+        ),
+        None => format!("{}: {before} -> {after}", escape(&r.resource)),
+    }
+}
+
+/// The key a resource change is tallied under.
+fn resource_key(r: &ResourceChange) -> String {
+    let (before, after) = (outcome_text(r.before), outcome_text(r.after));
+    match r.counts {
+        Some(_) => format!("{}: {before} item counts", escape(&r.resource)),
+        None => format!("{}: {before} -> {after}", escape(&r.resource)),
+    }
+}
+
+/// A value for the terminal: control characters (and the backslash that
+/// introduces the escapes) are escaped, so an id cannot forge report lines.
+pub fn escape(s: &str) -> Cow<'_, str> {
+    if !s.chars().any(|c| c.is_control() || c == '\\') {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if c.is_control() || c == '\\' {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// At most 60 characters of a value, escaped, for an error message.
+pub fn excerpt(s: &str) -> String {
+    const MAX: usize = 60;
+    let cut: String = s.chars().take(MAX).collect();
+    let mut out = escape(&cut).into_owned();
+    if s.chars().count() > MAX {
+        out.push('…');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn summary(allowed: bool, blockers: &[&str], docs: ResourceState) -> DecisionSummary {
+        DecisionSummary {
+            tenant: "t".into(),
+            member: "m".into(),
+            policy: "p".into(),
+            version: "1".into(),
+            tier: Plan::Pro,
+            allowed,
+            blockers: blockers.iter().map(|b| b.to_string()).collect(),
+            resources: [("documents".to_string(), docs)].into_iter().collect(),
+        }
+    }
+
+    fn state(outcome: Outcome, restored: Option<u32>) -> ResourceState {
+        ResourceState {
+            outcome,
+            restored,
+            not_restored: None,
+        }
+    }
+
+    #[test]
+    fn equal_summaries_are_no_change() {
+        let a = summary(true, &[], state(Outcome::Restored, None));
+        assert!(compare(&a, &a.clone(), PolicyComparison::Include).is_none());
+    }
+
+    #[test]
+    fn verdict_blockers_outcomes_counts_and_policy_are_compared() {
+        let a = summary(true, &["x"], state(Outcome::Restored, Some(2)));
+        let mut b = summary(false, &["y"], state(Outcome::Restored, Some(1)));
+        b.version = "2".into();
+        let c = compare(&a, &b, PolicyComparison::Include).expect("a change");
+        assert!(c.verdict_flipped());
+        assert_eq!(
+            (c.blockers_added, c.blockers_removed),
+            (vec!["y".to_string()], vec!["x".to_string()])
+        );
+        assert_eq!(
+            resource_change_text(&c.resources[0]),
+            "documents: restored (restored 2, not restored -) -> restored (restored 1, not restored -)"
+        );
+        assert_eq!(c.policy, Some(("p 1 (pro)".into(), "p 2 (pro)".into())));
+        b.blockers = a.blockers.clone();
+        b.allowed = true;
+        b.resources = a.resources.clone();
+        assert!(compare(&a, &b, PolicyComparison::Ignore).is_none());
+    }
+
+    #[test]
+    fn escape_defuses_control_characters() {
+        assert_eq!(escape("u_bob"), "u_bob");
+        assert_eq!(escape("a\u{1b}[2Jb\nDENIED\\"), "a\\u{1b}[2Jb\\nDENIED\\\\");
+        assert_eq!(excerpt(&"x".repeat(100)).chars().count(), 61);
+    }
+}
