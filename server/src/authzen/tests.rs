@@ -313,6 +313,21 @@ async fn too_many_evaluations_is_413() {
 }
 
 #[tokio::test]
+async fn a_body_over_the_limit_is_413() {
+    let addr = serve(crate::test_support::test_state_with(|config| {
+        config.max_body_bytes = 200
+    }))
+    .await;
+    let mut body = restore_of("acme", "u_bob", "u_anna");
+    body["context"]["padding"] = json!("x".repeat(500));
+    for path in [EVALUATION, EVALUATIONS] {
+        let reply = post_json(addr, path, &body).await;
+        assert_eq!(reply.status, 413, "{path}");
+        assert_eq!(reply.json()["code"], "payload_too_large");
+    }
+}
+
+#[tokio::test]
 async fn tokens_scopes_and_tenant_binding_apply() {
     let state = crate::test_support::test_state_with_tokens(&[
         ("acme-only", "secret-acme", "[decide]", "[acme]"),
