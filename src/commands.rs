@@ -6,6 +6,6 @@ pub mod eval_all;
 pub mod import;
 pub mod restore;
 pub mod schema;
-pub mod snapshot;
 pub mod serve;
+pub mod snapshot;
 pub mod test;
