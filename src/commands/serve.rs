@@ -195,6 +195,9 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
             }
         };
         let after = state.clone();
+        // Before the `listening on` line: from then on SIGTERM/SIGINT shut down gracefully.
+        let signals =
+            restore_server::shutdown_signal().context("cannot listen for SIGTERM/SIGINT")?;
         {
             let mut stdout = std::io::stdout().lock();
             writeln!(stdout, "listening on http://{bound}")?;
@@ -210,7 +213,7 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
         }
         let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
         let shutdown = async move {
-            restore_server::shutdown_signal().await;
+            signals.await;
             let _ = stopping_tx.send(());
         };
         let server = restore_server::serve(listener, state, shutdown);

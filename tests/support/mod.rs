@@ -1,6 +1,10 @@
 //! Helpers shared by the end-to-end tests.
 #![allow(dead_code)]
 
+pub mod pg;
+pub mod server;
+pub mod setup;
+
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
