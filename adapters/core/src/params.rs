@@ -27,12 +27,13 @@ pub enum BareUnit {
     Milliseconds,
 }
 
+/// A query string split by [`take_params`]: our `(key, value)` pairs, and
+/// the other `key=value` pairs as written.
+pub type SplitParams<'q> = (Vec<(&'q str, &'q str)>, Vec<&'q str>);
+
 /// Splits `key=value` pairs off a query string (`a=1&b=2`), keeping the
 /// ones `known` does not name, in order, for the backend's own parser.
-pub fn take_params<'q>(
-    query: &'q str,
-    known: &[&str],
-) -> Result<(Vec<(&'q str, &'q str)>, Vec<&'q str>), DirectoryError> {
+pub fn take_params<'q>(query: &'q str, known: &[&str]) -> Result<SplitParams<'q>, DirectoryError> {
     let mut ours = Vec::new();
     let mut rest = Vec::new();
     for pair in query.split('&').filter(|p| !p.is_empty()) {

@@ -230,7 +230,7 @@ async fn random_snapshots_decide_and_restore_alike_in_every_adapter() {
                 .or(tenant.members.first())
                 .map(|m| m.id.as_str());
             let want = all_facts(&**reference, &tenant.id, actor).await;
-            let want_decisions: Vec<_> = want.iter().map(|f| decide(f)).collect();
+            let want_decisions: Vec<_> = want.iter().map(&decide).collect();
             for (name, directory) in trio.names.iter().zip(&trio.directories).skip(1) {
                 let got = all_facts(&**directory, &tenant.id, actor).await;
                 assert_eq!(
@@ -238,7 +238,7 @@ async fn random_snapshots_decide_and_restore_alike_in_every_adapter() {
                     "case {case}, {name}, tenant {}: facts",
                     tenant.id
                 );
-                let decisions: Vec<_> = got.iter().map(|f| decide(f)).collect();
+                let decisions: Vec<_> = got.iter().map(&decide).collect();
                 assert_eq!(decisions, want_decisions, "case {case}, {name}: decisions");
             }
 

@@ -49,8 +49,7 @@ async fn a_refused_connection_says_so_at_once() {
     let started = std::time::Instant::now();
     let e = bounded("a refused connect", PostgresDirectory::open_read_only(&url))
         .await
-        .err()
-        .expect("nothing listens there");
+        .expect_err("nothing listens there");
     let text = chain(&e).to_lowercase();
     assert!(text.contains("connection refused"), "{text}");
     assert!(text.contains(&format!("127.0.0.1:{port}")), "{text}");
@@ -69,7 +68,7 @@ async fn bad_time_limits_in_the_url_are_refused() {
         "postgres://postgres@127.0.0.1/restore_test?statement_timeout=-1",
         "postgres://postgres@127.0.0.1/restore_test?connect_timeout",
     ] {
-        let e = restore_postgres::parse_url(url).err().expect(url);
+        let e = restore_postgres::parse_url(url).expect_err(url);
         assert!(e.to_string().contains("_timeout`"), "{url}: {e}");
     }
     let (_, t) = restore_postgres::parse_url(
@@ -174,8 +173,7 @@ async fn a_schema_without_the_directory_is_refused_and_left_empty() {
     for access in [Access::ReadOnly, Access::ReadWrite] {
         let e = PostgresDirectory::open_with(options.clone(), 1, Timeouts::default(), access)
             .await
-            .err()
-            .expect("an empty schema is no directory");
+            .expect_err("an empty schema is no directory");
         assert!(
             matches!(&e, DirectoryError::NotADirectory { .. }) && e.is_bad_input(),
             "{e:?}"
@@ -213,8 +211,7 @@ async fn another_programs_migrations_are_refused_even_by_import() {
     for access in [Access::ReadOnly, Access::ReadWrite, Access::Create] {
         let e = PostgresDirectory::open_with(options.clone(), 1, Timeouts::default(), access)
             .await
-            .err()
-            .expect("not ours");
+            .expect_err("not ours");
         assert!(matches!(e, DirectoryError::NotADirectory { .. }), "{e:?}");
     }
     assert_eq!(common::table_count(&guard.name).await, 1, "nothing created");
