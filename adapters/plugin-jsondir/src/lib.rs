@@ -16,10 +16,13 @@
 //! once, not once per page. A restore always reads the file afresh, under
 //! its lock.
 //!
-//! Config: `root=DIR` (required) and `max_file_size=BYTES` (default
+//! Config: `root=DIR` (required), `max_file_size=BYTES` (default
 //! [`DEFAULT_MAX_FILE_SIZE`]): a larger tenant file, or anything that is
-//! not a regular file, is refused with an error naming it. Opening a folder
-//! removes temporary files left by writers that were killed mid-write.
+//! not a regular file, is refused with an error naming it; `lock_timeout`
+//! (default 5s, `ms`/`s`/`min`, bare number: milliseconds): how long a
+//! restore waits for another restore of its tenant before giving up.
+//! Opening a folder removes temporary files left by writers that were
+//! killed mid-write.
 
 pub mod lock;
 mod store;
@@ -58,6 +61,7 @@ struct Pending {
 pub struct JsonDir {
     root: PathBuf,
     max_file_size: u64,
+    lock_timeout: std::time::Duration,
     next_token: AtomicU64,
     pending: Mutex<HashMap<u64, Pending>>,
     /// The last tenant file read, while unchanged on disk.
@@ -106,7 +110,11 @@ impl Loaded {
 struct Config {
     root: PathBuf,
     max_file_size: u64,
+    lock_timeout: std::time::Duration,
 }
+
+/// How long a restore waits for its tenant's lock unless configured.
+pub const DEFAULT_LOCK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 impl JsonDir {
     /// Opens the folder at `root`, which must exist, with the default size
@@ -115,6 +123,7 @@ impl JsonDir {
         JsonDir::open_config(Config {
             root: root.to_owned(),
             max_file_size: DEFAULT_MAX_FILE_SIZE,
+            lock_timeout: DEFAULT_LOCK_TIMEOUT,
         })
     }
 
@@ -131,6 +140,7 @@ impl JsonDir {
         Ok(JsonDir {
             root,
             max_file_size: config.max_file_size,
+            lock_timeout: config.lock_timeout,
             next_token: AtomicU64::new(1),
             pending: Mutex::new(HashMap::new()),
             cache: Mutex::new(None),
@@ -173,6 +183,7 @@ impl JsonDir {
 fn parse_config(config: &str) -> Result<Config, String> {
     let mut root = None;
     let mut max_file_size = DEFAULT_MAX_FILE_SIZE;
+    let mut lock_timeout = DEFAULT_LOCK_TIMEOUT;
     for pair in config.split('&').filter(|p| !p.is_empty()) {
         match pair.split_once('=') {
             Some(("root", value)) if !value.is_empty() => root = Some(PathBuf::from(value)),
@@ -184,9 +195,17 @@ fn parse_config(config: &str) -> Result<Config, String> {
                     )
                 })?;
             }
+            Some(("lock_timeout", value)) => {
+                lock_timeout = restore_directory::params::parse_timeout(
+                    "lock_timeout",
+                    value,
+                    restore_directory::params::BareUnit::Milliseconds,
+                )
+                .map_err(|e| format!("jsondir config: {e}"))?;
+            }
             Some((key, _)) if key != "root" => {
                 return Err(format!(
-                    "unknown jsondir config key `{}`, expected `root` or `max_file_size`",
+                    "unknown jsondir config key `{}`, expected `root`, `max_file_size` or `lock_timeout`",
                     key.escape_default()
                 ))
             }
@@ -202,6 +221,7 @@ fn parse_config(config: &str) -> Result<Config, String> {
     Ok(Config {
         root,
         max_file_size,
+        lock_timeout,
     })
 }
 
@@ -298,8 +318,17 @@ impl PluginDirectory for JsonDir {
         if !tenant_path(&self.root, tenant).exists() {
             return Err(WireError::unknown_tenant(tenant));
         }
-        let lock = TenantLock::acquire(&self.root, tenant)
-            .map_err(|e| WireError::backend(format!("cannot lock tenant `{tenant}`: {e}")))?;
+        let lock = TenantLock::acquire_within(&self.root, tenant, self.lock_timeout)
+            .map_err(|e| WireError::backend(format!("cannot lock tenant `{tenant}`: {e}")))?
+            .ok_or_else(|| {
+                WireError::new(
+                    ErrorKind::Conflict,
+                    format!(
+                        "tenant `{tenant}` is locked by another restore; gave up after {} (`lock_timeout` in the plugin config)",
+                        restore_directory::params::millis(self.lock_timeout)
+                    ),
+                )
+            })?;
         // Read under the lock: these facts stay true until commit or abort.
         let file = self.tenant(tenant)?;
         let t = &file.tenant;

@@ -85,6 +85,28 @@ impl TenantLock {
     }
 }
 
+impl TenantLock {
+    /// The lock, or `None` if it is still held by someone else after `limit`.
+    pub fn acquire_within(
+        root: &Path,
+        tenant: &str,
+        limit: std::time::Duration,
+    ) -> io::Result<Option<TenantLock>> {
+        let deadline = std::time::Instant::now() + limit;
+        loop {
+            if let Some(lock) = TenantLock::try_acquire(root, tenant)? {
+                return Ok(Some(lock));
+            }
+            if std::time::Instant::now() >= deadline {
+                return Ok(None);
+            }
+            // flock has no timed wait; a restore holds the lock for
+            // milliseconds, so a short poll costs little.
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+    }
+}
+
 impl Drop for TenantLock {
     fn drop(&mut self) {
         // Close the file (dropping the flock) before letting the next

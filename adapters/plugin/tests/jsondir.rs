@@ -360,3 +360,35 @@ async fn reads_see_a_restore_made_through_another_instance() {
     let e = reader.facts("acme", "u_bob", None).await.unwrap_err();
     assert!(matches!(e, DirectoryError::UnknownMember { .. }), "{e:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restore_behind_a_held_tenant_lock_gives_up_after_the_lock_timeout() {
+    let dir = folder(&suite::fixture());
+    let path = restore_plugin_jsondir::tenant_path(dir.path(), "acme");
+    let before = std::fs::read(&path).unwrap();
+    // Another restore (here: this test) holds the tenant.
+    let held = restore_plugin_jsondir::TenantLock::acquire(dir.path(), "acme").unwrap();
+    let plugin = open_with(dir.path(), "&lock_timeout=200ms").await;
+    let decide = suite::decide_at(suite::default_policy(), suite::now());
+    let e = tokio::time::timeout(
+        std::time::Duration::from_secs(30),
+        plugin.apply_restore(&request("u_bob"), &decide),
+    )
+    .await
+    .expect("the restore still waits after 30 s")
+    .unwrap_err();
+    assert!(
+        matches!(&e, DirectoryError::Conflict(m) if m.contains("`lock_timeout`") && m.contains("200ms")),
+        "{e:?}"
+    );
+    assert_eq!(std::fs::read(&path).unwrap(), before);
+    drop(held);
+    let outcome = plugin
+        .apply_restore(&request("u_bob"), &decide)
+        .await
+        .unwrap();
+    assert!(
+        matches!(outcome, RestoreOutcome::Restored(_)),
+        "{outcome:?}"
+    );
+}
