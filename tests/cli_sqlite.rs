@@ -265,3 +265,83 @@ fn eval_all_unknown_tenant_is_bad_input() {
     assert!(stdout(&out).is_empty(), "nothing on stdout");
     assert!(String::from_utf8_lossy(&out.stderr).contains("`nope`"));
 }
+
+#[test]
+fn reading_commands_leave_a_database_file_byte_identical() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = root().join("rules");
+    let rules = rules.to_str().unwrap();
+    let empty = dir.path().join("empty.db");
+    std::fs::write(&empty, b"").unwrap();
+    let db = dir.path().join("d.db");
+    let url = import(&db);
+    let before = std::fs::read(&db).unwrap();
+    let empty_url = format!("sqlite:{}", empty.display());
+    for (target, refused) in [(&empty_url, true), (&url, false)] {
+        let runs = [
+            vec![
+                "eval",
+                "--rules",
+                rules,
+                "--directory",
+                target,
+                "--tenant",
+                "acme",
+                "--member",
+                "u_bob",
+                "--at",
+                AT,
+            ],
+            vec![
+                "eval-all",
+                "--rules",
+                rules,
+                "--directory",
+                target,
+                "--tenant",
+                "acme",
+                "--at",
+                AT,
+            ],
+            vec![
+                "diff",
+                "--rules",
+                rules,
+                "--directory",
+                target,
+                "--tenant",
+                "acme",
+                "--from-tier",
+                "starter",
+                "--to-tier",
+                "pro",
+                "--at",
+                AT,
+            ],
+        ];
+        for args in runs {
+            let out = restorectl(&args);
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            if refused {
+                assert_eq!(code(&out), 2, "{args:?}: {stderr}");
+                assert!(
+                    stderr.contains("not a restore directory database"),
+                    "{stderr}"
+                );
+                assert!(out.stdout.is_empty());
+            } else {
+                assert!(code(&out) < 2, "{args:?}: {stderr}");
+            }
+        }
+    }
+    assert_eq!(
+        std::fs::read(&empty).unwrap(),
+        b"",
+        "the empty file was written"
+    );
+    assert_eq!(
+        std::fs::read(&db).unwrap(),
+        before,
+        "a read changed the database file"
+    );
+}

@@ -86,7 +86,7 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
     let after = pick(&args.to)?;
     let runtime = crate::runtime()?;
     let impact = runtime.block_on(async {
-        let directory = crate::directory::open(&args.directory).await?;
+        let directory = crate::directory::open_read_only(&args.directory).await?;
         let tenants = crate::sweep::tenants(directory.as_ref(), &args.tenant).await?;
         let mut impact = Impact {
             at,

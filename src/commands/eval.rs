@@ -45,7 +45,7 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
     let selected = args.policy.select()?;
     let runtime = crate::runtime()?;
     let facts = runtime.block_on(async {
-        let directory = crate::directory::open(&args.directory).await?;
+        let directory = crate::directory::open_read_only(&args.directory).await?;
         let facts = directory
             .facts(&args.tenant, &args.member, args.actor.as_deref())
             .await?;

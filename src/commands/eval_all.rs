@@ -49,7 +49,7 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
     let progress = crate::progress::member_spinner("evaluating");
     let mut out = output::stdout();
     let result = crate::runtime()?.block_on(async {
-        let directory = crate::directory::open(&args.directory).await?;
+        let directory = crate::directory::open_read_only(&args.directory).await?;
         let mut stream = directory.deleted_members(&args.tenant, args.actor.as_deref());
         if args.output == Format::Table {
             writeln!(out, "{:<24} {:<8} blockers", "member", "verdict")

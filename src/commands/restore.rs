@@ -125,7 +125,7 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
 fn dry_run(args: &Args) -> anyhow::Result<Exit> {
     let selected = args.policy.select()?;
     let facts = crate::runtime()?.block_on(async {
-        let directory = crate::directory::open(&args.directory).await?;
+        let directory = crate::directory::open_read_only(&args.directory).await?;
         anyhow::Ok(
             directory
                 .facts(&args.tenant, &args.member, Some(&args.actor))

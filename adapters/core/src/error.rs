@@ -34,6 +34,13 @@ pub enum DirectoryError {
     Conflict(String),
     #[error("{0}")]
     Unsupported(String),
+    /// An existing file or database that this adapter did not create (an
+    /// empty file, another program's database): refused and left as it is.
+    #[error("`{location}` is not a restore directory database: {reason}")]
+    NotADirectory { location: String, reason: String },
+    /// A write would take a count past what it can hold; nothing was written.
+    #[error("tenant `{tenant}`: {what} would overflow; nothing was changed")]
+    Overflow { tenant: String, what: String },
     /// The backend failed (connection, I/O, plugin). The source is printed
     /// by whoever prints the error chain, so it is not repeated here.
     #[error("{context}")]

@@ -5,6 +5,7 @@
 //! `restore-sqlite`, `restore-postgres`, `restore-plugin`.
 
 mod error;
+pub mod params;
 mod restore;
 pub mod snapshot;
 pub mod stored;
@@ -15,7 +16,8 @@ use futures::stream::BoxStream;
 use restore_engine::facts::Facts;
 
 pub use error::DirectoryError;
-pub use restore::{Decide, Receipt, RestoreOutcome, RestoreRequest};
+pub use params::Access;
+pub use restore::{seats_after_restore, Decide, Receipt, RestoreOutcome, RestoreRequest};
 pub use snapshot::{Snapshot, SnapshotError};
 pub use url::{DirectoryUrl, UrlError};
 

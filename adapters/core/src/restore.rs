@@ -40,3 +40,30 @@ pub enum RestoreOutcome {
     /// The policy said no; nothing was changed.
     Denied(Decision),
 }
+
+/// Seats in use once a restore takes one more: refused, before anything is
+/// written, when the count cannot grow (`seats.used` at `i64::MAX`).
+pub fn seats_after_restore(tenant: &str, seats_used: i64) -> Result<i64, crate::DirectoryError> {
+    seats_used
+        .checked_add(1)
+        .ok_or_else(|| crate::DirectoryError::Overflow {
+            tenant: tenant.to_owned(),
+            what: format!("seats.used `{seats_used}` plus the restored member"),
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_seat_count_is_refused() {
+        assert_eq!(seats_after_restore("acme", 41).unwrap(), 42);
+        let e = seats_after_restore("acme", i64::MAX).unwrap_err();
+        assert!(
+            matches!(e, crate::DirectoryError::Overflow { .. }) && e.is_bad_input(),
+            "{e}"
+        );
+        assert!(e.to_string().contains("would overflow"), "{e}");
+    }
+}

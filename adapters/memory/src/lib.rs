@@ -11,7 +11,8 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 use futures::stream::{self, BoxStream, StreamExt};
 use restore_directory::{
-    Decide, Directory, DirectoryError, Receipt, RestoreOutcome, RestoreRequest, Snapshot,
+    seats_after_restore, Decide, Directory, DirectoryError, Receipt, RestoreOutcome,
+    RestoreRequest, Snapshot,
 };
 use restore_engine::facts::{
     ActiveMember, Actor, Conflicts, DeletedMember, Facts, Plan, TenantFacts,
@@ -222,6 +223,8 @@ impl Directory for MemoryDirectory {
             if !decision.allowed {
                 return Ok(RestoreOutcome::Denied(decision));
             }
+            // Checked before anything changes.
+            let seats_used = seats_after_restore(tenant_id, t.seats_used)?;
             let Some(member) = t.deleted.remove(&request.member) else {
                 // Looked up above under the same lock; kept total anyway.
                 return Err(DirectoryError::UnknownMember {
@@ -239,8 +242,9 @@ impl Directory for MemoryDirectory {
             });
             t.departments
                 .insert(member.id.clone(), request.department.clone());
-            t.seats_used += 1;
-            let id = t.audit.len() as i64 + 1;
+            t.seats_used = seats_used;
+            // An audit log cannot outgrow memory, let alone i64.
+            let id = i64::try_from(t.audit.len()).map_or(i64::MAX, |n| n.saturating_add(1));
             t.audit.push(AuditEntry {
                 id,
                 member: member.id,

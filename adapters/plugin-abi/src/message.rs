@@ -204,19 +204,45 @@ struct Probe {
     v: Option<u64>,
 }
 
+/// Longest parser message kept: serde quotes offending values whole
+/// ("invalid type: string \"…\""), and a message must not carry megabytes
+/// of a peer's data into an error.
+const MAX_ERROR_CHARS: usize = 240;
+
+/// A parser error, cut to [`MAX_ERROR_CHARS`] with control characters escaped.
+fn short(e: &serde_json::Error) -> String {
+    let text = e.to_string();
+    let mut out: String = text
+        .chars()
+        .take(MAX_ERROR_CHARS)
+        .flat_map(|c| {
+            let escaped: Vec<char> = if c.is_control() {
+                c.escape_default().collect()
+            } else {
+                vec![c]
+            };
+            escaped
+        })
+        .collect();
+    if text.chars().nth(MAX_ERROR_CHARS).is_some() {
+        out.push('…');
+    }
+    out
+}
+
 fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, MessageError> {
     // Structs also deserialize from arrays; a message is an object only.
     if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
         return Err(match serde_json::from_slice::<IgnoredAny>(bytes) {
             Ok(_) => MessageError::Shape("a message must be a JSON object".into()),
-            Err(e) => MessageError::Json(e.to_string()),
+            Err(e) => MessageError::Json(short(&e)),
         });
     }
     let probe: Probe = serde_json::from_slice(bytes).map_err(|e| {
         if e.is_syntax() || e.is_eof() {
-            MessageError::Json(e.to_string())
+            MessageError::Json(short(&e))
         } else {
-            MessageError::Shape(e.to_string())
+            MessageError::Shape(short(&e))
         }
     })?;
     match probe.v {
@@ -229,7 +255,7 @@ fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, MessageError> {
         }
         Some(_) => {}
     }
-    serde_json::from_slice(bytes).map_err(|e| MessageError::Shape(e.to_string()))
+    serde_json::from_slice(bytes).map_err(|e| MessageError::Shape(short(&e)))
 }
 
 fn encode<T: Serialize>(message: &T) -> Result<Vec<u8>, MessageError> {

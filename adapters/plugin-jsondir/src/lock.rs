@@ -65,6 +65,48 @@ impl TenantLock {
     }
 }
 
+impl TenantLock {
+    /// The lock if the tenant is free now, `None` if someone holds it.
+    pub fn try_acquire(root: &Path, tenant: &str) -> io::Result<Option<TenantLock>> {
+        let key = root.join(format!("{}.lock", file_stem(tenant)));
+        if !lock_set().insert(key.clone()) {
+            return Ok(None);
+        }
+        match open_and_try_flock(&key) {
+            Ok(Some(file)) => Ok(Some(TenantLock {
+                key,
+                file: Some(file),
+            })),
+            other => {
+                release(&key);
+                other.map(|_| None)
+            }
+        }
+    }
+}
+
+impl TenantLock {
+    /// The lock, or `None` if it is still held by someone else after `limit`.
+    pub fn acquire_within(
+        root: &Path,
+        tenant: &str,
+        limit: std::time::Duration,
+    ) -> io::Result<Option<TenantLock>> {
+        let deadline = std::time::Instant::now() + limit;
+        loop {
+            if let Some(lock) = TenantLock::try_acquire(root, tenant)? {
+                return Ok(Some(lock));
+            }
+            if std::time::Instant::now() >= deadline {
+                return Ok(None);
+            }
+            // flock has no timed wait; a restore holds the lock for
+            // milliseconds, so a short poll costs little.
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+    }
+}
+
 impl Drop for TenantLock {
     fn drop(&mut self) {
         // Close the file (dropping the flock) before letting the next
@@ -94,6 +136,26 @@ fn open_and_flock(path: &Path) -> io::Result<File> {
         }
     }
     Ok(file)
+}
+
+/// Like [`open_and_flock`], but `None` instead of waiting.
+fn open_and_try_flock(path: &Path) -> io::Result<Option<File>> {
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)?;
+    #[cfg(unix)]
+    loop {
+        use rustix::fs::FlockOperation;
+        match rustix::fs::flock(&file, FlockOperation::NonBlockingLockExclusive) {
+            Ok(()) => break,
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(rustix::io::Errno::WOULDBLOCK) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(Some(file))
 }
 
 #[cfg(test)]

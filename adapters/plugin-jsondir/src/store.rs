@@ -2,13 +2,16 @@
 
 use std::collections::HashSet;
 use std::fs::{self, File};
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use restore_directory::snapshot::SnapshotTenant;
 use restore_directory::Snapshot;
 use restore_plugin_abi::{ErrorKind, WireError};
 use serde::{Deserialize, Serialize};
+
+use crate::lock::TenantLock;
 
 /// The format of a tenant file; checked on every read.
 pub const TENANT_FILE_FORMAT: &str = "restore-jsondir/v1";
@@ -98,43 +101,134 @@ pub fn tenant_path(root: &Path, tenant: &str) -> PathBuf {
     root.join(format!("{}.json", file_stem(tenant)))
 }
 
-/// Reads and checks a tenant file; `Ok(None)` when the tenant has none.
-pub fn read_tenant(root: &Path, tenant: &str) -> Result<Option<TenantFile>, WireError> {
-    let path = tenant_path(root, tenant);
-    let bytes = match fs::read(&path) {
-        Ok(bytes) => bytes,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => {
-            return Err(WireError::backend(format!(
-                "cannot read `{}`: {e}",
-                path.display()
-            )))
+/// Largest tenant file read unless the config's `max_file_size` says otherwise.
+pub const DEFAULT_MAX_FILE_SIZE: u64 = 256 * 1024 * 1024;
+
+/// Which version of a tenant file was read: writes replace the file by a
+/// rename, so a new version has a new inode; an edit in place changes the
+/// length or the modification time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Stamp {
+    dev: u64,
+    ino: u64,
+    len: u64,
+    modified: Option<std::time::SystemTime>,
+}
+
+impl Stamp {
+    fn of(meta: &fs::Metadata) -> Stamp {
+        #[cfg(unix)]
+        let (dev, ino) = {
+            use std::os::unix::fs::MetadataExt;
+            (meta.dev(), meta.ino())
+        };
+        #[cfg(not(unix))]
+        let (dev, ino) = (0, 0);
+        Stamp {
+            dev,
+            ino,
+            len: meta.len(),
+            modified: meta.modified().ok(),
         }
-    };
+    }
+}
+
+/// The stamp of the tenant's file now; `None` when it has none.
+pub(crate) fn stamp(root: &Path, tenant: &str) -> Result<Option<Stamp>, WireError> {
+    let path = tenant_path(root, tenant);
+    match fs::metadata(&path) {
+        Ok(meta) => Ok(Some(Stamp::of(&meta))),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(WireError::backend(format!(
+            "cannot read `{}`: {e}",
+            path.display()
+        ))),
+    }
+}
+
+/// Reads and checks a tenant file, at most [`DEFAULT_MAX_FILE_SIZE`]
+/// bytes; `Ok(None)` when the tenant has none.
+pub fn read_tenant(root: &Path, tenant: &str) -> Result<Option<TenantFile>, WireError> {
+    Ok(read_tenant_within(root, tenant, DEFAULT_MAX_FILE_SIZE)?.map(|(file, _)| file))
+}
+
+/// [`read_tenant`] with a size limit, and the stamp of what was read.
+///
+/// Only a regular file is read (a link to `/dev/zero` or a FIFO is
+/// refused before it is opened), and never more than `max_bytes`.
+pub(crate) fn read_tenant_within(
+    root: &Path,
+    tenant: &str,
+    max_bytes: u64,
+) -> Result<Option<(TenantFile, Stamp)>, WireError> {
+    let path = tenant_path(root, tenant);
     let bad = |reason: String| {
         WireError::new(
             ErrorKind::BadData,
             format!("bad tenant file `{}`: {reason}", path.display()),
         )
     };
-    let file: TenantFile = serde_json::from_slice(&bytes).map_err(|e| bad(e.to_string()))?;
-    if file.format != TENANT_FILE_FORMAT {
+    let unreadable =
+        |e: io::Error| WireError::backend(format!("cannot read `{}`: {e}", path.display()));
+    let check = |meta: &fs::Metadata| {
+        if !meta.is_file() {
+            return Err(bad("not a regular file".into()));
+        }
+        if meta.len() > max_bytes {
+            return Err(bad(format!(
+                "{} bytes, more than the limit of {max_bytes} (`max_file_size` in the plugin config)",
+                meta.len()
+            )));
+        }
+        Ok(())
+    };
+    // Checked before opening: opening a FIFO would block.
+    match fs::metadata(&path) {
+        Ok(meta) => check(&meta)?,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(unreadable(e)),
+    }
+    let handle = match File::open(&path) {
+        Ok(handle) => handle,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(unreadable(e)),
+    };
+    // Again on what was opened: the name may have been replaced meanwhile.
+    let meta = handle.metadata().map_err(unreadable)?;
+    check(&meta)?;
+    let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
+    handle
+        .take(max_bytes.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .map_err(unreadable)?;
+    if bytes.len() as u64 > max_bytes {
         return Err(bad(format!(
-            "unknown format `{}`, expected `{TENANT_FILE_FORMAT}`",
-            file.format
+            "grew past the limit of {max_bytes} bytes while being read"
         )));
+    }
+    let file = parse_tenant(&bytes, tenant).map_err(bad)?;
+    Ok(Some((file, Stamp::of(&meta))))
+}
+
+fn parse_tenant(bytes: &[u8], tenant: &str) -> Result<TenantFile, String> {
+    let file: TenantFile = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
+    if file.format != TENANT_FILE_FORMAT {
+        return Err(format!(
+            "unknown format `{}`, expected `{TENANT_FILE_FORMAT}`",
+            file.format.escape_default()
+        ));
     }
     // The file name is derived from the id; a mismatch would show one
     // tenant's members under another tenant's name.
     if file.tenant.id != tenant {
-        return Err(bad(format!(
+        return Err(format!(
             "holds tenant `{}`, expected `{tenant}`",
-            file.tenant.id
-        )));
+            file.tenant.id.escape_default()
+        ));
     }
     let mut ids = HashSet::new();
     if let Some(m) = file.tenant.members.iter().find(|m| !ids.insert(&m.id)) {
-        return Err(bad(format!("duplicate member id `{}`", m.id)));
+        return Err(format!("duplicate member id `{}`", m.id.escape_default()));
     }
     let mut ids = HashSet::new();
     if let Some(m) = file
@@ -143,20 +237,30 @@ pub fn read_tenant(root: &Path, tenant: &str) -> Result<Option<TenantFile>, Wire
         .iter()
         .find(|m| !ids.insert(&m.id))
     {
-        return Err(bad(format!("duplicate deleted member id `{}`", m.id)));
+        return Err(format!(
+            "duplicate deleted member id `{}`",
+            m.id.escape_default()
+        ));
     }
-    Ok(Some(file))
+    Ok(file)
 }
+
+/// What marks a temporary file of [`write_tenant`]: `.<stem>.json.tmp-…`.
+const TEMP_MARK: &str = ".json.tmp-";
 
 /// Replaces the tenant's file in one step: write a temporary file beside
 /// it, flush it to disk, rename it over. Readers see the old or the new
-/// file, never half of one.
+/// file, never half of one. The caller holds the tenant's [`TenantLock`]:
+/// a temporary file whose tenant is not locked is left over from a writer
+/// that died, and [`remove_stale_temp_files`] deletes it.
 pub fn write_tenant(root: &Path, file: &TenantFile) -> io::Result<()> {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
     let path = tenant_path(root, &file.tenant.id);
     let tmp = root.join(format!(
-        ".{}.json.tmp-{}",
+        ".{}{TEMP_MARK}{}-{}",
         file_stem(&file.tenant.id),
-        std::process::id()
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
     ));
     let bytes = serde_json::to_vec_pretty(file).map_err(io::Error::other)?;
     let result = (|| {
@@ -171,11 +275,43 @@ pub fn write_tenant(root: &Path, file: &TenantFile) -> io::Result<()> {
     result
 }
 
+/// Deletes temporary files left by writers that were killed mid-write:
+/// those of tenants nobody holds the lock of. Returns how many it removed;
+/// files it cannot parse as ours are left alone.
+pub fn remove_stale_temp_files(root: &Path) -> io::Result<usize> {
+    let mut removed = 0;
+    for entry in fs::read_dir(root)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        let Some(tenant) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix('.'))
+            .and_then(|n| n.split_once(TEMP_MARK))
+            .and_then(|(stem, _)| tenant_of_stem(stem))
+        else {
+            continue;
+        };
+        if !entry.file_type()?.is_file() {
+            continue;
+        }
+        // Held: a writer is busy with this tenant right now.
+        if let Some(_lock) = TenantLock::try_acquire(root, &tenant)? {
+            match fs::remove_file(entry.path()) {
+                Ok(()) => removed += 1,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    Ok(removed)
+}
+
 /// Writes every tenant of `snapshot` into `root` (created if missing), with
 /// empty audit logs: how a folder for this plugin is set up.
 pub fn write_snapshot(root: &Path, snapshot: &Snapshot) -> io::Result<()> {
     fs::create_dir_all(root)?;
     for tenant in &snapshot.tenants {
+        let _lock = TenantLock::acquire(root, &tenant.id)?;
         write_tenant(
             root,
             &TenantFile {

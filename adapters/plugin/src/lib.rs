@@ -204,6 +204,14 @@ impl PluginDirectory {
         member: Option<&str>,
         actor: Option<&str>,
     ) -> Result<(), DirectoryError> {
+        // Stored counts are never negative; a negative one would also let
+        // `seats_available` (total - used) overflow.
+        if facts.tenant.seats_total < 0 || facts.tenant.seats_used < 0 {
+            return Err(self.malformed(format!(
+                "negative seat counts for tenant `{}` (total {}, used {})",
+                facts.tenant.id, facts.tenant.seats_total, facts.tenant.seats_used
+            )));
+        }
         if *facts.tenant.id != *tenant {
             return Err(self.malformed(format!(
                 "facts about tenant `{}` in reply to a request about `{tenant}`",

@@ -48,11 +48,26 @@ fn load(library: &Path) -> Result<&'static Library, PluginError> {
     // of the library the user named is what a plugin is; the ABI checks
     // that follow cover its exports, not its initialisers.
     let lib = unsafe { Library::new(&path) }.map_err(|e| PluginError::NotALibrary {
-        reason: e.to_string(),
+        reason: loader_reason(&e),
     })?;
     let lib: &'static Library = Box::leak(Box::new(lib));
     loaded.insert(key, lib);
     Ok(lib)
+}
+
+/// The loader's own words: libloading's `Display` says only "dlopen
+/// failed" and keeps `dlerror()` ("…: cannot open shared object file: No
+/// such file or directory", "wrong ELF class: ELFCLASS32", "invalid ELF
+/// header", …) in its source, which is what the user needs.
+fn loader_reason(e: &libloading::Error) -> String {
+    let mut reason = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(cause) = source {
+        reason.push_str(": ");
+        reason.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    reason
 }
 
 /// Checks the ABI version symbol, then finds the vtable.

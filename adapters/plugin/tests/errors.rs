@@ -52,7 +52,7 @@ async fn facts_err(mode: &str) -> DirectoryError {
 async fn a_text_file_is_not_a_library() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("libfake.so");
-    std::fs::write(&file, "just some text\n").unwrap();
+    std::fs::write(&file, "just some text\n".repeat(20)).unwrap();
     let e = open_err(&file, "").await;
     let (inner, message) = plugin_error(&e);
     assert!(
@@ -67,15 +67,60 @@ async fn a_text_file_is_not_a_library() {
         "{message}"
     );
     assert!(!message.contains('\n'), "{message}");
+    // The loader's reason, not only "dlopen failed".
+    assert!(message.contains("invalid ELF header"), "{message}");
 }
 
 #[tokio::test]
 async fn a_missing_file_is_not_a_library() {
     let e = open_err(Path::new("/nonexistent/libnothing.so"), "").await;
-    assert!(matches!(
-        plugin_error(&e).0,
-        PluginError::NotALibrary { .. }
-    ));
+    let (inner, message) = plugin_error(&e);
+    assert!(
+        matches!(inner, PluginError::NotALibrary { .. }),
+        "{inner:?}"
+    );
+    assert!(message.contains("No such file or directory"), "{message}");
+}
+
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn a_library_of_another_elf_class_says_so() {
+    // A 64-bit ELF header claiming class 1 (32-bit): the loader names the class.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("libclass32.so");
+    let mut bytes = std::fs::read("/proc/self/exe").unwrap();
+    bytes.truncate(4096);
+    bytes[4] = if cfg!(target_pointer_width = "64") {
+        1
+    } else {
+        2
+    };
+    std::fs::write(&file, bytes).unwrap();
+    let e = open_err(&file, "").await;
+    let (inner, message) = plugin_error(&e);
+    assert!(
+        matches!(inner, PluginError::NotALibrary { .. }),
+        "{inner:?}"
+    );
+    assert!(message.contains("wrong ELF class"), "{message}");
+}
+
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn a_directory_is_not_a_library_and_the_loader_says_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("libdir.so");
+    std::fs::create_dir(&file).unwrap();
+    let e = open_err(&file, "").await;
+    let (_, message) = plugin_error(&e);
+    assert!(
+        message.contains("cannot load the library: dlopen failed: "),
+        "{message}"
+    );
+    assert!(
+        message.len() > "cannot load the library: dlopen failed: ".len() + 10,
+        "{message}"
+    );
 }
 
 #[cfg(target_os = "linux")]

@@ -1,6 +1,7 @@
 //! What the conformance suite does not cover: paging across many pages,
 //! restores racing through separate plugin instances, a `decide` that
-//! panics between begin and commit, and bad tenant files.
+//! panics between begin and commit, bad tenant files (links to devices,
+//! oversized files), stale temporary files and seat counts at their limit.
 
 #[path = "support/locate.rs"]
 mod locate;
@@ -191,5 +192,204 @@ async fn a_tenant_id_with_path_characters_stays_in_the_folder() {
     assert!(
         matches!(&e, DirectoryError::UnknownTenant { tenant } if tenant == "../acme"),
         "{e:?}"
+    );
+}
+
+async fn open_with(root: &Path, extra: &str) -> PluginDirectory {
+    let library = locate::plugin_library("restore-plugin-jsondir");
+    PluginDirectory::open(&library, &format!("root={}{extra}", root.display()))
+        .await
+        .unwrap_or_else(|e| panic!("open jsondir plugin: {e}"))
+}
+
+/// The reason of a `BadRow` from the plugin, or a panic naming what came.
+fn bad_row_reason(e: &DirectoryError) -> &str {
+    match e {
+        DirectoryError::BadRow { reason, .. } => reason,
+        other => panic!("expected bad data, got {other:?}"),
+    }
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn a_tenant_file_linked_to_a_device_or_fifo_is_refused_without_reading() {
+    let dir = folder(&suite::fixture());
+    let path = restore_plugin_jsondir::tenant_path(dir.path(), "acme");
+    std::fs::remove_file(&path).unwrap();
+    std::os::unix::fs::symlink("/dev/zero", &path).unwrap();
+    let plugin = open(dir.path()).await;
+    // Reading /dev/zero would never end; the refusal is immediate.
+    let e = plugin.facts("acme", "u_bob", None).await.unwrap_err();
+    assert!(bad_row_reason(&e).contains("not a regular file"), "{e}");
+    assert!(bad_row_reason(&e).contains("tenant-acme.json"), "{e}");
+    let items: Vec<_> = plugin.deleted_members("acme", None).collect().await;
+    assert_eq!(items.len(), 1, "{items:?}");
+    assert!(items[0].is_err());
+
+    // A FIFO with no writer would block the open itself.
+    std::fs::remove_file(&path).unwrap();
+    let status = std::process::Command::new("mkfifo")
+        .arg(&path)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let e = plugin.facts("acme", "u_bob", None).await.unwrap_err();
+    assert!(bad_row_reason(&e).contains("not a regular file"), "{e}");
+}
+
+#[tokio::test]
+async fn a_tenant_file_over_the_size_limit_is_refused_naming_the_limit() {
+    let dir = folder(&suite::fixture());
+    let path = restore_plugin_jsondir::tenant_path(dir.path(), "acme");
+    let size = std::fs::metadata(&path).unwrap().len();
+    let plugin = open_with(dir.path(), &format!("&max_file_size={}", size - 1)).await;
+    let e = plugin.facts("acme", "u_bob", None).await.unwrap_err();
+    let reason = bad_row_reason(&e);
+    assert!(
+        reason.contains(&format!("limit of {}", size - 1)) && reason.contains("max_file_size"),
+        "{e}"
+    );
+    // At the limit it reads.
+    let plugin = open_with(dir.path(), &format!("&max_file_size={size}")).await;
+    plugin.facts("acme", "u_bob", None).await.unwrap();
+}
+
+#[tokio::test]
+async fn opening_removes_temp_files_of_killed_writers_but_not_of_live_ones() {
+    let dir = folder(&suite::fixture());
+    // As a writer killed between write and rename leaves them.
+    let stale = dir.path().join(".tenant-acme.json.tmp-4242-0");
+    std::fs::write(&stale, vec![b'x'; 1 << 20]).unwrap();
+    let busy = dir.path().join(".tenant-beta.json.tmp-4243-0");
+    std::fs::write(&busy, b"in progress").unwrap();
+    let foreign = dir.path().join(".notes.json.tmp-1");
+    std::fs::write(&foreign, b"not ours").unwrap();
+    // A writer of `beta` is alive: it holds beta's lock.
+    let held = restore_plugin_jsondir::TenantLock::acquire(dir.path(), "beta").unwrap();
+    let plugin = open(dir.path()).await;
+    assert!(!stale.exists(), "stale temp file left");
+    assert!(busy.exists(), "a live writer's temp file was removed");
+    assert!(foreign.exists(), "a file that is not ours was removed");
+    drop(held);
+    assert_eq!(
+        restore_plugin_jsondir::remove_stale_temp_files(dir.path()).unwrap(),
+        1
+    );
+    assert!(!busy.exists());
+    // The folder still works.
+    plugin.facts("acme", "u_bob", None).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_restore_that_would_overflow_the_seat_count_changes_nothing() {
+    let mut snapshot = suite::fixture();
+    let acme = snapshot
+        .tenants
+        .iter_mut()
+        .find(|t| t.id == "acme")
+        .unwrap();
+    acme.seats.total = i64::MAX;
+    acme.seats.used = i64::MAX - 1;
+    let dir = folder(&snapshot);
+    let plugin = open(dir.path()).await;
+    let decide = suite::decide_at(suite::default_policy(), suite::now());
+    // One seat left: the count reaches i64::MAX exactly.
+    let outcome = plugin
+        .apply_restore(
+            &request("u_bob"),
+            &suite::decide_at(suite::default_policy(), suite::now()),
+        )
+        .await
+        .unwrap();
+    match outcome {
+        RestoreOutcome::Restored(receipt) => assert_eq!(receipt.seats_used, i64::MAX),
+        other => panic!("{other:?}"),
+    }
+    let path = restore_plugin_jsondir::tenant_path(dir.path(), "acme");
+    let before = std::fs::read(&path).unwrap();
+    // Now full: over-allocation is allowed on some tiers, but the count
+    // itself cannot grow. Force the policy's hand with an allowing decide.
+    let allow = move |facts: &restore_engine::facts::Facts| {
+        let mut decision = decide(facts)?;
+        decision.allowed = true;
+        decision.blockers.clear();
+        Ok(decision)
+    };
+    let e = plugin
+        .apply_restore(&request("u_gus"), &allow)
+        .await
+        .unwrap_err();
+    assert!(bad_row_reason(&e).contains("would overflow"), "{e}");
+    assert_eq!(std::fs::read(&path).unwrap(), before, "nothing written");
+    let file = restore_plugin_jsondir::read_tenant(dir.path(), "acme")
+        .unwrap()
+        .unwrap();
+    assert_eq!(file.tenant.seats.used, i64::MAX);
+    // Still readable.
+    plugin.facts("acme", "u_gus", None).await.unwrap();
+}
+
+#[tokio::test]
+async fn reads_see_a_restore_made_through_another_instance() {
+    // Reads reuse the parsed file while it is unchanged; a write through
+    // another instance (or process) replaces it and must be seen.
+    let dir = folder(&suite::fixture());
+    let reader = open(dir.path()).await;
+    let writer = open(dir.path()).await;
+    let before: Vec<_> = reader
+        .deleted_members("acme", None)
+        .try_collect()
+        .await
+        .unwrap();
+    assert!(before.iter().any(|f| f.member.id == "u_bob"));
+    let decide = suite::decide_at(suite::default_policy(), suite::now());
+    let outcome = writer
+        .apply_restore(&request("u_bob"), &decide)
+        .await
+        .unwrap();
+    assert!(
+        matches!(outcome, RestoreOutcome::Restored(_)),
+        "{outcome:?}"
+    );
+    let after: Vec<_> = reader
+        .deleted_members("acme", None)
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(after.len(), before.len() - 1);
+    assert!(after.iter().all(|f| f.member.id != "u_bob"));
+    let e = reader.facts("acme", "u_bob", None).await.unwrap_err();
+    assert!(matches!(e, DirectoryError::UnknownMember { .. }), "{e:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restore_behind_a_held_tenant_lock_gives_up_after_the_lock_timeout() {
+    let dir = folder(&suite::fixture());
+    let path = restore_plugin_jsondir::tenant_path(dir.path(), "acme");
+    let before = std::fs::read(&path).unwrap();
+    // Another restore (here: this test) holds the tenant.
+    let held = restore_plugin_jsondir::TenantLock::acquire(dir.path(), "acme").unwrap();
+    let plugin = open_with(dir.path(), "&lock_timeout=200ms").await;
+    let decide = suite::decide_at(suite::default_policy(), suite::now());
+    let e = tokio::time::timeout(
+        std::time::Duration::from_secs(30),
+        plugin.apply_restore(&request("u_bob"), &decide),
+    )
+    .await
+    .expect("the restore still waits after 30 s")
+    .unwrap_err();
+    assert!(
+        matches!(&e, DirectoryError::Conflict(m) if m.contains("`lock_timeout`") && m.contains("200ms")),
+        "{e:?}"
+    );
+    assert_eq!(std::fs::read(&path).unwrap(), before);
+    drop(held);
+    let outcome = plugin
+        .apply_restore(&request("u_bob"), &decide)
+        .await
+        .unwrap();
+    assert!(
+        matches!(outcome, RestoreOutcome::Restored(_)),
+        "{outcome:?}"
     );
 }

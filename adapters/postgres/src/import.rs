@@ -31,20 +31,32 @@ impl PostgresDirectory {
             .await
             .map_err(backend("checking tenants"))?;
         if let Some((id,)) = existing.first() {
-            return Err(DirectoryError::Conflict(format!(
-                "tenant `{id}` already exists in the directory; nothing was imported"
-            )));
+            return Err(already_exists(id));
         }
         let mut summary = ImportSummary::default();
         for chunk in snapshot.tenants.chunks(BATCH) {
-            sqlx::query(sql::INSERT_TENANTS)
+            // A concurrent import of the same tenant commits between the
+            // check above and this insert: ON CONFLICT waits for it and then
+            // skips the row, so it is reported like the check's refusal,
+            // never as a raw unique violation.
+            let inserted: Vec<String> = sqlx::query_scalar(sql::INSERT_TENANTS)
                 .bind(column(chunk, |t| t.id.as_str()))
                 .bind(column(chunk, |t| t.plan.as_str()))
                 .bind(column(chunk, |t| t.seats.total))
                 .bind(column(chunk, |t| t.seats.used))
-                .execute(&mut *tx)
+                .fetch_all(&mut *tx)
                 .await
                 .map_err(backend("inserting tenants"))?;
+            if inserted.len() < chunk.len() {
+                let inserted: std::collections::HashSet<&str> =
+                    inserted.iter().map(String::as_str).collect();
+                let id = chunk
+                    .iter()
+                    .map(|t| t.id.as_str())
+                    .find(|id| !inserted.contains(id))
+                    .unwrap_or_default();
+                return Err(already_exists(id));
+            }
             summary.tenants += chunk.len();
         }
 
@@ -123,6 +135,14 @@ impl PostgresDirectory {
         tx.commit().await.map_err(backend("commit"))?;
         Ok(summary)
     }
+}
+
+/// The documented refusal of an import that names an existing tenant
+/// (the transaction rolls back when dropped: nothing is written).
+fn already_exists(tenant: &str) -> DirectoryError {
+    DirectoryError::Conflict(format!(
+        "tenant `{tenant}` already exists in the directory; nothing was imported"
+    ))
 }
 
 /// One column of a batch, for an UNNEST parameter.

@@ -14,24 +14,25 @@
 //! Known differences from the memory adapter: a resource listed with no items
 //! reads back as absent; `deleted_at` keeps microseconds (TIMESTAMPTZ).
 
+pub mod connect;
 mod import;
 mod rows;
 mod sql;
-
-use std::str::FromStr;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use futures::stream::{self, BoxStream, StreamExt, TryStreamExt};
 use restore_directory::stored::member_key;
 use restore_directory::{
-    Decide, Directory, DirectoryError, DirectoryUrl, Receipt, RestoreOutcome, RestoreRequest,
+    seats_after_restore, Access, Decide, Directory, DirectoryError, Receipt, RestoreOutcome,
+    RestoreRequest,
 };
 use restore_engine::decision::Outcome;
 use restore_engine::facts::{email_key, Actor, Facts, TenantFacts};
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgPool};
 use sqlx::{FromRow, PgConnection, PgExecutor};
 
+pub use connect::{parse_url, Timeouts};
 pub use import::ImportSummary;
 use rows::{db_error, ActorRow, DeletedRow, TenantRow};
 
@@ -62,35 +63,41 @@ pub struct AuditRow {
 }
 
 impl PostgresDirectory {
-    /// Connects to a `postgres://…` URL and brings the schema up to date.
+    /// Connects to a `postgres://…` URL for `import`: creates the schema if
+    /// the database has none, brings it up to date otherwise. Time limits
+    /// come from the URL ([`connect`] module docs).
     pub async fn connect(url: &str) -> Result<Self, DirectoryError> {
-        let parsed = DirectoryUrl::parse(url)?;
-        let DirectoryUrl::Postgres(url) = &parsed else {
-            return Err(DirectoryError::Unsupported(format!(
-                "`{parsed}` is not a postgres:// URL"
-            )));
-        };
-        let options = PgConnectOptions::from_str(url)
-            .map_err(|e| DirectoryError::backend(format!("postgres: bad URL `{parsed}`"), e))?;
-        Self::connect_with(options, 8).await
+        let (options, timeouts) = parse_url(url)?;
+        Self::open_with(options, 8, timeouts, Access::Create).await
     }
 
-    /// Connects with explicit options (a `search_path`, say) and pool size,
-    /// and brings the schema up to date.
+    /// Opens an existing directory for reading and writing (`restore`):
+    /// a database without the restore schema is refused, not set up.
+    pub async fn open(url: &str) -> Result<Self, DirectoryError> {
+        let (options, timeouts) = parse_url(url)?;
+        Self::open_with(options, 8, timeouts, Access::ReadWrite).await
+    }
+
+    /// Opens an existing directory for reading only: no migration, and
+    /// every transaction of its sessions is read-only.
+    pub async fn open_read_only(url: &str) -> Result<Self, DirectoryError> {
+        let (options, timeouts) = parse_url(url)?;
+        Self::open_with(options, 8, timeouts, Access::ReadOnly).await
+    }
+
+    /// Connects with explicit options (a `search_path`, say), pool size and
+    /// the default time limits, creating the schema if needed.
     pub async fn connect_with(
         options: PgConnectOptions,
         max_connections: u32,
     ) -> Result<Self, DirectoryError> {
-        let pool = PgPoolOptions::new()
-            .max_connections(max_connections)
-            .connect_with(options)
-            .await
-            .map_err(backend("connecting"))?;
-        sqlx::migrate!()
-            .run(&pool)
-            .await
-            .map_err(|e| DirectoryError::backend("postgres: migrating", e))?;
-        Ok(PostgresDirectory { pool })
+        Self::open_with(
+            options,
+            max_connections,
+            Timeouts::default(),
+            Access::Create,
+        )
+        .await
     }
 
     /// The connection pool (tooling, tests and benchmarks).
@@ -205,7 +212,23 @@ async fn load_member<'e>(
 }
 
 fn backend(context: &str) -> impl FnOnce(sqlx::Error) -> DirectoryError + '_ {
-    move |e| DirectoryError::backend(format!("postgres: {context}"), e)
+    move |e| {
+        let hint = timeout_hint(&e);
+        DirectoryError::backend(format!("postgres: {context}{hint}"), e)
+    }
+}
+
+/// Names the URL parameter behind a time limit PostgreSQL enforced, so the
+/// message says what to change (the source already says which limit).
+pub(crate) fn timeout_hint(e: &sqlx::Error) -> &'static str {
+    let code = e.as_database_error().and_then(|d| d.code());
+    match code.as_deref() {
+        // lock_not_available: `lock_timeout` expired.
+        Some("55P03") => " (gave up waiting for a lock: see `lock_timeout` in the directory URL)",
+        // query_canceled: `statement_timeout` (or a cancel request).
+        Some("57014") => " (statement cancelled: see `statement_timeout` in the directory URL)",
+        _ => "",
+    }
 }
 
 /// Reads one member's facts on `conn` (inside a transaction).
@@ -256,6 +279,9 @@ async fn restore_in(
     }
     let tenant_id = &*tenant.id;
     let member = &facts.member;
+    // Checked before any write: the UPDATE below would wrap (SQLite turns
+    // the sum into a float) or fail raw (PostgreSQL: bigint out of range).
+    seats_after_restore(tenant_id, tenant.seats_used)?;
 
     sqlx::query(sql::MARK_RESTORED)
         .bind(request.at)

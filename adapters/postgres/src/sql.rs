@@ -104,7 +104,8 @@ pub(crate) const RESTORED_ITEMS: &str = "SELECT item_id FROM resource_items
 pub(crate) const EXISTING_TENANTS: &str = "SELECT id FROM tenants WHERE id = ANY($1) ORDER BY id";
 
 pub(crate) const INSERT_TENANTS: &str = "INSERT INTO tenants (id, plan, seats_total, seats_used)
-    SELECT * FROM UNNEST($1::text[], $2::text[], $3::int8[], $4::int8[])";
+    SELECT * FROM UNNEST($1::text[], $2::text[], $3::int8[], $4::int8[])
+    ON CONFLICT (id) DO NOTHING RETURNING id";
 
 /// Roles come as one JSON array text per member (arrays of arrays do not unnest).
 /// WITH ORDINALITY + ORDER BY keeps snapshot order for `seq`.

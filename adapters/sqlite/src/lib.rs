@@ -16,25 +16,23 @@
 //! the same way ("a resource not listed has no items").
 
 mod import;
+pub mod open;
 mod rows;
 mod sql;
 
 use std::path::Path;
-use std::str::FromStr;
-use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::SecondsFormat;
 use futures::stream::{self, BoxStream, StreamExt, TryStreamExt};
 use restore_directory::stored::member_key;
 use restore_directory::{
-    Decide, Directory, DirectoryError, DirectoryUrl, Receipt, RestoreOutcome, RestoreRequest,
+    seats_after_restore, Access, Decide, Directory, DirectoryError, DirectoryUrl, Receipt,
+    RestoreOutcome, RestoreRequest,
 };
 use restore_engine::decision::Outcome;
 use restore_engine::facts::{email_key, Actor, Facts, TenantFacts};
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
+use sqlx::sqlite::SqlitePool;
 use sqlx::{FromRow, SqliteConnection, SqliteExecutor};
 
 pub use import::ImportSummary;
@@ -44,9 +42,6 @@ use rows::{db_error, ActorRow, DeletedRow, TenantRow};
 /// tenant), so that benchmarks can time the query apart from the mapping.
 #[doc(hidden)]
 pub const DELETED_MEMBERS_SQL: &str = sql::DELETED_MEMBERS;
-
-/// How long a writer waits for another writer's transaction before failing.
-const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A directory stored in one SQLite file.
 #[derive(Debug, Clone)]
@@ -71,48 +66,28 @@ pub struct AuditRow {
 
 impl SqliteDirectory {
     /// Opens (creating it if missing) the database a `sqlite:PATH` URL names
-    /// and brings its schema up to date.
+    /// and brings its schema up to date: what `import` does. An existing
+    /// file that is not a directory database is refused ([`open::open_with`]).
     pub async fn connect(url: &str) -> Result<Self, DirectoryError> {
         match DirectoryUrl::parse(url)? {
-            DirectoryUrl::Sqlite(path) => Self::open_path(&path, true).await,
+            DirectoryUrl::Sqlite(path) => Self::open_with(&path, Access::Create).await,
             other => Err(DirectoryError::Unsupported(format!(
                 "`{other}` is not a sqlite: URL"
             ))),
         }
     }
 
-    /// Opens an existing database file; a missing file is an error rather
-    /// than a new empty directory (a mistyped path should not look empty).
+    /// Opens an existing directory database for reading and writing
+    /// (`restore`); a missing file is an error rather than a new empty
+    /// directory (a mistyped path should not look empty).
     pub async fn open(path: &Path) -> Result<Self, DirectoryError> {
-        if !path.exists() {
-            return Err(DirectoryError::Unsupported(format!(
-                "sqlite database `{}` does not exist; create it with `restorectl import`",
-                path.display()
-            )));
-        }
-        Self::open_path(path, false).await
+        Self::open_with(path, Access::ReadWrite).await
     }
 
-    async fn open_path(path: &Path, create: bool) -> Result<Self, DirectoryError> {
-        let options = SqliteConnectOptions::from_str("sqlite:")
-            .map_err(|e| DirectoryError::backend("sqlite: connect options", e))?
-            .filename(path)
-            .create_if_missing(create)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
-            .foreign_keys(true)
-            .busy_timeout(BUSY_TIMEOUT);
-        let pool = SqlitePoolOptions::new()
-            .max_connections(8)
-            .connect_with(options)
-            .await
-            .map_err(|e| {
-                DirectoryError::backend(format!("sqlite: opening `{}`", path.display()), e)
-            })?;
-        sqlx::migrate!().run(&pool).await.map_err(|e| {
-            DirectoryError::backend(format!("sqlite: migrating `{}`", path.display()), e)
-        })?;
-        Ok(SqliteDirectory { pool })
+    /// Opens an existing directory database read-only: no schema change,
+    /// no journal-mode change, every write refused by SQLite itself.
+    pub async fn open_read_only(path: &Path) -> Result<Self, DirectoryError> {
+        Self::open_with(path, Access::ReadOnly).await
     }
 
     /// The connection pool (tooling, tests and benchmarks).
@@ -224,7 +199,23 @@ async fn load_member<'e>(
 }
 
 fn backend(context: &str) -> impl FnOnce(sqlx::Error) -> DirectoryError + '_ {
-    move |e| DirectoryError::backend(format!("sqlite: {context}"), e)
+    move |e| {
+        let hint = busy_hint(&e);
+        DirectoryError::backend(format!("sqlite: {context}{hint}"), e)
+    }
+}
+
+/// Names the URL parameter behind SQLITE_BUSY ("database is locked"): the
+/// busy timeout ran out while another connection held the write lock.
+pub(crate) fn busy_hint(e: &sqlx::Error) -> &'static str {
+    let code = e.as_database_error().and_then(|d| d.code());
+    // Extended result codes keep the primary code in the low byte.
+    match code.and_then(|c| c.parse::<i32>().ok()) {
+        Some(code) if code & 0xff == 5 => {
+            " (another connection held the write lock past the busy timeout: see `?busy_timeout=` in the directory URL)"
+        }
+        _ => "",
+    }
 }
 
 /// Reads one member's facts on `conn` (inside a transaction).
@@ -275,6 +266,9 @@ async fn restore_in(
     }
     let tenant_id = &*tenant.id;
     let member = &facts.member;
+    // Checked before any write: the UPDATE below would wrap (SQLite turns
+    // the sum into a float) or fail raw (PostgreSQL: bigint out of range).
+    seats_after_restore(tenant_id, tenant.seats_used)?;
     let at = request.at.to_rfc3339_opts(SecondsFormat::AutoSi, true);
 
     sqlx::query(sql::MARK_RESTORED)

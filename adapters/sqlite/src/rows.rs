@@ -170,6 +170,9 @@ pub(crate) fn db_error(error: sqlx::Error, table: &'static str, key: &str) -> Di
             key: key.to_owned(),
             reason: source.to_string(),
         },
-        other => DirectoryError::backend(format!("sqlite: reading `{table}` ({key})"), other),
+        other => {
+            let hint = crate::busy_hint(&other);
+            DirectoryError::backend(format!("sqlite: reading `{table}` ({key}){hint}"), other)
+        }
     }
 }

@@ -240,7 +240,7 @@ pub fn check(args: CheckArgs) -> anyhow::Result<Exit> {
         None => None,
     };
     let mut merge = crate::runtime()?.block_on(async {
-        let directory = crate::directory::open(&args.directory).await?;
+        let directory = crate::directory::open_read_only(&args.directory).await?;
         let tenants = if recorded.all_tenants {
             crate::sweep::tenants(directory.as_ref(), &[]).await?
         } else {

@@ -107,7 +107,7 @@ fn record(args: RecordArgs) -> anyhow::Result<Exit> {
     let policy = select(&set, &args.rules, args.policy.as_deref(), args.at)?;
     let at = args.at;
     let (entries, tenants) = crate::runtime()?.block_on(async {
-        let directory = crate::directory::open(&args.directory).await?;
+        let directory = crate::directory::open_read_only(&args.directory).await?;
         let tenants = crate::sweep::tenants(directory.as_ref(), &args.tenant).await?;
         let header = file::Header {
             format: file::FORMAT.to_owned(),

@@ -128,3 +128,34 @@ pub async fn raw_pool(schema: &str) -> sqlx::PgPool {
         .await
         .expect("raw pool")
 }
+
+/// A fresh, empty schema (nothing migrated) and the options that use it.
+pub async fn empty_schema() -> (PgConnectOptions, SchemaGuard) {
+    let name = format!(
+        "e_{}_{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    );
+    let mut conn = admin().await;
+    sqlx::query(AssertSqlSafe(format!("CREATE SCHEMA \"{name}\"")))
+        .execute(&mut conn)
+        .await
+        .expect("create test schema");
+    let options = base_options().options([("search_path", name.as_str())]);
+    (options, SchemaGuard { name })
+}
+
+/// Options on the schema of `guard`.
+pub fn schema_options(guard: &SchemaGuard) -> PgConnectOptions {
+    base_options().options([("search_path", guard.name.as_str())])
+}
+
+/// Tables in a schema.
+pub async fn table_count(schema: &str) -> i64 {
+    let mut conn = admin().await;
+    sqlx::query_scalar("SELECT count(*) FROM information_schema.tables WHERE table_schema = $1")
+        .bind(schema)
+        .fetch_one(&mut conn)
+        .await
+        .expect("count tables")
+}
