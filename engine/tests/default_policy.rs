@@ -1,18 +1,13 @@
-//! The default policy (rules/), fact by fact, through the in-memory adapter.
-//! Each test names the facts (F1..F25) it covers; decisions are snapshotted
-//! in snapshots/ and the key fields are asserted as well.
+//! The default policy (rules/), fact by fact, on facts built in memory from
+//! the test directory `tests/fixtures/directory.yaml` (no adapter). Each test
+//! names the facts (F1..F25) it covers; decisions are snapshotted in the
+//! top-level snapshots/ and the key fields are asserted as well.
 
 mod support;
 
 use restore_engine::decision::Outcome;
 use restore_engine::Request;
-use support::{at, decide, snapshot_settings};
-
-const ONE: Request = Request { batch_size: 1 };
-
-fn blockers(d: &restore_engine::Decision) -> Vec<&str> {
-    d.blockers.iter().map(|b| &*b.rule).collect()
-}
+use support::{at, blockers, decide, snapshot_settings, ONE};
 
 #[test]
 fn f1_only_primary_admins_may_restore() {
@@ -185,7 +180,7 @@ fn f14_to_f25_resources_with_per_item_transfers() {
         outcome("approval_tasks_in_progress"),
         Some(Outcome::NotRestored)
     ); // F25
-    assert_eq!(d.resources.len(), 19, "every resource of DESIGN.md");
+    assert_eq!(d.resources.len(), 19, "every resource of docs/design.md");
     snapshot_settings().bind(|| insta::assert_yaml_snapshot!("f14_f25_resources", d.resources));
 }
 
@@ -218,19 +213,14 @@ fn decision_records_the_policy_and_its_digest() {
     let bytes = std::fs::read(support::root().join("rules/default-restore.v1.yaml")).unwrap();
     assert_eq!(d.policy.digest, restore_engine::load::digest(&bytes));
     assert!(d.policy.digest.starts_with("sha256:") && d.policy.digest.len() == 7 + 64);
+    // The digest function itself has a known-answer test (tests/digest.rs).
 }
 
 #[test]
 fn one_compiled_policy_serves_many_threads() {
     let set = support::default_rules();
     let policy = support::default_policy(&set);
-    let facts = support::block_on(restore_directory::Directory::facts(
-        &support::fixture_directory(),
-        "acme",
-        "u_bob",
-        None,
-    ))
-    .unwrap();
+    let facts = support::fixture_facts("acme", "u_bob", None);
     let expected = policy.evaluate(&facts, &ONE, at());
     std::thread::scope(|s| {
         for _ in 0..4 {
@@ -245,13 +235,7 @@ fn one_compiled_policy_serves_many_threads() {
 fn plain_members_share_a_resource_table_equal_to_a_built_one() {
     let set = support::default_rules();
     let policy = support::default_policy(&set);
-    let mut facts = support::block_on(restore_directory::Directory::facts(
-        &support::fixture_directory(),
-        "acme",
-        "u_bob",
-        Some("u_anna"),
-    ))
-    .unwrap();
+    let mut facts = support::fixture_facts("acme", "u_bob", Some("u_anna"));
     facts.member.resources.clear();
     let first = policy.evaluate(&facts, &ONE, at());
     let second = policy.evaluate(&facts, &ONE, at());
