@@ -2,10 +2,8 @@
 //! a time (the `effective_from` boundary to the second), pinning a version,
 //! tier overrides of settings, and version conflicts as load errors.
 
-mod support;
-
+use crate::support::{at, blockers, default_rules_text, fixture_facts, ts, two_versions};
 use restore_engine::{PolicySet, RuleErrorKind, SelectError};
-use support::{at, blockers, default_rules_text, fixture_facts, ts, two_versions};
 
 #[test]
 fn tiers_can_widen_who_may_restore() {
@@ -116,20 +114,20 @@ fn effective_from_boundary_to_the_second() {
     assert_eq!(pinned.version(), "1.0.0");
     // The two versions decide differently on the window: a member deleted 31
     // days before the boundary is restorable under 2.0.0 (60 days) only.
-    let mut facts = support::plain_facts();
+    let mut facts = crate::support::plain_facts();
     facts.member.deleted_at = ts("2026-10-31T00:00:00Z");
     let boundary = ts("2026-12-01T00:00:00Z");
     let before = ts("2026-11-30T23:59:59Z");
-    let d = set
-        .select(None, None, boundary)
-        .unwrap()
-        .evaluate(&facts, &support::ONE, boundary);
+    let d =
+        set.select(None, None, boundary)
+            .unwrap()
+            .evaluate(&facts, &crate::support::ONE, boundary);
     assert!(d.allowed, "{d:#?}");
     assert_eq!(&*d.policy.version, "2.0.0");
     let d = set
         .select(None, None, before)
         .unwrap()
-        .evaluate(&facts, &support::ONE, before);
+        .evaluate(&facts, &crate::support::ONE, before);
     assert_eq!(blockers(&d), ["window_expired"]);
     assert_eq!(&*d.policy.version, "1.0.0");
 }

@@ -159,13 +159,14 @@ pub fn blockers(d: &Decision) -> Vec<&str> {
     d.blockers.iter().map(|b| &*b.rule).collect()
 }
 
-/// insta settings: snapshots in the top-level `snapshots/`, with the rule
-/// digest redacted (it changes with every edit of a rule file's comments;
+/// insta settings: snapshots in the top-level `snapshots/`, named by the
+/// test (`<module>__<name>`, as when each module was its own test binary),
+/// with the rule digest redacted (it changes with every edit of a rule file's comments;
 /// the digest itself has a known-answer test).
 pub fn snapshot_settings() -> insta::Settings {
     let mut settings = insta::Settings::clone_current();
     settings.set_snapshot_path(root().join("snapshots"));
-    settings.set_prepend_module_to_snapshot(true);
+    settings.set_prepend_module_to_snapshot(false);
     settings.add_redaction(".policy.digest", "[digest]");
     settings
 }

@@ -2,10 +2,8 @@
 //! column and YAML path; nothing loads when anything is wrong. (`check`
 //! through the binary: tests/rule_errors.rs at the root.)
 
-mod support;
-
+use crate::support::{fixture, snapshot_settings};
 use restore_engine::{PolicySet, RuleErrorKind};
-use support::{fixture, snapshot_settings};
 
 #[test]
 fn all_errors_are_reported_with_their_place() {
@@ -141,7 +139,8 @@ fn all_errors_are_reported_with_their_place() {
         .find(|d| d.path == "settings.restore_window")
         .unwrap();
     assert_eq!(window.span.column, 19);
-    snapshot_settings().bind(|| insta::assert_snapshot!("many_errors", lines.join("\n")));
+    snapshot_settings()
+        .bind(|| insta::assert_snapshot!("rule_errors__many_errors", lines.join("\n")));
 }
 
 #[test]
@@ -189,7 +188,7 @@ fn unknown_format_and_missing_keys_are_errors() {
 
 #[test]
 fn durations_are_bounded_so_evaluation_cannot_overflow() {
-    let default = support::default_rules_text();
+    let default = crate::support::default_rules_text();
     let huge = default.replace("restore_window: 30d ", "restore_window: 100000000d ");
     assert_ne!(huge, default);
     let err = PolicySet::from_sources([("huge.yaml", huge.as_str())]).unwrap_err();

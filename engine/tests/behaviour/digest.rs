@@ -4,8 +4,6 @@
 //! `sha256sum` output, written here literally, so a digest function that
 //! agrees only with itself fails.
 
-mod support;
-
 use restore_engine::load::{digest, load_policy_file};
 
 #[test]
@@ -29,7 +27,7 @@ fn digest_of_known_inputs() {
 /// all: a one-byte edit gives another digest.
 #[test]
 fn a_loaded_policy_carries_the_digest_of_its_exact_bytes() {
-    let text = support::default_rules_text();
+    let text = crate::support::default_rules_text();
     let policy = load_policy_file("default.yaml", &text).unwrap();
     assert_eq!(policy.digest, digest(text.as_bytes()));
     let edited = format!("{text}# a comment\n");

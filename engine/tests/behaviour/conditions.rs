@@ -4,11 +4,9 @@
 //! constants at compile time, so comparisons with settings exercise the
 //! folding as well.
 
-mod support;
-
+use crate::support::{at, plain_facts, policy_from, ts};
 use restore_engine::facts::{DeletionState, Facts, Plan};
 use restore_engine::Request;
-use support::{at, plain_facts, policy_from, ts};
 
 /// A policy whose only blocker `probe` fires when `when` holds.
 fn probe_policy(when: &str) -> String {
