@@ -485,6 +485,23 @@ where
     assert_eq!(audit[0].policy_version, &*receipt.decision.policy.version);
     assert_eq!(audit[0].digest, &*receipt.decision.policy.digest);
 
+    // Items that come back (F21, F19, F25), where the adapter keeps them.
+    for (resource, want) in [
+        ("documents", &["d1", "d0"][..]),
+        ("group_chats", &["g1", "g2"][..]),
+        ("minutes", &["m1"][..]),
+        ("approval_tasks_in_progress", &[][..]),
+    ] {
+        match s.probe.restored_items("acme", "u_bob", resource).await {
+            Ok(Some(got)) => assert_eq!(
+                got, want,
+                "restored `{resource}` of u_bob: the transferred and the not restored stay away"
+            ),
+            Ok(None) => {}
+            Err(e) => panic!("restored items of `{resource}`: {e}"),
+        }
+    }
+
     // Ids are case-sensitive: the active u_bob does not clash with U_bob.
     // The last seat is gone, so the next restore is blocked (F10).
     let upper = facts_of(&s, "acme", "U_bob", None).await;

@@ -48,6 +48,18 @@ pub trait Probe: Send + Sync {
         tenant: &str,
         member: &str,
     ) -> Result<Option<String>, DirectoryError>;
+    /// Ids of a restored member's items of `resource` that came back, in
+    /// stored order (F21: not the transferred ones). `None`: this adapter
+    /// keeps no item rows after a restore (the memory adapter), so
+    /// `restore_effects` cannot look.
+    async fn restored_items(
+        &self,
+        _tenant: &str,
+        _member: &str,
+        _resource: &str,
+    ) -> Result<Option<Vec<String>>, DirectoryError> {
+        Ok(None)
+    }
 }
 
 /// The fields of an audit row every adapter records.
