@@ -4,6 +4,7 @@
 //! errors and the digest. Facts are built in memory (no adapter); snapshots
 //! are in the top-level `snapshots/`, named `<module>__<name>.snap`.
 
+mod allocation;
 mod conditions;
 mod default_policy;
 mod digest;
