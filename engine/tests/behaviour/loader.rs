@@ -302,6 +302,33 @@ fn templates_keep_text_around_placeholders() {
     ));
 }
 
+/// The loaded model keeps a template as its pieces, with no empty text
+/// between placeholders.
+#[test]
+fn templates_load_into_their_pieces() {
+    use restore_engine::model::{Segment, Template};
+    use restore_engine::vocabulary::{Fact, Setting};
+    let text = file(OK_WHEN, "F1", "").replace(
+        "message: \"m\"",
+        "message: \"{member.id}{ actor.id } and {setting.restore_window}.\"",
+    );
+    let policy = load_policy_file("t.yaml", &text).unwrap();
+    assert_eq!(
+        policy.blockers[0].message,
+        Template(vec![
+            Segment::Fact(Fact::MemberId),
+            Segment::Fact(Fact::ActorId),
+            Segment::Text(" and ".into()),
+            Segment::Setting(Setting::RestoreWindow),
+            Segment::Text(".".into()),
+        ])
+    );
+    assert_eq!(
+        policy.blockers[0].remedy,
+        Template(vec![Segment::Text("r".into())])
+    );
+}
+
 /// What a compiled policy tells about itself.
 #[test]
 fn a_compiled_policy_names_its_source() {
