@@ -34,7 +34,7 @@ use restore_memory::MemoryDirectory;
 
 pub use checks::*;
 pub use expected::expected_decisions;
-pub use races::{double_restore_race, last_seat_race, same_email_race, OVERLAP_WAIT};
+pub use races::{double_restore_race, last_seat_race, race_between, same_email_race, OVERLAP_WAIT};
 
 /// What the suite needs to see beyond the [`Directory`] trait: state a
 /// restore writes that no trait method reads back.

@@ -72,9 +72,20 @@ pub(crate) async fn race(
     a: RestoreRequest,
     b: RestoreRequest,
 ) -> [Result<RestoreOutcome, DirectoryError>; 2] {
+    race_between([directory.clone(), directory], a, b).await
+}
+
+/// [`race`] through two directories over one store (say, two instances of
+/// an adapter on the same files): `a` through the first, started first and
+/// holding its transaction open, `b` through the second. Results in that order.
+pub async fn race_between(
+    directories: [Arc<dyn Directory>; 2],
+    a: RestoreRequest,
+    b: RestoreRequest,
+) -> [Result<RestoreOutcome, DirectoryError>; 2] {
     let gate = Gate::new();
     let policy = default_policy();
-    let spawn = |req: RestoreRequest| {
+    let spawn = |directory: &Arc<dyn Directory>, req: RestoreRequest| {
         let directory = directory.clone();
         let gate = gate.clone();
         let inner = decide_at(policy.clone(), req.at);
@@ -87,14 +98,15 @@ pub(crate) async fn race(
             directory.apply_restore(&req, decide).await
         })
     };
-    let mut first = spawn(a);
+    let [first_directory, second_directory] = &directories;
+    let mut first = spawn(first_directory, a);
     // Start `b` once `a` decides, or at once if `a` ends without deciding
     // (an error the checks then report).
     let early = tokio::select! {
         () = gate.first_inside.notified() => None,
         done = &mut first => Some(done),
     };
-    let second = spawn(b);
+    let second = spawn(second_directory, b);
     let ra = match early {
         Some(done) => done,
         None => first.await,
