@@ -1,4 +1,4 @@
-//! `restorectl check` and `restorectl eval` as DESIGN.md describes them:
+//! `restorectl check` and `restorectl eval` as docs/design.md describes them:
 //! outputs, exit codes 0 / 1 / 2, nothing on stdout for bad input.
 
 mod support;

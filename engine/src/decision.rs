@@ -1,4 +1,4 @@
-//! The decision contract (DESIGN.md, "Decision"): what an evaluation returns.
+//! The decision contract (docs/design.md, "Decision"): what an evaluation returns.
 
 use std::sync::Arc;
 

@@ -123,7 +123,7 @@ macro_rules! catalogue {
     };
 }
 
-/// Resource names of the decision contract (DESIGN.md); `check` warns when a
+/// Resource names of the decision contract (docs/design.md); `check` warns when a
 /// policy gives one of them no outcome.
 pub const KNOWN_RESOURCES: &[&str] = &[
     "member_account",

@@ -1,12 +1,10 @@
 //! The checks. Each builds its own subjects, so they can run in any order.
 
 use std::future::Future;
-use std::sync::Arc;
 
 use futures::StreamExt;
 use restore_directory::{Directory, DirectoryError, RestoreOutcome, RestoreRequest, Snapshot};
 use restore_engine::facts::Facts;
-use tokio::sync::Barrier;
 
 use crate::{decide_at, default_policy, fixture, memory_subject, now, Subject};
 
@@ -45,7 +43,12 @@ fn actors(snapshot: &Snapshot, tenant: &str) -> Vec<Option<String>> {
     out
 }
 
-async fn facts_of(subject: &Subject, tenant: &str, member: &str, actor: Option<&str>) -> Facts {
+pub(crate) async fn facts_of(
+    subject: &Subject,
+    tenant: &str,
+    member: &str,
+    actor: Option<&str>,
+) -> Facts {
     match subject.directory.facts(tenant, member, actor).await {
         Ok(f) => f,
         Err(e) => panic!("facts `{tenant}/{member}` (actor {actor:?}): unexpected error `{e}`"),
@@ -60,7 +63,7 @@ async fn collect(
     directory.deleted_members(tenant, actor).collect().await
 }
 
-fn request(tenant: &str, member: &str, actor: &str, department: &str) -> RestoreRequest {
+pub(crate) fn request(tenant: &str, member: &str, actor: &str, department: &str) -> RestoreRequest {
     RestoreRequest {
         tenant: tenant.into(),
         member: member.into(),
@@ -78,7 +81,7 @@ async fn restore(
     subject.directory.apply_restore(request, &decide).await
 }
 
-async fn audit_len(subject: &Subject, tenant: &str) -> usize {
+pub(crate) async fn audit_len(subject: &Subject, tenant: &str) -> usize {
     match subject.probe.audit(tenant).await {
         Ok(rows) => rows.len(),
         Err(e) => panic!("audit of `{tenant}`: {e}"),
@@ -482,6 +485,23 @@ where
     assert_eq!(audit[0].policy_version, &*receipt.decision.policy.version);
     assert_eq!(audit[0].digest, &*receipt.decision.policy.digest);
 
+    // Items that come back (F21, F19, F25), where the adapter keeps them.
+    for (resource, want) in [
+        ("documents", &["d1", "d0"][..]),
+        ("group_chats", &["g1", "g2"][..]),
+        ("minutes", &["m1"][..]),
+        ("approval_tasks_in_progress", &[][..]),
+    ] {
+        match s.probe.restored_items("acme", "u_bob", resource).await {
+            Ok(Some(got)) => assert_eq!(
+                got, want,
+                "restored `{resource}` of u_bob: the transferred and the not restored stay away"
+            ),
+            Ok(None) => {}
+            Err(e) => panic!("restored items of `{resource}`: {e}"),
+        }
+    }
+
     // Ids are case-sensitive: the active u_bob does not clash with U_bob.
     // The last seat is gone, so the next restore is blocked (F10).
     let upper = facts_of(&s, "acme", "U_bob", None).await;
@@ -594,100 +614,4 @@ where
         "facts changed"
     );
     assert_eq!(audit_len(&s, "acme").await, 0, "audit row written");
-}
-
-/// Runs two restores at once against one directory.
-async fn race(
-    directory: Arc<dyn Directory>,
-    a: RestoreRequest,
-    b: RestoreRequest,
-) -> [Result<RestoreOutcome, DirectoryError>; 2] {
-    let barrier = Arc::new(Barrier::new(2));
-    let spawn = |req: RestoreRequest| {
-        let directory = directory.clone();
-        let barrier = barrier.clone();
-        tokio::spawn(async move {
-            let decide = decide_at(default_policy(), req.at);
-            barrier.wait().await;
-            directory.apply_restore(&req, &decide).await
-        })
-    };
-    let (ta, tb) = (spawn(a), spawn(b));
-    let (ra, rb) = (ta.await, tb.await);
-    match (ra, rb) {
-        (Ok(ra), Ok(rb)) => [ra, rb],
-        (ra, rb) => panic!("a restore task panicked: {ra:?} / {rb:?}"),
-    }
-}
-
-/// Rounds per race check: several, to give a bad lock a chance to show.
-const RACE_ROUNDS: usize = 5;
-
-/// Two admins restore two members at once for acme's last seat (Pro, F10):
-/// exactly one is restored; the other is denied by `no_available_seat`.
-pub async fn last_seat_race<F, Fut>(make: &F)
-where
-    F: Fn(Snapshot) -> Fut,
-    Fut: Future<Output = Subject>,
-{
-    for round in 0..RACE_ROUNDS {
-        let s = make(fixture()).await;
-        let results = race(
-            s.directory.clone(),
-            request("acme", "u_bob", "u_anna", "ops"),
-            request("acme", "u_gus", "u_anna", "ops"),
-        )
-        .await;
-        let restored = results
-            .iter()
-            .filter(|r| matches!(r, Ok(RestoreOutcome::Restored(_))))
-            .count();
-        let denied = results
-            .iter()
-            .filter(
-                |r| matches!(r, Ok(RestoreOutcome::Denied(d)) if d.blocked_by("no_available_seat")),
-            )
-            .count();
-        assert!(
-            restored == 1 && denied == 1,
-            "round {round}: last-seat race must give one restore and one seat denial, got {results:?}"
-        );
-        let seats = facts_of(&s, "acme", "u_cleo", None).await.tenant.seats_used;
-        assert_eq!(seats, 50, "round {round}: seats used after the race");
-        assert_eq!(audit_len(&s, "acme").await, 1, "round {round}: audit rows");
-    }
-}
-
-/// The same member restored twice at once: exactly one restore; the other
-/// gets [`DirectoryError::UnknownMember`] (it is no longer a deleted member
-/// once the first commits).
-pub async fn double_restore_race<F, Fut>(make: &F)
-where
-    F: Fn(Snapshot) -> Fut,
-    Fut: Future<Output = Subject>,
-{
-    for round in 0..RACE_ROUNDS {
-        let s = make(fixture()).await;
-        let results = race(
-            s.directory.clone(),
-            request("acme", "u_bob", "u_anna", "ops"),
-            request("acme", "u_bob", "u_anna", "sales"),
-        )
-        .await;
-        let restored = results
-            .iter()
-            .filter(|r| matches!(r, Ok(RestoreOutcome::Restored(_))))
-            .count();
-        let unknown = results
-            .iter()
-            .filter(|r| matches!(r, Err(DirectoryError::UnknownMember { .. })))
-            .count();
-        assert!(
-            restored == 1 && unknown == 1,
-            "round {round}: double restore must give one restore and one UnknownMember, got {results:?}"
-        );
-        let seats = facts_of(&s, "acme", "u_cleo", None).await.tenant.seats_used;
-        assert_eq!(seats, 50, "round {round}: one seat taken");
-        assert_eq!(audit_len(&s, "acme").await, 1, "round {round}: audit rows");
-    }
 }

@@ -1,9 +1,12 @@
 //! Conformance suite for [`Directory`] adapters.
 //!
 //! Every check builds fresh directories from a snapshot through a factory the
-//! adapter's tests supply, and compares them with [`MemoryDirectory`], the
-//! reference implementation, or with facts the fixture is known to hold.
-//! Decisions come from the real default policy in `rules/`.
+//! adapter's tests supply. Facts and decisions are checked against what the
+//! fixture is known to hold, written out by hand (`expected_decisions`,
+//! `expected_conflicts`, the restore and race checks), so the memory adapter
+//! is checked against the truth too; the parity checks also compare every
+//! field with [`MemoryDirectory`], the reference implementation. Decisions
+//! come from the real default policy in `rules/`.
 //!
 //! ```ignore
 //! restore_conformance::run_all(|snapshot| async move { my_subject(snapshot).await }).await;
@@ -13,6 +16,8 @@
 //! assertion in a test.
 
 mod checks;
+mod expected;
+mod races;
 
 use std::any::Any;
 use std::future::Future;
@@ -28,6 +33,8 @@ use restore_engine::{EvaluationError, PolicySet};
 use restore_memory::MemoryDirectory;
 
 pub use checks::*;
+pub use expected::expected_decisions;
+pub use races::{double_restore_race, last_seat_race, race_between, same_email_race, OVERLAP_WAIT};
 
 /// What the suite needs to see beyond the [`Directory`] trait: state a
 /// restore writes that no trait method reads back.
@@ -41,6 +48,18 @@ pub trait Probe: Send + Sync {
         tenant: &str,
         member: &str,
     ) -> Result<Option<String>, DirectoryError>;
+    /// Ids of a restored member's items of `resource` that came back, in
+    /// stored order (F21: not the transferred ones). `None`: this adapter
+    /// keeps no item rows after a restore (the memory adapter), so
+    /// `restore_effects` cannot look.
+    async fn restored_items(
+        &self,
+        _tenant: &str,
+        _member: &str,
+        _resource: &str,
+    ) -> Result<Option<Vec<String>>, DirectoryError> {
+        Ok(None)
+    }
 }
 
 /// The fields of an audit row every adapter records.
@@ -151,6 +170,12 @@ pub fn default_policy() -> Arc<PolicySet> {
     }
 }
 
+/// A timestamp as the checks compare it: RFC 3339 in UTC, with the
+/// fraction only when there is one.
+pub fn format_time(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+}
+
 /// A `decide` closure evaluating the default policy at `at`.
 pub fn decide_at(
     policy: Arc<PolicySet>,
@@ -168,6 +193,7 @@ where
     F: Fn(Snapshot) -> Fut,
     Fut: Future<Output = Subject>,
 {
+    expected_decisions(&make).await;
     facts_parity(&make).await;
     stream_parity(&make).await;
     expected_conflicts(&make).await;
@@ -179,4 +205,5 @@ where
     missing_department(&make).await;
     last_seat_race(&make).await;
     double_restore_race(&make).await;
+    same_email_race(&make).await;
 }

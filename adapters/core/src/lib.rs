@@ -1,5 +1,5 @@
 //! The [`Directory`] trait every restore adapter implements, the directory
-//! snapshot file format (DESIGN.md, "Directory snapshot file") and directory URLs.
+//! snapshot file format (docs/design.md, "Directory snapshot file") and directory URLs.
 //!
 //! One crate per backend sits behind this trait: `restore-memory`,
 //! `restore-sqlite`, `restore-postgres`, `restore-plugin`.

@@ -1,5 +1,5 @@
 //! The directory snapshot file: the in-memory adapter's input and the import
-//! format. YAML or JSON; see DESIGN.md, "Directory snapshot file".
+//! format. YAML or JSON; see docs/design.md, "Directory snapshot file".
 
 mod validate;
 

@@ -104,38 +104,25 @@ async fn a_stream_for_an_unknown_actor_is_one_error() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_instances_racing_for_the_last_seat_restore_one_member() {
     // Separate instances share nothing in memory but the process-wide lock
-    // and the files; the lock must still serialise them.
-    for round in 0..5 {
+    // and the files; the lock must still serialise them. The suite forces
+    // the overlap: the first restore holds its lock while the second starts.
+    for (first, second) in [("u_bob", "u_gus"), ("u_gus", "u_bob")] {
         let dir = folder(&suite::fixture());
-        let (a, b) = (
-            Arc::new(open(dir.path()).await),
-            Arc::new(open(dir.path()).await),
+        let a: Arc<dyn Directory> = Arc::new(open(dir.path()).await);
+        let b: Arc<dyn Directory> = Arc::new(open(dir.path()).await);
+        let results = suite::race_between([a, b], request(first), request(second)).await;
+        assert!(
+            matches!(results[0], Ok(RestoreOutcome::Restored(_)))
+                && matches!(&results[1], Ok(RestoreOutcome::Denied(d)) if d.blocked_by("no_available_seat")),
+            "{first} then {second}: {results:?}"
         );
-        let decide = Arc::new(suite::decide_at(suite::default_policy(), suite::now()));
-        let run = |directory: Arc<PluginDirectory>, member: &'static str| {
-            let decide = decide.clone();
-            tokio::spawn(async move { directory.apply_restore(&request(member), &*decide).await })
-        };
-        let (x, y) = (run(a, "u_bob"), run(b, "u_gus"));
-        let results = [x.await.unwrap(), y.await.unwrap()];
-        let restored = results
-            .iter()
-            .filter(|r| matches!(r, Ok(RestoreOutcome::Restored(_))))
-            .count();
-        let denied = results
-            .iter()
-            .filter(
-                |r| matches!(r, Ok(RestoreOutcome::Denied(d)) if d.blocked_by("no_available_seat")),
-            )
-            .count();
-        assert!(restored == 1 && denied == 1, "round {round}: {results:?}");
         let file = restore_plugin_jsondir::read_tenant(dir.path(), "acme")
             .unwrap()
             .unwrap();
-        assert_eq!(file.audit.len(), 1, "round {round}");
+        assert_eq!(file.audit.len(), 1, "{first} then {second}");
         assert_eq!(
             file.tenant.seats.used, file.tenant.seats.total,
-            "round {round}"
+            "{first} then {second}"
         );
     }
 }

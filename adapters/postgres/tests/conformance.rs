@@ -37,6 +37,17 @@ impl Probe for PgProbe {
     ) -> Result<Option<String>, DirectoryError> {
         self.0.department(tenant, member).await
     }
+    async fn restored_items(
+        &self,
+        tenant: &str,
+        member: &str,
+        resource: &str,
+    ) -> Result<Option<Vec<String>>, DirectoryError> {
+        self.0
+            .restored_items(tenant, member, resource)
+            .await
+            .map(Some)
+    }
 }
 
 async fn make(snapshot: Snapshot) -> Subject {

@@ -35,6 +35,17 @@ impl Probe for SqliteProbe {
     ) -> Result<Option<String>, DirectoryError> {
         self.0.department(tenant, member).await
     }
+    async fn restored_items(
+        &self,
+        tenant: &str,
+        member: &str,
+        resource: &str,
+    ) -> Result<Option<Vec<String>>, DirectoryError> {
+        self.0
+            .restored_items(tenant, member, resource)
+            .await
+            .map(Some)
+    }
 }
 
 /// A fresh database file in a temporary folder, with `snapshot` imported.

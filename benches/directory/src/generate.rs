@@ -38,7 +38,7 @@ fn age_days(i: usize) -> usize {
     (i * 7) % 40
 }
 fn in_progress(i: usize) -> bool {
-    age_days(i) == 0 && i % 2 == 0
+    age_days(i) == 0 && i.is_multiple_of(2)
 }
 fn removed(i: usize) -> bool {
     i % 50 == 5
@@ -47,7 +47,7 @@ fn has_email(i: usize) -> bool {
     i % 40 != 39
 }
 fn has_phone(i: usize) -> bool {
-    i % 25 != 0
+    !i.is_multiple_of(25)
 }
 
 /// Id of deleted member `i`; zero-padded so id order is index order.

@@ -1,18 +1,11 @@
-//! The default policy (rules/), fact by fact, through the in-memory adapter.
-//! Each test names the facts (F1..F25) it covers; decisions are snapshotted
-//! in snapshots/ and the key fields are asserted as well.
+//! The default policy (rules/), fact by fact, on facts built in memory from
+//! the test directory `tests/fixtures/directory.yaml` (no adapter). Each test
+//! names the facts (F1..F25) it covers; decisions are snapshotted in the
+//! top-level snapshots/ and the key fields are asserted as well.
 
-mod support;
-
+use crate::support::{at, blockers, decide, snapshot_settings, ONE};
 use restore_engine::decision::Outcome;
 use restore_engine::Request;
-use support::{at, decide, snapshot_settings};
-
-const ONE: Request = Request { batch_size: 1 };
-
-fn blockers(d: &restore_engine::Decision) -> Vec<&str> {
-    d.blockers.iter().map(|b| &*b.rule).collect()
-}
 
 #[test]
 fn f1_only_primary_admins_may_restore() {
@@ -25,7 +18,8 @@ fn f1_only_primary_admins_may_restore() {
     // No actor: a read-only eligibility question; F1 is not checked.
     let read_only = decide("acme", "u_quit", None, &ONE);
     assert!(read_only.allowed);
-    snapshot_settings().bind(|| insta::assert_yaml_snapshot!("f1_actor_not_permitted", by_admin));
+    snapshot_settings()
+        .bind(|| insta::assert_yaml_snapshot!("default_policy__f1_actor_not_permitted", by_admin));
 }
 
 #[test]
@@ -37,8 +31,8 @@ fn f2_thirty_days_exactly_is_allowed_one_second_more_is_not() {
     assert_eq!(blockers(&later), ["window_expired"]);
     assert!(later.restorable_until < at());
     snapshot_settings().bind(|| {
-        insta::assert_yaml_snapshot!("f2_window_exactly_30_days", exactly);
-        insta::assert_yaml_snapshot!("f2_window_expired_by_one_second", later);
+        insta::assert_yaml_snapshot!("default_policy__f2_window_exactly_30_days", exactly);
+        insta::assert_yaml_snapshot!("default_policy__f2_window_expired_by_one_second", later);
     });
 }
 
@@ -52,7 +46,8 @@ fn f3_deletion_in_progress_blocks_and_names_the_latest_end() {
         "{}",
         d.blockers[0].remedy
     );
-    snapshot_settings().bind(|| insta::assert_yaml_snapshot!("f3_deletion_in_progress", d));
+    snapshot_settings()
+        .bind(|| insta::assert_yaml_snapshot!("default_policy__f3_deletion_in_progress", d));
 }
 
 #[test]
@@ -60,7 +55,8 @@ fn f4_removed_from_the_list_is_never_restorable() {
     let d = decide("acme", "u_purged", Some("u_anna"), &ONE);
     assert_eq!(blockers(&d), ["removed_from_list"]);
     assert_eq!(&*d.blockers[0].fact, "F4");
-    snapshot_settings().bind(|| insta::assert_yaml_snapshot!("f4_removed_from_list", d));
+    snapshot_settings()
+        .bind(|| insta::assert_yaml_snapshot!("default_policy__f4_removed_from_list", d));
 }
 
 #[test]
@@ -68,7 +64,8 @@ fn f5_self_deactivated_members_restore_like_any_other() {
     let d = decide("acme", "u_quit", Some("u_anna"), &ONE);
     assert!(d.allowed);
     assert!(d.blockers.is_empty());
-    snapshot_settings().bind(|| insta::assert_yaml_snapshot!("f5_self_deactivated", d));
+    snapshot_settings()
+        .bind(|| insta::assert_yaml_snapshot!("default_policy__f5_self_deactivated", d));
 }
 
 #[test]
@@ -76,7 +73,8 @@ fn f6_batch_restore_is_not_offered() {
     let d = decide("acme", "u_quit", Some("u_anna"), &Request { batch_size: 3 });
     assert_eq!(blockers(&d), ["batch_restore_not_allowed"]);
     assert!(d.blockers[0].message.contains('3'));
-    snapshot_settings().bind(|| insta::assert_yaml_snapshot!("f6_batch_restore", d.blockers));
+    snapshot_settings()
+        .bind(|| insta::assert_yaml_snapshot!("default_policy__f6_batch_restore", d.blockers));
 }
 
 #[test]
@@ -98,7 +96,8 @@ fn f7_f10_seats_block_only_on_pro_and_enterprise() {
         }
         seen.push((tenant, d.policy.tier, d.allowed, d.blockers));
     }
-    snapshot_settings().bind(|| insta::assert_yaml_snapshot!("f7_f10_seats_per_tier", seen));
+    snapshot_settings()
+        .bind(|| insta::assert_yaml_snapshot!("default_policy__f7_f10_seats_per_tier", seen));
 }
 
 #[test]
@@ -113,7 +112,8 @@ fn f11_duplicate_user_id_blocks() {
     let d = decide("acme", "u_dup", Some("u_anna"), &ONE);
     assert_eq!(blockers(&d), ["duplicate_user_id"]);
     assert!(d.blockers[0].remedy.contains("u_dup"));
-    snapshot_settings().bind(|| insta::assert_yaml_snapshot!("f11_duplicate_user_id", d.blockers));
+    snapshot_settings()
+        .bind(|| insta::assert_yaml_snapshot!("default_policy__f11_duplicate_user_id", d.blockers));
 }
 
 #[test]
@@ -125,8 +125,8 @@ fn f12_duplicate_email_case_insensitive_and_phone_block() {
     assert_eq!(blockers(&phone), ["duplicate_phone"]);
     assert!(phone.blockers[0].message.contains("u_pat2"));
     snapshot_settings().bind(|| {
-        insta::assert_yaml_snapshot!("f12_duplicate_email", email.blockers);
-        insta::assert_yaml_snapshot!("f12_duplicate_phone", phone.blockers);
+        insta::assert_yaml_snapshot!("default_policy__f12_duplicate_email", email.blockers);
+        insta::assert_yaml_snapshot!("default_policy__f12_duplicate_phone", phone.blockers);
     });
 }
 
@@ -150,7 +150,7 @@ fn every_blocker_that_holds_is_reported() {
             "duplicate_email"
         ]
     );
-    snapshot_settings().bind(|| insta::assert_yaml_snapshot!("all_blockers", d));
+    snapshot_settings().bind(|| insta::assert_yaml_snapshot!("default_policy__all_blockers", d));
 }
 
 #[test]
@@ -185,8 +185,9 @@ fn f14_to_f25_resources_with_per_item_transfers() {
         outcome("approval_tasks_in_progress"),
         Some(Outcome::NotRestored)
     ); // F25
-    assert_eq!(d.resources.len(), 19, "every resource of DESIGN.md");
-    snapshot_settings().bind(|| insta::assert_yaml_snapshot!("f14_f25_resources", d.resources));
+    assert_eq!(d.resources.len(), 19, "every resource of docs/design.md");
+    snapshot_settings()
+        .bind(|| insta::assert_yaml_snapshot!("default_policy__f14_f25_resources", d.resources));
 }
 
 #[test]
@@ -206,7 +207,7 @@ fn f19_group_chats_cutoff_is_18_00_utc_plus_8() {
         Outcome::Restored
     );
     snapshot_settings().bind(|| {
-        insta::assert_yaml_snapshot!("f19_group_chats_before_cutoff", chats);
+        insta::assert_yaml_snapshot!("default_policy__f19_group_chats_before_cutoff", chats);
     });
 }
 
@@ -215,22 +216,18 @@ fn decision_records_the_policy_and_its_digest() {
     let d = decide("acme", "u_bob", None, &ONE);
     assert_eq!(&*d.policy.name, "default-restore");
     assert_eq!(&*d.policy.version, "1.0.0");
-    let bytes = std::fs::read(support::root().join("rules/default-restore.v1.yaml")).unwrap();
+    let bytes =
+        std::fs::read(crate::support::root().join("rules/default-restore.v1.yaml")).unwrap();
     assert_eq!(d.policy.digest, restore_engine::load::digest(&bytes));
     assert!(d.policy.digest.starts_with("sha256:") && d.policy.digest.len() == 7 + 64);
+    // The digest function itself has a known-answer test (tests/digest.rs).
 }
 
 #[test]
 fn one_compiled_policy_serves_many_threads() {
-    let set = support::default_rules();
-    let policy = support::default_policy(&set);
-    let facts = support::block_on(restore_directory::Directory::facts(
-        &support::fixture_directory(),
-        "acme",
-        "u_bob",
-        None,
-    ))
-    .unwrap();
+    let set = crate::support::default_rules();
+    let policy = crate::support::default_policy(&set);
+    let facts = crate::support::fixture_facts("acme", "u_bob", None);
     let expected = policy.evaluate(&facts, &ONE, at());
     std::thread::scope(|s| {
         for _ in 0..4 {
@@ -243,15 +240,9 @@ fn one_compiled_policy_serves_many_threads() {
 /// tier's precomputed resource table; it must equal what is built per member.
 #[test]
 fn plain_members_share_a_resource_table_equal_to_a_built_one() {
-    let set = support::default_rules();
-    let policy = support::default_policy(&set);
-    let mut facts = support::block_on(restore_directory::Directory::facts(
-        &support::fixture_directory(),
-        "acme",
-        "u_bob",
-        Some("u_anna"),
-    ))
-    .unwrap();
+    let set = crate::support::default_rules();
+    let policy = crate::support::default_policy(&set);
+    let mut facts = crate::support::fixture_facts("acme", "u_bob", Some("u_anna"));
     facts.member.resources.clear();
     let first = policy.evaluate(&facts, &ONE, at());
     let second = policy.evaluate(&facts, &ONE, at());

@@ -1,0 +1,15 @@
+//! The engine's behaviour tests, in one test binary so that
+//! `cargo test -p restore-engine` builds and links once: the default policy
+//! fact by fact, every operator, exceptions and tiers, versions, rule-file
+//! errors and the digest. Facts are built in memory (no adapter); snapshots
+//! are in the top-level `snapshots/`, named `<module>__<name>.snap`.
+
+mod allocation;
+mod conditions;
+mod default_policy;
+mod digest;
+mod loader;
+mod resources_and_tiers;
+mod rule_errors;
+mod support;
+mod versions;
