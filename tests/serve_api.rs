@@ -213,15 +213,20 @@ fn deleted_members_stream_equals_eval_all() {
     let server = setup
         .serve_with_tokens(&setup.sqlite, &[])
         .with_token(DECIDE);
+    // After every deletion, including the race tenant's (relative to now):
+    // a member deleted after the evaluation time is an error, not a decision.
+    let at = (chrono::Utc::now() + chrono::Duration::hours(1))
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let at = at.as_str();
     for (tenant, actor) in [
         ("acme", Some("u_anna")),
         ("acme", None),
         ("globex", None),
         ("race", Some("r_admin")),
     ] {
-        let mut path = format!("/v1/tenants/{tenant}/deleted-members?at={AT}");
+        let mut path = format!("/v1/tenants/{tenant}/deleted-members?at={at}");
         let mut args = vec![
-            "eval-all", "--tenant", tenant, "--at", AT, "--output", "jsonl",
+            "eval-all", "--tenant", tenant, "--at", at, "--output", "jsonl",
         ];
         if let Some(actor) = actor {
             path.push_str(&format!("&actor={actor}"));

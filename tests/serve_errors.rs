@@ -373,7 +373,7 @@ fn without_tokens_loopback_only() {
         ),
         (
             vec!["--rules", &setup.rules, "--directory", "nosuch:scheme"],
-            "nosuch:scheme",
+            "unknown directory URL scheme `nosuch`",
         ),
         (
             vec!["--rules", &empty, "--directory", &setup.memory],

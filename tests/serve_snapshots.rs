@@ -13,6 +13,9 @@ const AT: &str = "2026-11-24T10:00:00Z";
 
 fn settings() -> insta::Settings {
     let mut settings = support::snapshot_settings();
+    // Key order must not depend on whether some other crate in the build
+    // turned on serde_json's `preserve_order` (cedar-policy does).
+    settings.set_sort_maps(true);
     settings.add_redaction(".decision_id", "[decision-id]");
     settings.add_redaction(".context.decision_id", "[decision-id]");
     settings.add_redaction(".context.policy.digest", "[digest]");
