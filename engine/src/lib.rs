@@ -14,6 +14,7 @@ pub mod error;
 mod evaluate;
 pub mod explain;
 pub mod facts;
+pub mod json;
 pub mod lint;
 pub mod load;
 pub mod model;
