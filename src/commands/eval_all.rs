@@ -10,6 +10,7 @@ use std::io::Write;
 
 use futures::StreamExt;
 use restore_engine::facts::Request;
+use restore_engine::json::DecisionEncoder;
 
 use crate::policy_args::PolicyArgs;
 use crate::Exit;
@@ -38,6 +39,13 @@ pub struct Args {
     pub output: Format,
 }
 
+/// Output is written in chunks of about this size: one `write` per chunk.
+const CHUNK: usize = 256 * 1024;
+
+/// The progress counter is advanced once per this many members (each
+/// advance reads the clock).
+const PROGRESS_STEP: u64 = 1024;
+
 pub fn run(args: Args) -> anyhow::Result<Exit> {
     let selected = args.policy.select()?;
     let policy = selected.policy();
@@ -45,7 +53,13 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
     let request = Request::default();
     let progress = crate::progress::member_spinner("evaluating");
     let stdout = std::io::stdout();
-    let mut out = std::io::BufWriter::new(stdout.lock());
+    let mut out = std::io::BufWriter::with_capacity(CHUNK, stdout.lock());
+    // JSON lines are encoded straight into one reused chunk, handed to
+    // `out` whole (BufWriter passes a chunk of its capacity through
+    // without copying it again).
+    let mut lines: Vec<u8> = Vec::with_capacity(CHUNK + 16 * 1024);
+    let mut encoder = DecisionEncoder::new();
+    let mut counted = 0;
     let result = crate::runtime()?.block_on(async {
         let directory = crate::directory::open(&args.directory).await?;
         let mut stream = directory.deleted_members(&args.tenant, args.actor.as_deref());
@@ -57,8 +71,12 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
             let decision = policy.evaluate(&facts, &request, at);
             match args.output {
                 Format::Jsonl => {
-                    serde_json::to_writer(&mut out, &decision)?;
-                    out.write_all(b"\n")?;
+                    encoder.encode(&mut lines, &decision);
+                    lines.push(b'\n');
+                    if lines.len() >= CHUNK {
+                        out.write_all(&lines)?;
+                        lines.clear();
+                    }
                 }
                 Format::Table => {
                     let blockers: Vec<&str> = decision.blockers.iter().map(|b| &*b.rule).collect();
@@ -75,11 +93,18 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
                     )?;
                 }
             }
-            progress.inc(1);
+            counted += 1;
+            if counted == PROGRESS_STEP {
+                progress.inc(counted);
+                counted = 0;
+            }
         }
         anyhow::Ok(())
     });
+    progress.inc(counted);
     progress.finish_and_clear();
+    // The decisions before a failure stay on stdout.
+    out.write_all(&lines)?;
     out.flush()?;
     result?;
     Ok(Exit::Ok)
