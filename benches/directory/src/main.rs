@@ -12,6 +12,7 @@
 //!   (`restorectl eval-all` minus the JSON output);
 //! * `eval-encode`: `eval` + each decision encoded as a JSON line into a
 //!   reused chunk written to a sink (`restorectl eval-all` minus stdout);
+//! * `eval-serde`: the same with `serde_json::to_writer` as the encoder;
 //!
 //! then `restorectl eval-all` end to end (JSON lines to /dev/null), and last
 //! `--restores` restores by `--clients` concurrent tasks sharing one adapter.
@@ -76,7 +77,7 @@ struct Cli {
         long,
         value_enum,
         value_delimiter = ',',
-        default_value = "plain,adapter-sql,facts,eval,eval-encode"
+        default_value = "plain,adapter-sql,facts,eval,eval-encode,eval-serde"
     )]
     passes: Vec<Pass>,
     /// Also write the results as JSON here.

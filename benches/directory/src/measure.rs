@@ -40,6 +40,9 @@ pub enum Pass {
     /// (`restore_engine::json::DecisionEncoder`) into a reused 256 KiB
     /// chunk written to a sink: `restorectl eval-all` without stdout.
     EvalEncode,
+    /// As `EvalEncode`, with `serde_json::to_writer` as the encoder: the
+    /// comparison (what `restorectl eval-all` did before issue 12).
+    EvalSerde,
 }
 
 /// The child's report, one JSON line on stdout.
@@ -125,7 +128,7 @@ pub async fn run(
                 )
                 .await?
             }
-            Pass::Facts | Pass::Eval | Pass::EvalEncode => {
+            Pass::Facts | Pass::Eval | Pass::EvalEncode | Pass::EvalSerde => {
                 facts_pass(&dir, pass, rules, at).await?
             }
         };
@@ -162,7 +165,7 @@ pub async fn run(
                 )
                 .await?
             }
-            Pass::Facts | Pass::Eval | Pass::EvalEncode => {
+            Pass::Facts | Pass::Eval | Pass::EvalEncode | Pass::EvalSerde => {
                 facts_pass(&dir, pass, rules, at).await?
             }
         };
@@ -248,10 +251,14 @@ async fn facts_pass(
                 allowed += u64::from(decision.allowed);
                 black_box(decision);
             }
-            Pass::EvalEncode => {
+            Pass::EvalEncode | Pass::EvalSerde => {
                 let decision = policy.evaluate(&facts, &request, at);
                 allowed += u64::from(decision.allowed);
-                encoder.encode(&mut lines, &decision);
+                if pass == Pass::EvalEncode {
+                    encoder.encode(&mut lines, &decision);
+                } else {
+                    serde_json::to_writer(&mut lines, &decision)?;
+                }
                 lines.push(b'\n');
                 if lines.len() >= CHUNK {
                     sink.write_all(black_box(&lines))?;
