@@ -342,6 +342,29 @@ impl Rng {
             .collect()
     }
 
+    /// `table` with some elements changed in one field, some dropped or added.
+    fn edited(&mut self, table: &[ResourceDecision]) -> Arc<[ResourceDecision]> {
+        let mut own: Vec<ResourceDecision> = table.to_vec();
+        for r in &mut own {
+            match self.below(12) {
+                0 => r.restored = self.count(),
+                1 => r.not_restored = self.count(),
+                2 => r.not_restored_items.push(self.text()),
+                3 => r.reason = self.chance(2).then(|| self.text().into()),
+                4 => r.outcome = Outcome::TransferDependent,
+                5 => r.resource = format!("{}x", r.resource).into(),
+                _ => {}
+            }
+        }
+        if self.chance(4) {
+            own.truncate(self.below(own.len() as u64 + 1) as usize);
+        }
+        if self.chance(4) {
+            own.extend(self.resources().iter().cloned());
+        }
+        own.into()
+    }
+
     fn blockers(&mut self) -> Vec<BlockerHit> {
         (0..self.below(4))
             .map(|_| BlockerHit {
@@ -389,6 +412,17 @@ fn generated_decisions_with_hostile_strings_encode_as_serde_json_does() {
         // Mostly the pool's, sometimes a part of the decision's own.
         let mut pick = |own_one_in: u64| !rng.chance(own_one_in);
         let (shared_policy, shared_requires, shared_resources) = (pick(8), pick(8), pick(3));
+        let sample = Decision {
+            tenant: "t".into(),
+            member: "m".into(),
+            allowed: true,
+            policy: pool.policies[0].clone(),
+            evaluated_at,
+            restorable_until: evaluated_at,
+            blockers: Vec::new(),
+            requires: pool.requires[0].clone(),
+            resources: pool.resources[0].clone(),
+        };
         let decision = Decision {
             tenant: rng.text().into(),
             member: rng.text(),
@@ -412,8 +446,20 @@ fn generated_decisions_with_hostile_strings_encode_as_serde_json_does() {
             },
             resources: if shared_resources {
                 pool.resources[rng.below(11) as usize].clone()
-            } else {
+            } else if rng.chance(2) {
                 rng.resources()
+            } else {
+                // A member's own table: a shared one with a few changes,
+                // written right after that shared one.
+                let shared = pool.resources[rng.below(11) as usize].clone();
+                encoder.encode(
+                    &mut Vec::new(),
+                    &Decision {
+                        resources: shared.clone(),
+                        ..sample.clone()
+                    },
+                );
+                rng.edited(&shared)
             },
         };
         seen_denied_and_allowed[usize::from(decision.allowed)] = true;

@@ -15,15 +15,17 @@
 //! and `engine/tests/json.rs`), so either may be used for the same contract.
 
 mod escape;
+mod shared;
 mod time;
 
 use std::cell::RefCell;
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
 use crate::decision::{BlockerHit, Decision, PolicyRef, ResourceDecision};
 use escape::{write_str, write_u32};
+use shared::{ResourceTables, SharedParts};
 use time::write_timestamp;
 
 /// Appends `decision` to `out` as compact JSON, byte for byte what
@@ -55,29 +57,36 @@ pub fn write_decision(out: &mut Vec<u8>, decision: &Decision) {
 /// (`"+262142-12-31T23:59:59.999999999Z"`).
 const TIMESTAMP_CAP: usize = 40;
 
-/// Parts of one kind (policy references, requirement lists, resource
-/// tables) an encoder keeps rendered, at most this many of each.
-const CACHED_PER_KIND: usize = 8;
-
 /// Encodes decisions as compact JSON (see [`write_decision`]), remembering
 /// the rendered JSON of the parts decisions share.
 ///
 /// A part is cached only when its `Arc` is shared (strong count ≥ 2: the
 /// compiled policy holds one), never a member's own resource table. Parts
-/// are recognised by address; each entry holds a [`Weak`] to its part, so
-/// the allocation, and with it the address, cannot be reused for other
-/// content while the entry exists (an `Arc`'s content cannot change while a
-/// `Weak` to it exists either), and the encoder keeps no policy alive. Up to
-/// 8 entries per kind; the oldest gives way, so after a policy reload the
-/// old parts are dropped as the new ones come in.
-#[derive(Debug, Default)]
+/// are recognised by address; each entry holds a [`std::sync::Weak`] to its
+/// part, so the allocation, and with it the address, cannot be reused for
+/// other content while the entry exists (an `Arc`'s content cannot change
+/// while a `Weak` to it exists either), and the encoder keeps no policy
+/// alive. Up to 8 entries per kind; the oldest gives way, so after a policy
+/// reload the old parts are dropped as the new ones come in.
+///
+/// A member's own resource table (it lists items, or an exception applied)
+/// mostly equals its tier's shared table: its entries that are equal to the
+/// same entry of the shared table last written are copied from that
+/// table's JSON.
+#[derive(Debug)]
 pub struct DecisionEncoder {
     policies: SharedParts<PolicyRef>,
     requires: SharedParts<[Arc<str>]>,
-    resources: SharedParts<[ResourceDecision]>,
+    resources: ResourceTables,
     /// The last `evaluated_at` rendered (a bulk run evaluates at one
     /// time), held inline so that a new time costs no allocation.
     evaluated_at: Option<(DateTime<Utc>, [u8; TIMESTAMP_CAP], usize)>,
+}
+
+impl Default for DecisionEncoder {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl DecisionEncoder {
@@ -85,7 +94,7 @@ impl DecisionEncoder {
         DecisionEncoder {
             policies: SharedParts::new(),
             requires: SharedParts::new(),
-            resources: SharedParts::new(),
+            resources: ResourceTables::new(),
             evaluated_at: None,
         }
     }
@@ -136,61 +145,8 @@ impl DecisionEncoder {
         out.extend_from_slice(b",\"requires\":");
         self.requires.write(out, requires, write_requires);
         out.extend_from_slice(b",\"resources\":");
-        self.resources.write(out, resources, write_resources);
+        self.resources.write(out, resources);
         out.push(b'}');
-    }
-}
-
-/// Rendered JSON of shared parts of one kind, recognised by address.
-#[derive(Debug)]
-struct SharedParts<T: ?Sized> {
-    entries: Vec<(Weak<T>, Box<[u8]>)>,
-    /// Entry to replace next once full.
-    next: usize,
-}
-
-impl<T: ?Sized> Default for SharedParts<T> {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl<T: ?Sized> SharedParts<T> {
-    const fn new() -> Self {
-        SharedParts {
-            entries: Vec::new(),
-            next: 0,
-        }
-    }
-
-    /// Appends the JSON of `part`: the cached bytes when `part` is a known
-    /// shared part, else `render`ed (and cached when shared).
-    #[inline]
-    fn write(&mut self, out: &mut Vec<u8>, part: &Arc<T>, render: fn(&mut Vec<u8>, &T)) {
-        if Arc::strong_count(part) < 2 {
-            render(out, part);
-            return;
-        }
-        let address = Arc::as_ptr(part).cast::<()>();
-        if let Some((_, json)) = self
-            .entries
-            .iter()
-            .find(|(weak, _)| weak.as_ptr().cast::<()>() == address)
-        {
-            out.extend_from_slice(json);
-            return;
-        }
-        let start = out.len();
-        render(out, part);
-        let entry = (Arc::downgrade(part), out[start..].into());
-        if self.entries.len() < CACHED_PER_KIND {
-            self.entries.push(entry);
-        } else if let Some(dead) = self.entries.iter_mut().find(|(w, _)| w.strong_count() == 0) {
-            *dead = entry;
-        } else {
-            self.entries[self.next] = entry;
-            self.next = (self.next + 1) % CACHED_PER_KIND;
-        }
     }
 }
 
@@ -216,7 +172,11 @@ fn write_requires(out: &mut Vec<u8>, requires: &[Arc<str>]) {
     write_list(out, requires, |out, s| write_str(out, s));
 }
 
-fn write_list<T>(out: &mut Vec<u8>, items: &[T], mut each: impl FnMut(&mut Vec<u8>, &T)) {
+pub(super) fn write_list<T>(
+    out: &mut Vec<u8>,
+    items: &[T],
+    mut each: impl FnMut(&mut Vec<u8>, &T),
+) {
     out.push(b'[');
     for (i, item) in items.iter().enumerate() {
         if i > 0 {
@@ -247,11 +207,7 @@ fn write_blockers(out: &mut Vec<u8>, blockers: &[BlockerHit]) {
     });
 }
 
-fn write_resources(out: &mut Vec<u8>, resources: &[ResourceDecision]) {
-    write_list(out, resources, write_resource);
-}
-
-fn write_resource(out: &mut Vec<u8>, resource: &ResourceDecision) {
+pub(super) fn write_resource(out: &mut Vec<u8>, resource: &ResourceDecision) {
     // Optional fields are left out when empty, as the serde attributes say.
     let ResourceDecision {
         resource,

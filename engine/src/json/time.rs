@@ -2,12 +2,13 @@
 //! with `Z`, and 0, 3, 6 or 9 fraction digits, whichever is the shortest
 //! exact one (`SecondsFormat::AutoSi`).
 
-use chrono::{DateTime, Datelike, SecondsFormat, Timelike, Utc};
+use chrono::{DateTime, SecondsFormat, Utc};
 
 /// Appends `at` as a quoted JSON string.
 pub(super) fn write_timestamp(out: &mut Vec<u8>, at: &DateTime<Utc>) {
-    let naive = at.naive_utc();
-    let year = naive.year();
+    let secs = at.timestamp();
+    let days = secs.div_euclid(86_400);
+    let (year, month, day) = civil_from_days(days);
     if !(0..=9999).contains(&year) {
         // Signed, wider years: rare enough to take chrono's own path.
         out.push(b'"');
@@ -15,8 +16,10 @@ pub(super) fn write_timestamp(out: &mut Vec<u8>, at: &DateTime<Utc>) {
         out.push(b'"');
         return;
     }
-    let mut second = naive.second();
-    let mut nano = naive.nanosecond();
+    // Below 86,400: the cast cannot truncate.
+    let of_day = secs.rem_euclid(86_400) as u32;
+    let mut second = of_day % 60;
+    let mut nano = at.timestamp_subsec_nanos();
     // A leap second is second 59 with 1,000,000,000 or more nanoseconds;
     // chrono writes it as second 60.
     if nano >= 1_000_000_000 {
@@ -30,13 +33,13 @@ pub(super) fn write_timestamp(out: &mut Vec<u8>, at: &DateTime<Utc>) {
     two_digits(&mut text[1..3], year / 100);
     two_digits(&mut text[3..5], year % 100);
     text[5] = b'-';
-    two_digits(&mut text[6..8], naive.month());
+    two_digits(&mut text[6..8], month);
     text[8] = b'-';
-    two_digits(&mut text[9..11], naive.day());
+    two_digits(&mut text[9..11], day);
     text[11] = b'T';
-    two_digits(&mut text[12..14], naive.hour());
+    two_digits(&mut text[12..14], of_day / 3600);
     text[14] = b':';
-    two_digits(&mut text[15..17], naive.minute());
+    two_digits(&mut text[15..17], of_day / 60 % 60);
     text[17] = b':';
     two_digits(&mut text[18..20], second);
     let mut len = 20;
@@ -61,6 +64,27 @@ pub(super) fn write_timestamp(out: &mut Vec<u8>, at: &DateTime<Utc>) {
     text[len] = b'Z';
     text[len + 1] = b'"';
     out.extend_from_slice(&text[..len + 2]);
+}
+
+/// Proleptic Gregorian (year, month, day) of `days` since 1970-01-01
+/// (H. Hinnant's `civil_from_days`): plain arithmetic, no tables.
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let day_of_era = z.rem_euclid(146_097);
+    let year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let shifted_month = (5 * day_of_year + 2) / 153;
+    // Both are small positive numbers: the casts cannot truncate.
+    let day = (day_of_year - (153 * shifted_month + 2) / 5 + 1) as u32;
+    let month = if shifted_month < 10 {
+        shifted_month + 3
+    } else {
+        shifted_month - 9
+    } as u32;
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    (year, month, day)
 }
 
 #[inline]
@@ -127,6 +151,16 @@ mod tests {
         }
         check(DateTime::<Utc>::MIN_UTC);
         check(DateTime::<Utc>::MAX_UTC);
+    }
+
+    #[test]
+    fn every_day_of_four_centuries_as_chrono_writes_it() {
+        // 1600-03-01 .. 2400-03-01 covers every leap-year rule twice.
+        let start = NaiveDate::from_ymd_opt(1600, 3, 1).unwrap();
+        for day in 0..292_194 {
+            let date = start + chrono::Days::new(day);
+            check(date.and_hms_opt(13, 7, 9).unwrap().and_utc());
+        }
     }
 
     #[test]
