@@ -61,6 +61,16 @@ fn write_str_contents(out: &mut Vec<u8>, bytes: &[u8]) {
         }
         clean += 8;
     }
+    let rest = &bytes[clean..];
+    if rest.len() < 8 {
+        // The last few bytes as one word, padded with a byte that needs no escape.
+        let mut word = [b'a'; 8];
+        word[..rest.len()].copy_from_slice(rest);
+        if !needs_escape(u64::from_le_bytes(word)) {
+            out.extend_from_slice(bytes);
+            return;
+        }
+    }
     let mut start = 0;
     for (i, &byte) in bytes.iter().enumerate().skip(clean) {
         let escape = ESCAPE[usize::from(byte)];
