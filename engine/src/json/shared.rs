@@ -133,19 +133,35 @@ impl ResourceTables {
             write_list(out, table, write_resource);
             return;
         };
+        // Runs of elements equal to the template's are copied as one
+        // slice of its JSON (commas between them included).
+        let copy_run = |out: &mut Vec<u8>, first: usize, last: usize| {
+            if first > 0 {
+                out.push(b',');
+            }
+            let (start, _) = rendered.elements[first];
+            let (_, end) = rendered.elements[last];
+            out.extend_from_slice(&rendered.json[start..end]);
+        };
         out.push(b'[');
+        let mut run = None;
         for (i, resource) in table.iter().enumerate() {
+            let same = i < rendered.elements.len()
+                && shared.get(i).is_some_and(|s| same_json(s, resource));
+            if same {
+                run.get_or_insert(i);
+                continue;
+            }
+            if let Some(first) = run.take() {
+                copy_run(out, first, i - 1);
+            }
             if i > 0 {
                 out.push(b',');
             }
-            // Equal values give equal JSON; the cached JSON was rendered
-            // from this very (unchangeable) shared element.
-            match (shared.get(i), rendered.elements.get(i)) {
-                (Some(same), Some(&(start, end))) if same == resource => {
-                    out.extend_from_slice(&rendered.json[start..end]);
-                }
-                _ => write_resource(out, resource),
-            }
+            write_resource(out, resource);
+        }
+        if let Some(first) = run {
+            copy_run(out, first, table.len() - 1);
         }
         out.push(b']');
     }
@@ -175,4 +191,29 @@ impl ResourceTables {
         });
         self.last = Some(i);
     }
+}
+
+/// Whether `a` and `b` have the same JSON, i.e. are equal; names and
+/// reasons shared with the compiled policy compare by address first.
+fn same_json(a: &ResourceDecision, b: &ResourceDecision) -> bool {
+    let ResourceDecision {
+        resource,
+        outcome,
+        restored,
+        not_restored,
+        not_restored_items,
+        reason,
+    } = a;
+    let same_str = |x: &Arc<str>, y: &Arc<str>| Arc::ptr_eq(x, y) || x == y;
+    same_str(resource, &b.resource)
+        && *outcome == b.outcome
+        && *restored == b.restored
+        && *not_restored == b.not_restored
+        && ((not_restored_items.is_empty() && b.not_restored_items.is_empty())
+            || *not_restored_items == b.not_restored_items)
+        && match (reason, &b.reason) {
+            (None, None) => true,
+            (Some(x), Some(y)) => same_str(x, y),
+            _ => false,
+        }
 }

@@ -2,13 +2,14 @@
 //! with `Z`, and 0, 3, 6 or 9 fraction digits, whichever is the shortest
 //! exact one (`SecondsFormat::AutoSi`).
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Datelike, SecondsFormat, Timelike, Utc};
 
-/// Appends `at` as a quoted JSON string.
+/// Appends `at` as a quoted JSON string. (Tried: civil date from the
+/// Unix day by arithmetic instead of chrono's accessors: 288 instructions
+/// per timestamp against 174, callgrind.)
 pub(super) fn write_timestamp(out: &mut Vec<u8>, at: &DateTime<Utc>) {
-    let secs = at.timestamp();
-    let days = secs.div_euclid(86_400);
-    let (year, month, day) = civil_from_days(days);
+    let naive = at.naive_utc();
+    let year = naive.year();
     if !(0..=9999).contains(&year) {
         // Signed, wider years: rare enough to take chrono's own path.
         out.push(b'"');
@@ -16,10 +17,8 @@ pub(super) fn write_timestamp(out: &mut Vec<u8>, at: &DateTime<Utc>) {
         out.push(b'"');
         return;
     }
-    // Below 86,400: the cast cannot truncate.
-    let of_day = secs.rem_euclid(86_400) as u32;
-    let mut second = of_day % 60;
-    let mut nano = at.timestamp_subsec_nanos();
+    let mut second = naive.second();
+    let mut nano = naive.nanosecond();
     // A leap second is second 59 with 1,000,000,000 or more nanoseconds;
     // chrono writes it as second 60.
     if nano >= 1_000_000_000 {
@@ -33,13 +32,13 @@ pub(super) fn write_timestamp(out: &mut Vec<u8>, at: &DateTime<Utc>) {
     two_digits(&mut text[1..3], year / 100);
     two_digits(&mut text[3..5], year % 100);
     text[5] = b'-';
-    two_digits(&mut text[6..8], month);
+    two_digits(&mut text[6..8], naive.month());
     text[8] = b'-';
-    two_digits(&mut text[9..11], day);
+    two_digits(&mut text[9..11], naive.day());
     text[11] = b'T';
-    two_digits(&mut text[12..14], of_day / 3600);
+    two_digits(&mut text[12..14], naive.hour());
     text[14] = b':';
-    two_digits(&mut text[15..17], of_day / 60 % 60);
+    two_digits(&mut text[15..17], naive.minute());
     text[17] = b':';
     two_digits(&mut text[18..20], second);
     let mut len = 20;
@@ -64,27 +63,6 @@ pub(super) fn write_timestamp(out: &mut Vec<u8>, at: &DateTime<Utc>) {
     text[len] = b'Z';
     text[len + 1] = b'"';
     out.extend_from_slice(&text[..len + 2]);
-}
-
-/// Proleptic Gregorian (year, month, day) of `days` since 1970-01-01
-/// (H. Hinnant's `civil_from_days`): plain arithmetic, no tables.
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let day_of_era = z.rem_euclid(146_097);
-    let year_of_era =
-        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let shifted_month = (5 * day_of_year + 2) / 153;
-    // Both are small positive numbers: the casts cannot truncate.
-    let day = (day_of_year - (153 * shifted_month + 2) / 5 + 1) as u32;
-    let month = if shifted_month < 10 {
-        shifted_month + 3
-    } else {
-        shifted_month - 9
-    } as u32;
-    let year = year_of_era + era * 400 + i64::from(month <= 2);
-    (year, month, day)
 }
 
 #[inline]
