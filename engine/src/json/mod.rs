@@ -65,9 +65,10 @@ const TIMESTAMP_CAP: usize = 40;
 /// are recognised by address; each entry holds a [`std::sync::Weak`] to its
 /// part, so the allocation, and with it the address, cannot be reused for
 /// other content while the entry exists (an `Arc`'s content cannot change
-/// while a `Weak` to it exists either), and the encoder keeps no policy
-/// alive. Up to 8 entries per kind; the oldest gives way, so after a policy
-/// reload the old parts are dropped as the new ones come in.
+/// while a `Weak` to it exists either). The encoder keeps no policy alive,
+/// only the memory block of a dropped part until its entry goes. Up to 8
+/// entries per kind; a dropped part's entry or else the oldest gives way,
+/// so after a policy reload the old entries go as the new parts come in.
 ///
 /// A member's own resource table (it lists items, or an exception applied)
 /// mostly equals its tier's shared table: its entries that are equal to the
