@@ -37,6 +37,14 @@ pub fn stdout() -> Stdout {
     }
 }
 
+/// [`stdout`] with a buffer of `capacity` bytes, for bulk output written
+/// in chunks of about that size (one `write` per chunk).
+pub fn stdout_with_capacity(capacity: usize) -> Stdout {
+    Stdout {
+        inner: BufWriter::with_capacity(capacity, io::stdout().lock()),
+    }
+}
+
 impl Stdout {
     fn closed_is_done<T>(result: io::Result<T>, done: T) -> io::Result<T> {
         match result {

@@ -175,3 +175,54 @@ fn import_eval_all_and_restore_on_postgres() {
     ]);
     assert_eq!(again.status.code(), Some(2), "existing tenants are refused");
 }
+
+/// A row that breaks an invariant stops `eval-all` with exit 2; the
+/// decisions before it stay on stdout as whole lines.
+#[test]
+fn a_bad_row_stops_eval_all_after_the_decisions_before_it() {
+    let db = Database::create();
+    let fixture = root().join("adapters/conformance/fixtures/directory.yaml");
+    let rules = root().join("rules");
+    let out = restorectl(&[
+        "import",
+        "--from",
+        fixture.to_str().unwrap(),
+        "--to",
+        &db.url,
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    let eval_all = || {
+        restorectl(&[
+            "eval-all",
+            "--rules",
+            rules.to_str().unwrap(),
+            "--directory",
+            &db.url,
+            "--tenant",
+            "acme",
+            "--at",
+            AT,
+        ])
+    };
+    let good = eval_all();
+    assert_eq!(good.status.code(), Some(0));
+    let good = String::from_utf8(good.stdout).unwrap();
+    let lines: Vec<&str> = good.lines().collect();
+    assert!(lines.len() > 2, "{good}");
+    let last: serde_json::Value = serde_json::from_str(lines[lines.len() - 1]).unwrap();
+    let last = last["member"].as_str().unwrap().to_owned();
+    psql(
+        &db.url,
+        &format!("UPDATE deleted_members SET deletion = 'bogus' WHERE id = '{last}'"),
+    );
+
+    let bad = eval_all();
+    assert_eq!(bad.status.code(), Some(2));
+    let expected: String = lines[..lines.len() - 1]
+        .iter()
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert_eq!(String::from_utf8(bad.stdout).unwrap(), expected);
+    let stderr = String::from_utf8(bad.stderr).unwrap();
+    assert!(stderr.contains("bogus"), "{stderr}");
+}

@@ -15,6 +15,7 @@ mod evaluate;
 pub mod excerpt;
 pub mod explain;
 pub mod facts;
+pub mod json;
 pub mod lint;
 pub mod load;
 pub mod model;

@@ -38,8 +38,9 @@ pub fn explain(policy: &CompiledPolicy, facts: &Facts, at: DateTime<Utc>) -> Exp
 /// `serde_json::to_writer(decision)` writes, i.e. `restorectl eval
 /// --output json` without the pretty-printing.
 pub fn write_decision(out: &mut Vec<u8>, decision: &Decision) {
-    // Writing plain data into a Vec cannot fail.
-    let _ = serde_json::to_writer(out, decision);
+    // The engine's encoder: the same bytes as serde_json, with each
+    // thread's cache of the shared parts (policy ref, requires, tier tables).
+    restore_engine::json::write_decision(out, decision);
 }
 
 /// Appends the decision with `"explanation"` as its last member, as

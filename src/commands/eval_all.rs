@@ -10,6 +10,7 @@ use std::io::Write;
 
 use futures::StreamExt;
 use restore_engine::facts::Request;
+use restore_engine::json::DecisionEncoder;
 
 use restore_engine::excerpt::Escaped;
 
@@ -41,21 +42,32 @@ pub struct Args {
     pub output: Format,
 }
 
+/// Output is written in chunks of about this size: one `write` per chunk.
+const CHUNK: usize = 256 * 1024;
+
+/// The progress counter is advanced once per this many members (each
+/// advance reads the clock).
+const PROGRESS_STEP: u64 = 1024;
+
 pub fn run(args: Args) -> anyhow::Result<Exit> {
     let selected = args.policy.select()?;
     let policy = selected.policy();
     let at = selected.at;
     let request = Request::default();
     let progress = crate::progress::member_spinner("evaluating");
-    let mut out = output::stdout();
+    let mut out = output::stdout_with_capacity(CHUNK);
+    // Lines are encoded straight into one reused chunk, handed to `out`
+    // whole (a BufWriter passes a chunk of its capacity through without
+    // copying it again).
+    let mut lines: Vec<u8> = Vec::with_capacity(CHUNK + 16 * 1024);
+    let mut encoder = DecisionEncoder::new();
+    let mut counted = 0;
     let result = crate::runtime()?.block_on(async {
         let directory = crate::directory::open_read_only(&args.directory).await?;
         let mut stream = directory.deleted_members(&args.tenant, args.actor.as_deref());
         if args.output == Format::Table {
-            writeln!(out, "{:<24} {:<8} blockers", "member", "verdict")
-                .map_err(output::write_error)?;
+            writeln!(lines, "{:<24} {:<8} blockers", "member", "verdict")?;
         }
-        let mut line = Vec::new();
         while let Some(facts) = stream.next().await {
             // The reader is gone (`| head`): nothing more to do.
             if output::stdout_closed() {
@@ -63,11 +75,10 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
             }
             let facts = facts?;
             let decision = policy.try_evaluate(&facts, &request, at)?;
-            line.clear();
             match args.output {
                 Format::Jsonl => {
-                    serde_json::to_writer(&mut line, &decision)?;
-                    line.push(b'\n');
+                    encoder.encode(&mut lines, &decision);
+                    lines.push(b'\n');
                 }
                 Format::Table => {
                     let blockers: Vec<&str> = decision.blockers.iter().map(|b| &*b.rule).collect();
@@ -77,21 +88,32 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
                         "denied"
                     };
                     writeln!(
-                        line,
+                        lines,
                         "{:<24} {verdict:<8} {}",
                         Escaped(&decision.member),
                         blockers.join(",")
                     )?;
                 }
             }
-            out.write_all(&line).map_err(output::write_error)?;
-            progress.inc(1);
+            if lines.len() >= CHUNK {
+                out.write_all(&lines).map_err(output::write_error)?;
+                lines.clear();
+            }
+            counted += 1;
+            if counted == PROGRESS_STEP {
+                progress.inc(counted);
+                counted = 0;
+            }
         }
         anyhow::Ok(())
     });
+    progress.inc(counted);
     progress.finish_and_clear();
-    // Flushed even after an error: the decisions printed before it stay.
-    let flushed = out.flush().map_err(output::write_error);
+    // Written and flushed even after an error: the decisions before it stay.
+    let flushed = out
+        .write_all(&lines)
+        .and_then(|()| out.flush())
+        .map_err(output::write_error);
     result?;
     flushed?;
     Ok(Exit::Ok)

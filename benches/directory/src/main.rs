@@ -10,6 +10,9 @@
 //! * `facts`: `Directory::deleted_members`, rows mapped to `Facts`;
 //! * `eval`: `deleted_members` + `CompiledPolicy::evaluate` per row
 //!   (`restorectl eval-all` minus the JSON output);
+//! * `eval-encode`: `eval` + each decision encoded as a JSON line into a
+//!   reused chunk written to a sink (`restorectl eval-all` minus stdout);
+//! * `eval-serde`: the same with `serde_json::to_writer` as the encoder;
 //!
 //! then `restorectl eval-all` end to end (JSON lines to /dev/null), and last
 //! `--restores` restores by `--clients` concurrent tasks sharing one adapter.
@@ -68,6 +71,15 @@ struct Cli {
     /// Keep the PostgreSQL database / SQLite file (and print where) for inspection.
     #[arg(long)]
     keep_db: bool,
+    /// Passes to run (comma-separated), in this order; `restorectl
+    /// eval-all` runs after them whatever this says.
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        default_value = "plain,adapter-sql,facts,eval,eval-encode,eval-serde"
+    )]
+    passes: Vec<Pass>,
     /// Also write the results as JSON here.
     #[arg(long)]
     json: Option<PathBuf>,
@@ -286,7 +298,7 @@ fn run_passes(
 ) -> anyhow::Result<()> {
     let at_text = at.to_rfc3339_opts(SecondsFormat::Secs, true);
     let exe = std::env::current_exe()?;
-    for pass in [Pass::Plain, Pass::AdapterSql, Pass::Facts, Pass::Eval] {
+    for pass in cli.passes.iter().copied() {
         let name = pass
             .to_possible_value()
             .map(|v| v.get_name().to_owned())
@@ -458,6 +470,20 @@ fn print_summary(reports: &[BackendReport]) {
         };
         if let (Some(eval), Some(plain)) = (rate(Pass::Eval), rate(Pass::Plain)) {
             println!("{:<9} eval/plain ratio: {:.2}", r.backend, eval / plain);
+        }
+        if let (Some(encode), Some(eval)) = (rate(Pass::EvalEncode), rate(Pass::Eval)) {
+            println!(
+                "{:<9} eval-encode/eval ratio: {:.2}",
+                r.backend,
+                encode / eval
+            );
+        }
+        if let (Some(p), Some(eval)) = (&r.restorectl, rate(Pass::Eval)) {
+            println!(
+                "{:<9} restorectl/eval ratio: {:.2}",
+                r.backend,
+                p.per_sec() / eval
+            );
         }
         if let Some(x) = &r.restores {
             println!(

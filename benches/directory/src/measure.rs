@@ -3,6 +3,7 @@
 //! generator's or the import's.
 
 use std::hint::black_box;
+use std::io::Write;
 use std::path::Path;
 use std::time::Instant;
 
@@ -11,6 +12,7 @@ use chrono::{DateTime, Utc};
 use futures::{Stream, StreamExt, TryStreamExt};
 use restore_directory::{Directory, DirectoryError};
 use restore_engine::facts::{Facts, Request};
+use restore_engine::json::DecisionEncoder;
 use restore_engine::PolicySet;
 use restore_postgres::PostgresDirectory;
 use restore_sqlite::SqliteDirectory;
@@ -34,6 +36,13 @@ pub enum Pass {
     /// `Directory::deleted_members` + `CompiledPolicy::evaluate` per row:
     /// `restorectl eval-all` without the JSON output.
     Eval,
+    /// `Eval` + each decision encoded as a JSON line
+    /// (`restore_engine::json::DecisionEncoder`) into a reused 256 KiB
+    /// chunk written to a sink: `restorectl eval-all` without stdout.
+    EvalEncode,
+    /// As `EvalEncode`, with `serde_json::to_writer` as the encoder: the
+    /// comparison (what `restorectl eval-all` did before issue 12).
+    EvalSerde,
 }
 
 /// The child's report, one JSON line on stdout.
@@ -119,7 +128,9 @@ pub async fn run(
                 )
                 .await?
             }
-            Pass::Facts | Pass::Eval => facts_pass(&dir, pass, rules, at).await?,
+            Pass::Facts | Pass::Eval | Pass::EvalEncode | Pass::EvalSerde => {
+                facts_pass(&dir, pass, rules, at).await?
+            }
         };
         dir.close().await;
         counted
@@ -154,7 +165,9 @@ pub async fn run(
                 )
                 .await?
             }
-            Pass::Facts | Pass::Eval => facts_pass(&dir, pass, rules, at).await?,
+            Pass::Facts | Pass::Eval | Pass::EvalEncode | Pass::EvalSerde => {
+                facts_pass(&dir, pass, rules, at).await?
+            }
         };
         dir.close().await;
         counted
@@ -213,28 +226,51 @@ async fn count<T>(rows: impl Stream<Item = Result<T, sqlx::Error>>) -> anyhow::R
     Ok((n, 0))
 }
 
-/// The adapter's stream, with or without evaluating each row.
+/// The adapter's stream, with or without evaluating (and encoding) each row.
 async fn facts_pass(
     dir: &dyn Directory,
     pass: Pass,
     rules: &Path,
     at: DateTime<Utc>,
 ) -> anyhow::Result<(u64, u64)> {
+    /// As `restorectl eval-all`: one write per chunk of this size.
+    const CHUNK: usize = 256 * 1024;
     let set = PolicySet::load_dir(rules).with_context(|| format!("rules `{}`", rules.display()))?;
     let policy = set.select(None, None, at)?;
     let request = Request::default();
     let mut stream = dir.deleted_members(TENANT, None);
     let (mut n, mut allowed) = (0, 0);
+    let mut encoder = DecisionEncoder::new();
+    let mut lines: Vec<u8> = Vec::with_capacity(CHUNK + 16 * 1024);
+    let mut sink = std::io::sink();
     while let Some(facts) = stream.next().await {
         let facts: Facts = facts.map_err(|e: DirectoryError| anyhow::anyhow!(e))?;
-        if pass == Pass::Eval {
-            let decision = policy.evaluate(&facts, &request, at);
-            allowed += u64::from(decision.allowed);
-            black_box(decision);
-        } else {
-            black_box(facts);
+        match pass {
+            Pass::Eval => {
+                let decision = policy.evaluate(&facts, &request, at);
+                allowed += u64::from(decision.allowed);
+                black_box(decision);
+            }
+            Pass::EvalEncode | Pass::EvalSerde => {
+                let decision = policy.evaluate(&facts, &request, at);
+                allowed += u64::from(decision.allowed);
+                if pass == Pass::EvalEncode {
+                    encoder.encode(&mut lines, &decision);
+                } else {
+                    serde_json::to_writer(&mut lines, &decision)?;
+                }
+                lines.push(b'\n');
+                if lines.len() >= CHUNK {
+                    sink.write_all(black_box(&lines))?;
+                    lines.clear();
+                }
+            }
+            _ => {
+                black_box(facts);
+            }
         }
         n += 1;
     }
+    sink.write_all(black_box(&lines))?;
     Ok((n, allowed))
 }
