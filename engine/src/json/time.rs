@@ -44,9 +44,9 @@ pub(super) fn write_timestamp(out: &mut Vec<u8>, at: &DateTime<Utc>) {
     let mut len = 20;
     let (fraction, digits) = if nano == 0 {
         (0, 0)
-    } else if nano % 1_000_000 == 0 {
+    } else if nano.is_multiple_of(1_000_000) {
         (nano / 1_000_000, 3)
-    } else if nano % 1_000 == 0 {
+    } else if nano.is_multiple_of(1_000) {
         (nano / 1_000, 6)
     } else {
         (nano, 9)
