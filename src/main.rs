@@ -106,6 +106,13 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // `serve` sets up its own logging (`--log-format`, default level info).
+    if !matches!(cli.command, Command::Serve(_)) {
+        if let Err(reason) = restore_server::init_tracing(restore_server::LogFormat::Text, "off") {
+            report_error(&reason);
+            return ExitCode::from(2);
+        }
+    }
     let result = match cli.command {
         Command::Check(args) => commands::check::run(args),
         Command::Eval(args) => commands::eval::run(args),

@@ -168,3 +168,46 @@ fn bad_snapshot_files_exit_2_with_where() {
         assert!(stderr.contains(reason), "{name}: {stderr}");
     }
 }
+
+/// Tracing reaches the adapters: quiet by default (stderr stays the
+/// one-line reason), the directory's spans with `RUST_LOG`, and a bad
+/// `RUST_LOG` is bad input.
+#[test]
+fn rust_log_shows_the_adapter_spans_and_is_quiet_by_default() {
+    let run = |rust_log: Option<&str>| {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_restorectl"));
+        command.current_dir(support::root()).args([
+            "eval",
+            "--rules",
+            "rules",
+            "--directory",
+            DIR,
+            "--at",
+            AT,
+            "--tenant",
+            "acme",
+            "--member",
+            "nobody",
+        ]);
+        command.env_remove("RUST_LOG");
+        if let Some(filter) = rust_log {
+            command.env("RUST_LOG", filter);
+        }
+        let out = command.output().expect("restorectl runs");
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, quiet) = run(None);
+    assert_eq!(code, Some(2));
+    assert_eq!(quiet.lines().count(), 1, "{quiet}");
+    let (code, traced) = run(Some("debug"));
+    assert_eq!(code, Some(2));
+    assert!(traced.contains("directory.facts"), "{traced}");
+    assert!(traced.contains("adapter=\"memory\""), "{traced}");
+    assert!(traced.contains("tenant=\"acme\""), "{traced}");
+    let (code, bad) = run(Some("[[["));
+    assert_eq!(code, Some(2));
+    assert!(bad.contains("RUST_LOG"), "{bad}");
+}

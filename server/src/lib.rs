@@ -162,14 +162,16 @@ pub enum LogFormat {
     Json,
 }
 
-/// Logs to stderr, filtered by `RUST_LOG` (default `info`).
-pub fn init_tracing(format: LogFormat) -> Result<(), String> {
+/// Logs to stderr, filtered by `RUST_LOG` (default `default_filter`: the
+/// service logs at `info`; one-shot commands default to `off`, so their
+/// stderr stays the one-line reason, and `RUST_LOG=debug` shows the spans).
+pub fn init_tracing(format: LogFormat, default_filter: &str) -> Result<(), String> {
     use tracing_subscriber::EnvFilter;
     let filter = match std::env::var("RUST_LOG") {
         Ok(text) if !text.trim().is_empty() => {
             EnvFilter::try_new(&text).map_err(|e| format!("RUST_LOG `{text}`: {e}"))?
         }
-        _ => EnvFilter::new("info"),
+        _ => EnvFilter::new(default_filter),
     };
     use std::io::IsTerminal;
     let builder = tracing_subscriber::fmt()

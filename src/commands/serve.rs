@@ -152,10 +152,13 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
         shadow,
         decision_log,
     };
-    restore_server::init_tracing(match args.log_format {
-        LogFormatArg::Text => LogFormat::Text,
-        LogFormatArg::Json => LogFormat::Json,
-    })
+    restore_server::init_tracing(
+        match args.log_format {
+            LogFormatArg::Text => LogFormat::Text,
+            LogFormatArg::Json => LogFormat::Json,
+        },
+        "info",
+    )
     .map_err(anyhow::Error::msg)?;
     let config = ServerConfig {
         default_policy: args.policy.clone(),

@@ -150,6 +150,13 @@ impl MemoryDirectory {
 
 #[async_trait]
 impl Directory for MemoryDirectory {
+    #[tracing::instrument(
+        name = "directory.facts",
+        level = "debug",
+        skip(self),
+        fields(adapter = "memory"),
+        err(Display)
+    )]
     async fn facts(
         &self,
         tenant: &str,
@@ -169,6 +176,13 @@ impl Directory for MemoryDirectory {
         })
     }
 
+    #[tracing::instrument(
+        name = "directory.tenants",
+        level = "debug",
+        skip(self),
+        fields(adapter = "memory"),
+        err(Display)
+    )]
     async fn tenants(&self) -> Result<Vec<String>, DirectoryError> {
         let tenants = self.tenants.lock().unwrap_or_else(|e| e.into_inner());
         let mut ids: Vec<String> = tenants.keys().cloned().collect();
@@ -201,6 +215,13 @@ impl Directory for MemoryDirectory {
         }
     }
 
+    #[tracing::instrument(
+        name = "directory.apply_restore",
+        level = "debug",
+        skip_all,
+        fields(adapter = "memory", tenant = %request.tenant, member = %request.member, actor = %request.actor),
+        err(Display)
+    )]
     async fn apply_restore(
         &self,
         request: &RestoreRequest,

@@ -295,6 +295,13 @@ impl Drop for AbortOnDrop {
 
 #[async_trait]
 impl Directory for PluginDirectory {
+    #[tracing::instrument(
+        name = "directory.tenants",
+        level = "debug",
+        skip(self),
+        fields(adapter = "plugin"),
+        err(Display)
+    )]
     async fn tenants(&self) -> Result<Vec<String>, DirectoryError> {
         let response = self.send(Request::Tenants).await?;
         let Response::Tenants { mut tenants } = response else {
@@ -309,6 +316,13 @@ impl Directory for PluginDirectory {
         Ok(tenants)
     }
 
+    #[tracing::instrument(
+        name = "directory.facts",
+        level = "debug",
+        skip(self),
+        fields(adapter = "plugin"),
+        err(Display)
+    )]
     async fn facts(
         &self,
         tenant: &str,
@@ -359,6 +373,13 @@ impl Directory for PluginDirectory {
         .boxed()
     }
 
+    #[tracing::instrument(
+        name = "directory.apply_restore",
+        level = "debug",
+        skip_all,
+        fields(adapter = "plugin", tenant = %request.tenant, member = %request.member, actor = %request.actor),
+        err(Display)
+    )]
     async fn apply_restore(
         &self,
         request: &RestoreRequest,

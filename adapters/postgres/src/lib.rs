@@ -358,6 +358,13 @@ async fn restore_in(
 
 #[async_trait]
 impl Directory for PostgresDirectory {
+    #[tracing::instrument(
+        name = "directory.facts",
+        level = "debug",
+        skip(self),
+        fields(adapter = "postgres"),
+        err(Display)
+    )]
     async fn facts(
         &self,
         tenant: &str,
@@ -374,6 +381,13 @@ impl Directory for PostgresDirectory {
         finish(tx, result).await
     }
 
+    #[tracing::instrument(
+        name = "directory.tenants",
+        level = "debug",
+        skip(self),
+        fields(adapter = "postgres"),
+        err(Display)
+    )]
     async fn tenants(&self) -> Result<Vec<String>, DirectoryError> {
         sqlx::query_scalar::<_, String>("SELECT id FROM tenants ORDER BY id")
             .fetch_all(&self.pool)
@@ -410,6 +424,13 @@ impl Directory for PostgresDirectory {
         stream::once(head).try_flatten().boxed()
     }
 
+    #[tracing::instrument(
+        name = "directory.apply_restore",
+        level = "debug",
+        skip_all,
+        fields(adapter = "postgres", tenant = %request.tenant, member = %request.member, actor = %request.actor),
+        err(Display)
+    )]
     async fn apply_restore(
         &self,
         request: &RestoreRequest,

@@ -347,6 +347,13 @@ async fn restore_in(
 
 #[async_trait]
 impl Directory for SqliteDirectory {
+    #[tracing::instrument(
+        name = "directory.facts",
+        level = "debug",
+        skip(self),
+        fields(adapter = "sqlite"),
+        err(Display)
+    )]
     async fn facts(
         &self,
         tenant: &str,
@@ -359,6 +366,13 @@ impl Directory for SqliteDirectory {
         finish(tx, result).await
     }
 
+    #[tracing::instrument(
+        name = "directory.tenants",
+        level = "debug",
+        skip(self),
+        fields(adapter = "sqlite"),
+        err(Display)
+    )]
     async fn tenants(&self) -> Result<Vec<String>, DirectoryError> {
         sqlx::query_scalar::<_, String>("SELECT id FROM tenants ORDER BY id")
             .fetch_all(&self.pool)
@@ -389,6 +403,13 @@ impl Directory for SqliteDirectory {
         stream::once(head).try_flatten().boxed()
     }
 
+    #[tracing::instrument(
+        name = "directory.apply_restore",
+        level = "debug",
+        skip_all,
+        fields(adapter = "sqlite", tenant = %request.tenant, member = %request.member, actor = %request.actor),
+        err(Display)
+    )]
     async fn apply_restore(
         &self,
         request: &RestoreRequest,
