@@ -25,13 +25,13 @@ fn large_tenant(copies: usize) -> (Snapshot, Vec<String>) {
             let mut member = member.clone();
             member.id = match copy % 4 {
                 0 => format!("{}_{copy:05}", member.id),
-                1 => format!("{}_{copy:05} \"q\" \\b\\ \u{1}\t\n é😀", member.id),
-                2 => format!("{}_{copy:05}\u{7f}\u{2028}", member.id),
+                1 => format!("{}_{copy:05} \"q\" \\b\\ é😀", member.id),
+                2 => format!("{}_{copy:05}\\u0000\\n", member.id),
                 _ => format!("{}_{copy:05}</script>", member.id),
             };
             for items in member.resources.values_mut() {
                 for item in items {
-                    item.id = format!("{}\u{0}\"{copy}", item.id);
+                    item.id = format!("{}\\\"{copy}", item.id);
                 }
             }
             tenant.deleted_members.push(member);

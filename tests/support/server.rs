@@ -119,8 +119,14 @@ impl Call<'_> {
     }
 
     /// A JSON body with `Content-Type: application/json`.
+    /// A JSON body with its object keys sorted, so the bytes sent (and the
+    /// line/column any parse error names) do not depend on whether some
+    /// crate in the build turned on serde_json's `preserve_order`.
     pub fn json(self, body: &Value) -> Self {
-        self.raw("application/json", body.to_string().into_bytes())
+        self.raw(
+            "application/json",
+            sorted_keys(body).to_string().into_bytes(),
+        )
     }
 
     /// Any body with the given content type (empty: no `Content-Type`).
@@ -425,5 +431,23 @@ pub fn eventually<T>(timeout: Duration, what: &str, mut check: impl FnMut() -> O
         }
         assert!(Instant::now() < deadline, "timed out waiting for {what}");
         std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// `value` with every object's keys in sorted order, whatever map type
+/// serde_json was built with.
+fn sorted_keys(value: &Value) -> Value {
+    match value {
+        Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            Value::Object(
+                keys.into_iter()
+                    .map(|k| (k.clone(), sorted_keys(&map[k])))
+                    .collect(),
+            )
+        }
+        Value::Array(items) => Value::Array(items.iter().map(sorted_keys).collect()),
+        other => other.clone(),
     }
 }
