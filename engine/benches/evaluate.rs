@@ -1,6 +1,15 @@
 //! Criterion benchmarks: one decision with the compiled default policy, and
 //! loading + compiling the default rules. Numbers and conditions: README.md.
 
+// Benchmark set-up: fails loudly on bad fixtures, and criterion prints.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::print_stdout
+)]
+
 use std::collections::BTreeMap;
 use std::hint::black_box;
 use std::path::Path;

@@ -2,6 +2,15 @@
 //! against `serde_json::to_writer`, into a reused buffer. Numbers and
 //! conditions: BENCHMARKS.md, "Decision encoding (issue 12)".
 
+// Benchmark set-up: fails loudly on bad fixtures, and criterion prints.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::print_stdout
+)]
+
 use std::collections::BTreeMap;
 use std::hint::black_box;
 use std::path::Path;

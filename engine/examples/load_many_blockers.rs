@@ -4,6 +4,15 @@
 //!
 //! `cargo run --release -p restore-engine --example load_many_blockers -- 5000 20000`
 
+// An example run by hand: fails loudly on bad arguments and prints its timings.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::print_stdout
+)]
+
 use std::time::Instant;
 
 use restore_engine::lint::lint;

@@ -9,7 +9,7 @@ use crate::decision::{Outcome, PolicyRef, ResourceDecision};
 use crate::evaluate::resource_decision;
 use crate::facts::Plan;
 use crate::model::{
-    setting_index, Condition, Op, Operand, PolicyFile, Segment, SettingValues, Template,
+    setting_value, Condition, Op, Operand, PolicyFile, Segment, SettingValues, Template,
 };
 use crate::vocabulary::{Fact, Setting, Value};
 
@@ -117,7 +117,7 @@ impl CompiledPolicy {
 
     /// The value of `setting` in force for `plan`.
     pub fn setting(&self, plan: Plan, setting: Setting) -> &Value {
-        &self.tiers[plan.index()].settings[setting_index(setting)]
+        setting_value(&plan.pick(&self.tiers).settings, setting)
     }
 }
 
@@ -130,13 +130,13 @@ fn resolve(defaults: &SettingValues, tier: &SettingValues, setting: Setting) -> 
 }
 
 fn compile_tier(source: &PolicyFile, plan: Plan) -> CompiledTier {
-    let overrides = &source.tiers[plan.index()];
+    let overrides = plan.pick(&source.tiers);
     let settings: Vec<Value> = Setting::ALL
         .iter()
         .map(|s| resolve(&source.defaults, overrides, *s))
         .collect();
-    let duration = |s: Setting| match settings[setting_index(s)] {
-        Value::Duration(d) => d,
+    let duration = |s: Setting| match setting_value(&settings, s) {
+        Value::Duration(d) => *d,
         _ => TimeDelta::zero(),
     };
     let restore_window = duration(Setting::RestoreWindow);
@@ -220,7 +220,7 @@ fn capacity_hint(pieces: &[Piece]) -> usize {
 fn term(operand: &Operand, settings: &[Value]) -> Term {
     match operand {
         Operand::Fact(f) => Term::Fact(*f),
-        Operand::Setting(s) => Term::Const(settings[setting_index(*s)].clone()),
+        Operand::Setting(s) => Term::Const(setting_value(settings, *s).clone()),
         Operand::Literal(v) => Term::Const(v.clone()),
     }
 }
@@ -280,7 +280,7 @@ fn render_settings(template: &Template, settings: &[Value]) -> Vec<Piece> {
     for segment in &template.0 {
         let text = match segment {
             Segment::Text(t) => t.clone(),
-            Segment::Setting(s) => settings[setting_index(*s)].to_string(),
+            Segment::Setting(s) => setting_value(settings, *s).to_string(),
             Segment::Fact(f) => {
                 pieces.push(Piece::Fact(*f));
                 continue;

@@ -268,7 +268,7 @@ impl CompiledPolicy {
     /// later than `at` gives a negative `member.deleted_for`); use
     /// [`CompiledPolicy::try_evaluate`] for decisions a user acts on.
     pub fn evaluate(&self, facts: &Facts, request: &Request, at: DateTime<Utc>) -> Decision {
-        let tier = &self.tiers[facts.tenant.plan.index()];
+        let tier = facts.tenant.plan.pick(&self.tiers);
         let cx = Context::new(facts, request, at, tier);
         let mut blockers: Vec<BlockerHit> = Vec::new();
         for (i, b) in tier.blockers.iter().enumerate() {
@@ -329,11 +329,12 @@ fn built_resource_decisions(cx: &Context<'_>) -> Arc<[ResourceDecision]> {
     // On the stack for the usual handful of rules.
     let mut inline: [Special<'_>; INLINE_RESOURCES] = [Special::NONE; INLINE_RESOURCES];
     let mut heap: Vec<Special<'_>>;
-    let special: &mut [Special<'_>] = if rules.len() <= INLINE_RESOURCES {
-        &mut inline[..rules.len()]
-    } else {
-        heap = vec![Special::NONE; rules.len()];
-        &mut heap
+    let special: &mut [Special<'_>] = match inline.get_mut(..rules.len()) {
+        Some(inline) => inline,
+        None => {
+            heap = vec![Special::NONE; rules.len()];
+            &mut heap
+        }
     };
     // The member's items per rule, found by walking the member's (usually
     // short) resource map once against the tier's sorted name index,
@@ -344,12 +345,13 @@ fn built_resource_decisions(cx: &Context<'_>) -> Arc<[ResourceDecision]> {
         // Every rule of that name: the loader makes names unique, but a
         // PolicyFile built in code may repeat one, and each rule sees the items.
         let first = index.partition_point(|(rule, _)| **rule < **name);
-        for (_, position) in index[first..]
-            .iter()
-            .take_while(|(rule, _)| **rule == **name)
-        {
-            special[*position].items = Some(listed);
-            special_any = true;
+        // `first <= index.len()`, and every position is a rule's.
+        let candidates = index.get(first..).unwrap_or_default();
+        for (_, position) in candidates.iter().take_while(|(rule, _)| **rule == **name) {
+            if let Some(special) = special.get_mut(*position) {
+                special.items = Some(listed);
+                special_any = true;
+            }
         }
     }
     for (rule, special) in rules.iter().zip(special.iter_mut()) {

@@ -7,7 +7,7 @@ use serde::Serialize;
 use crate::compile::CompiledPolicy;
 use crate::evaluate::{compare, Context, View};
 use crate::facts::{Facts, Request};
-use crate::model::{setting_index, Condition, Operand};
+use crate::model::{setting_value, Condition, Operand};
 use crate::vocabulary::Value;
 
 /// How each rule of the policy came out.
@@ -100,7 +100,7 @@ impl CompiledPolicy {
     /// Evaluates every blocker and resource exception of the source rules,
     /// recording the values seen. Gives the same verdicts as [`Self::evaluate`].
     pub fn explain(&self, facts: &Facts, request: &Request, at: DateTime<Utc>) -> Explanation {
-        let tier = &self.tiers[facts.tenant.plan.index()];
+        let tier = facts.tenant.plan.pick(&self.tiers);
         let cx = Context::new(facts, request, at, tier);
         let blockers = self
             .source
@@ -143,7 +143,7 @@ fn operand<'a>(cx: &Context<'a>, operand: &'a Operand) -> (View<'a>, String) {
     let (view, label) = match operand {
         Operand::Fact(f) => (cx.fact(*f), f.name().to_owned()),
         Operand::Setting(s) => {
-            let value: &'a Value = &cx.tier.settings[setting_index(*s)];
+            let value: &'a Value = setting_value(&cx.tier.settings, *s);
             (value.as_view(), format!("setting {}", s.name()))
         }
         Operand::Literal(v) => return (v.as_view(), render(&v.as_view())),

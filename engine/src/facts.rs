@@ -39,6 +39,29 @@ impl Plan {
     pub fn index(self) -> usize {
         self as usize
     }
+
+    /// This tier's entry in a per-tier table ordered like [`Plan::ALL`].
+    /// A match rather than `table[self.index()]`: no bounds check to fail.
+    pub fn pick<T>(self, table: &[T; 4]) -> &T {
+        let [starter, basic, pro, enterprise] = table;
+        match self {
+            Plan::Starter => starter,
+            Plan::Basic => basic,
+            Plan::Pro => pro,
+            Plan::Enterprise => enterprise,
+        }
+    }
+
+    /// [`Plan::pick`], mutably.
+    pub fn pick_mut<T>(self, table: &mut [T; 4]) -> &mut T {
+        let [starter, basic, pro, enterprise] = table;
+        match self {
+            Plan::Starter => starter,
+            Plan::Basic => basic,
+            Plan::Pro => pro,
+            Plan::Enterprise => enterprise,
+        }
+    }
 }
 
 impl fmt::Display for Plan {
@@ -269,5 +292,21 @@ pub struct Request {
 impl Default for Request {
     fn default() -> Self {
         Request { batch_size: 1 }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pick_agrees_with_index() {
+        let mut table = Plan::ALL;
+        for plan in Plan::ALL {
+            assert_eq!(*plan.pick(&table), Plan::ALL[plan.index()]);
+            assert_eq!(*plan.pick(&table), plan);
+            *plan.pick_mut(&mut table) = Plan::Starter;
+        }
+        assert_eq!(table, [Plan::Starter; 4]);
     }
 }

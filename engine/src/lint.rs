@@ -46,7 +46,12 @@ pub fn lint(policy: &CompiledPolicy) -> Vec<Warning> {
 
     // Blockers whose condition folds to a constant in every tier.
     for (i, blocker) in source.blockers.iter().enumerate() {
-        let folded: Vec<&Cond> = policy.tiers.iter().map(|t| &t.blockers[i].when).collect();
+        // Compiled tiers keep the source's blockers, in order.
+        let folded: Vec<&Cond> = policy
+            .tiers
+            .iter()
+            .filter_map(|t| t.blockers.get(i).map(|b| &b.when))
+            .collect();
         let path = format!("blockers[{i}]");
         if folded.iter().all(|c| matches!(c, Cond::Const(false))) {
             out.push(warn(
@@ -75,7 +80,7 @@ pub fn lint(policy: &CompiledPolicy) -> Vec<Warning> {
     // Tier overrides that change nothing, or that no rule reads.
     let used = settings_read(policy);
     for plan in Plan::ALL {
-        let overrides = &source.tiers[plan.index()];
+        let overrides = plan.pick(&source.tiers);
         for setting in Setting::ALL {
             let (Some(value), Some(span)) = (overrides.get(*setting), overrides.span(*setting))
             else {
@@ -127,7 +132,7 @@ pub fn lint(policy: &CompiledPolicy) -> Vec<Warning> {
             let folded: Vec<&Cond> = policy
                 .tiers
                 .iter()
-                .map(|t| &t.resources[i].exceptions[j].0)
+                .filter_map(|t| t.resources.get(i)?.exceptions.get(j).map(|e| &e.0))
                 .collect();
             if let Some(k) = shadowed_by {
                 out.push(warn(

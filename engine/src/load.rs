@@ -453,7 +453,7 @@ impl Decoder {
                 continue;
             }
             match self.settings(value, &path, false) {
-                Some(values) => out[plan.index()] = values,
+                Some(values) => *plan.pick_mut(&mut out) = values,
                 None => ok = false,
             }
         }

@@ -57,7 +57,10 @@ impl SettingValues {
         if self.0.len() <= i {
             self.0.resize(Setting::ALL.len(), None);
         }
-        self.0[i] = Some((value, span));
+        // Always present after the resize: `i` is a position in `Setting::ALL`.
+        if let Some(slot) = self.0.get_mut(i) {
+            *slot = Some((value, span));
+        }
     }
 
     pub fn is_empty(&self) -> bool {
@@ -70,6 +73,14 @@ pub(crate) fn setting_index(setting: Setting) -> usize {
         .iter()
         .position(|s| *s == setting)
         .unwrap_or_default()
+}
+
+/// The value of `setting` in a table indexed like [`Setting::ALL`]. Compiled
+/// tiers hold one value per setting; were one missing, it reads as `false`,
+/// the same fallback as an unresolved setting at compile time.
+pub(crate) fn setting_value(settings: &[Value], setting: Setting) -> &Value {
+    static MISSING: Value = Value::Bool(false);
+    settings.get(setting_index(setting)).unwrap_or(&MISSING)
 }
 
 /// Something a restore needs from the admin (F8 department, F9 seat).

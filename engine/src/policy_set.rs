@@ -121,8 +121,10 @@ impl PolicySet {
                     known,
                 })
             }
-            None if names.len() == 1 => names[0],
-            None => return Err(SelectError::AmbiguousPolicy { known }),
+            None => match *names.as_slice() {
+                [only] => only,
+                _ => return Err(SelectError::AmbiguousPolicy { known }),
+            },
         };
         let versions: Vec<&CompiledPolicy> =
             self.policies.iter().filter(|p| p.name() == name).collect();
@@ -264,8 +266,8 @@ fn version_conflicts(policies: &[CompiledPolicy]) -> Vec<RuleDiagnostic> {
             });
         }
     }
-    for pair in policies.windows(2) {
-        let (a, b) = (&pair[0], &pair[1]);
+    // Each policy with the next one.
+    for (a, b) in policies.iter().zip(policies.iter().skip(1)) {
         if a.name() == b.name()
             && a.effective_from() == b.effective_from()
             && a.version() != b.version()

@@ -291,21 +291,29 @@ pub fn suggest<'a>(wrong: &str, names: impl IntoIterator<Item = &'a str>) -> Opt
 
 fn edit_distance(a: &str, b: &str) -> usize {
     let b: Vec<char> = b.chars().collect();
+    // One row of the Levenshtein table, `row[j]` for `b[..j]`, rewritten
+    // in place: `diag` is the previous row's `row[j - 1]`, `left` this row's.
     let mut row: Vec<usize> = (0..=b.len()).collect();
     for (i, ca) in a.chars().enumerate() {
-        let mut prev = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let cur = row[j + 1];
-            row[j + 1] = if ca == *cb {
-                prev
+        let mut diag = i;
+        let mut left = i + 1;
+        let mut cells = row.iter_mut();
+        if let Some(first) = cells.next() {
+            *first = left;
+        }
+        for (cb, cell) in b.iter().zip(cells) {
+            let up = *cell;
+            let value = if ca == *cb {
+                diag
             } else {
-                1 + prev.min(row[j]).min(row[j + 1])
+                1 + diag.min(left).min(up)
             };
-            prev = cur;
+            *cell = value;
+            diag = up;
+            left = value;
         }
     }
-    row[b.len()]
+    row.last().copied().unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -362,5 +370,17 @@ mod tests {
             Some("member.deleted_at")
         );
         assert_eq!(suggest("zzz", Fact::ALL.iter().map(|f| f.name())), None);
+    }
+
+    #[test]
+    fn edit_distance_counts_insertions_deletions_and_substitutions() {
+        assert_eq!(edit_distance("", ""), 0);
+        assert_eq!(edit_distance("abc", ""), 3);
+        assert_eq!(edit_distance("", "abc"), 3);
+        assert_eq!(edit_distance("abc", "abc"), 0);
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+        assert_eq!(edit_distance("flaw", "lawn"), 2);
+        assert_eq!(edit_distance("deleted_att", "deleted_at"), 1);
+        assert_eq!(edit_distance("héllo", "hello"), 1);
     }
 }

@@ -3,6 +3,15 @@
 //! denied, items and exception reasons) and for generated decisions full of
 //! hostile strings and odd timestamps, through the cache and around it.
 
+// Test code: asserts by panicking (unwrap, expect, indexing).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::print_stdout
+)]
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::sync::Arc;

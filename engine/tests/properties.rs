@@ -2,6 +2,15 @@
 //! a mutation of the default rules, loading never panics, and every error
 //! names its file and a place in it; its rendered report stays short.
 
+// Test code: asserts by panicking (unwrap, expect, indexing).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::print_stdout
+)]
+
 use std::sync::Arc;
 
 use chrono::{DateTime, TimeDelta, Utc};

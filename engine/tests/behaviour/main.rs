@@ -4,6 +4,15 @@
 //! errors and the digest. Facts are built in memory (no adapter); snapshots
 //! are in the top-level `snapshots/`, named `<module>__<name>.snap`.
 
+// Test code: asserts by panicking (unwrap, expect, indexing).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::print_stdout
+)]
+
 mod allocation;
 mod conditions;
 mod default_policy;
