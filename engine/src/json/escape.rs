@@ -5,23 +5,52 @@
 /// `\u00XX`). Only `"`, `\` and the C0 controls are escaped; DEL and every
 /// non-ASCII byte pass through, as `serde_json` does.
 static ESCAPE: [u8; 256] = {
-    let mut table = [0u8; 256];
-    let mut byte = 0;
-    while byte < 0x20 {
-        table[byte] = b'u';
-        byte += 1;
-    }
-    table[0x08] = b'b';
-    table[0x09] = b't';
-    table[0x0A] = b'n';
-    table[0x0C] = b'f';
-    table[0x0D] = b'r';
-    table[b'"' as usize] = b'"';
-    table[b'\\' as usize] = b'\\';
-    table
+    const UU: u8 = b'u';
+    const BB: u8 = b'b';
+    const TT: u8 = b't';
+    const NN: u8 = b'n';
+    const FF: u8 = b'f';
+    const RR: u8 = b'r';
+    const QU: u8 = b'"';
+    const BS: u8 = b'\\';
+    const __: u8 = 0;
+    [
+        //   1   2   3   4   5   6   7   8   9   A   B   C   D   E   F
+        UU, UU, UU, UU, UU, UU, UU, UU, BB, TT, NN, UU, FF, RR, UU, UU, // 0
+        UU, UU, UU, UU, UU, UU, UU, UU, UU, UU, UU, UU, UU, UU, UU, UU, // 1
+        __, __, QU, __, __, __, __, __, __, __, __, __, __, __, __, __, // 2
+        __, __, __, __, __, __, __, __, __, __, __, __, __, __, __, __, // 3
+        __, __, __, __, __, __, __, __, __, __, __, __, __, __, __, __, // 4
+        __, __, __, __, __, __, __, __, __, __, __, __, BS, __, __, __, // 5
+        __, __, __, __, __, __, __, __, __, __, __, __, __, __, __, __, // 6
+        __, __, __, __, __, __, __, __, __, __, __, __, __, __, __, __, // 7
+        __, __, __, __, __, __, __, __, __, __, __, __, __, __, __, __, // 8
+        __, __, __, __, __, __, __, __, __, __, __, __, __, __, __, __, // 9
+        __, __, __, __, __, __, __, __, __, __, __, __, __, __, __, __, // A
+        __, __, __, __, __, __, __, __, __, __, __, __, __, __, __, __, // B
+        __, __, __, __, __, __, __, __, __, __, __, __, __, __, __, __, // C
+        __, __, __, __, __, __, __, __, __, __, __, __, __, __, __, __, // D
+        __, __, __, __, __, __, __, __, __, __, __, __, __, __, __, __, // E
+        __, __, __, __, __, __, __, __, __, __, __, __, __, __, __, __, // F
+    ]
 };
 
-const HEX_DIGITS: &[u8; 16] = b"0123456789abcdef";
+/// The escape class of `byte` (see [`ESCAPE`]).
+#[inline]
+fn escape_class(byte: u8) -> u8 {
+    // A `u8` is always below the table's 256 entries: the `None` arm is
+    // never taken and the check compiles away.
+    ESCAPE.get(usize::from(byte)).copied().unwrap_or(0)
+}
+
+/// The lowercase hex digit of the low four bits of `nibble`.
+#[inline]
+fn hex_digit(nibble: u8) -> u8 {
+    match nibble & 0xF {
+        n @ 0..=9 => b'0' + n,
+        n => b'a' + (n - 10),
+    }
+}
 
 const ONES: u64 = 0x0101_0101_0101_0101;
 const HIGHS: u64 = 0x8080_8080_8080_8080;
@@ -52,64 +81,66 @@ pub(super) fn write_str(out: &mut Vec<u8>, s: &str) {
 /// Appends the escaped contents of a string, without quotes.
 fn write_str_contents(out: &mut Vec<u8>, bytes: &[u8]) {
     // Clean prefix eight bytes at a time; most strings are clean throughout.
-    let mut clean = 0;
-    while clean + 8 <= bytes.len() {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(&bytes[clean..clean + 8]);
-        if needs_escape(u64::from_le_bytes(word)) {
+    let (words, tail) = bytes.as_chunks::<8>();
+    let clean = match words
+        .iter()
+        .position(|word| needs_escape(u64::from_le_bytes(*word)))
+    {
+        Some(dirty) => dirty * 8,
+        None => {
+            // The last few bytes as one word, padded with a byte that needs no escape.
+            let mut word = [b'a'; 8];
+            for (slot, &byte) in word.iter_mut().zip(tail) {
+                *slot = byte;
+            }
+            if !needs_escape(u64::from_le_bytes(word)) {
+                out.extend_from_slice(bytes);
+                return;
+            }
+            bytes.len() - tail.len()
+        }
+    };
+    let (head, mut rest) = bytes.split_at_checked(clean).unwrap_or((&[], bytes));
+    out.extend_from_slice(head);
+    while let Some(at) = rest.iter().position(|&byte| escape_class(byte) != 0) {
+        let Some((run, [byte, after @ ..])) = rest.split_at_checked(at) else {
             break;
-        }
-        clean += 8;
-    }
-    let rest = &bytes[clean..];
-    if rest.len() < 8 {
-        // The last few bytes as one word, padded with a byte that needs no escape.
-        let mut word = [b'a'; 8];
-        word[..rest.len()].copy_from_slice(rest);
-        if !needs_escape(u64::from_le_bytes(word)) {
-            out.extend_from_slice(bytes);
-            return;
-        }
-    }
-    let mut start = 0;
-    for (i, &byte) in bytes.iter().enumerate().skip(clean) {
-        let escape = ESCAPE[usize::from(byte)];
-        if escape == 0 {
-            continue;
-        }
-        out.extend_from_slice(&bytes[start..i]);
+        };
+        out.extend_from_slice(run);
+        let escape = escape_class(*byte);
         if escape == b'u' {
             out.extend_from_slice(&[
                 b'\\',
                 b'u',
                 b'0',
                 b'0',
-                HEX_DIGITS[usize::from(byte >> 4)],
-                HEX_DIGITS[usize::from(byte & 0xF)],
+                hex_digit(byte >> 4),
+                hex_digit(*byte),
             ]);
         } else {
             out.extend_from_slice(&[b'\\', escape]);
         }
-        start = i + 1;
+        rest = after;
     }
-    out.extend_from_slice(&bytes[start..]);
+    out.extend_from_slice(rest);
 }
 
 /// Appends `n` in decimal, as `serde_json` writes an unsigned integer.
 #[inline]
 pub(super) fn write_u32(out: &mut Vec<u8>, mut n: u32) {
+    // Ten digits hold every `u32`.
     let mut digits = [0u8; 10];
-    let mut at = digits.len();
-    loop {
-        at -= 1;
+    let mut start = digits.len();
+    for (at, slot) in digits.iter_mut().enumerate().rev() {
         // `n % 10` is below 10: the cast cannot truncate.
-        digits[at] = b'0' + (n % 10) as u8;
+        *slot = b'0' + (n % 10) as u8;
         n /= 10;
+        start = at;
         if n == 0 {
             break;
         }
     }
-    out.extend_from_slice(&digits[at..]);
+    out.extend_from_slice(digits.get(start..).unwrap_or_default());
 }
 
 #[cfg(test)]

@@ -126,18 +126,22 @@ impl DecisionEncoder {
         });
         self.policies.write(out, policy, write_policy);
         out.extend_from_slice(b",\"evaluated_at\":");
-        match &self.evaluated_at {
-            Some((at, json, len)) if at == evaluated_at => out.extend_from_slice(&json[..*len]),
-            _ => {
-                let start = out.len();
-                write_timestamp(out, evaluated_at);
-                let json = &out[start..];
-                self.evaluated_at = (json.len() <= TIMESTAMP_CAP).then(|| {
-                    let mut copy = [0; TIMESTAMP_CAP];
-                    copy[..json.len()].copy_from_slice(json);
-                    (*evaluated_at, copy, json.len())
-                });
-            }
+        let cached = self
+            .evaluated_at
+            .as_ref()
+            .filter(|(at, ..)| at == evaluated_at)
+            .and_then(|(_, json, len)| json.get(..*len));
+        if let Some(json) = cached {
+            out.extend_from_slice(json);
+        } else {
+            let start = out.len();
+            write_timestamp(out, evaluated_at);
+            // Kept only if it fits (chrono's widest does).
+            self.evaluated_at = out.get(start..).and_then(|json| {
+                let mut copy = [0; TIMESTAMP_CAP];
+                copy.get_mut(..json.len())?.copy_from_slice(json);
+                Some((*evaluated_at, copy, json.len()))
+            });
         }
         out.extend_from_slice(b",\"restorable_until\":");
         write_timestamp(out, restorable_until);

@@ -61,32 +61,37 @@ impl<T: ?Sized> SharedParts<T> {
             render(out, part);
             return;
         }
-        if let Some(i) = self.find(part) {
-            out.extend_from_slice(&self.entries[i].json);
+        if let Some((_, rendered)) = self.find(part) {
+            out.extend_from_slice(&rendered.json);
             return;
         }
         let start = out.len();
         render(out, part);
-        self.insert(Rendered {
-            part: Arc::downgrade(part),
-            json: out[start..].into(),
-            elements: Box::new([]),
-        });
+        if let Some(json) = out.get(start..) {
+            self.insert(Rendered {
+                part: Arc::downgrade(part),
+                json: json.into(),
+                elements: Box::new([]),
+            });
+        }
     }
 
+    /// The entry of `part`, with its index.
     #[inline]
-    fn find(&self, part: &Arc<T>) -> Option<usize> {
+    fn find(&self, part: &Arc<T>) -> Option<(usize, &Rendered<T>)> {
         let address = Arc::as_ptr(part).cast::<()>();
         self.entries
             .iter()
-            .position(|e| e.part.as_ptr().cast::<()>() == address)
+            .enumerate()
+            .find(|(_, e)| e.part.as_ptr().cast::<()>() == address)
     }
 
-    /// Adds `entry`, returning its index.
-    fn insert(&mut self, entry: Rendered<T>) -> usize {
+    /// Adds `entry`, returning its index (`None`: not kept, which only
+    /// costs a later render).
+    fn insert(&mut self, entry: Rendered<T>) -> Option<usize> {
         if self.entries.len() < CACHED_PER_KIND {
             self.entries.push(entry);
-            return self.entries.len() - 1;
+            return self.entries.len().checked_sub(1);
         }
         let at = match self.entries.iter().position(|e| e.part.strong_count() == 0) {
             Some(gone) => gone,
@@ -96,8 +101,9 @@ impl<T: ?Sized> SharedParts<T> {
                 oldest
             }
         };
-        self.entries[at] = entry;
-        at
+        // Full, and `next` stays below `CACHED_PER_KIND`: always a slot.
+        *self.entries.get_mut(at)? = entry;
+        Some(at)
     }
 }
 
@@ -129,46 +135,21 @@ impl ResourceTables {
             .last
             .and_then(|i| self.tables.entries.get(i))
             .and_then(|rendered| Some((rendered.part.upgrade()?, rendered)));
-        let Some((shared, rendered)) = template else {
-            write_list(out, table, write_resource);
-            return;
-        };
-        // Runs of elements equal to the template's are copied as one
-        // slice of its JSON (commas between them included).
-        let copy_run = |out: &mut Vec<u8>, first: usize, last: usize| {
-            if first > 0 {
-                out.push(b',');
+        let start = out.len();
+        if let Some((shared, rendered)) = template {
+            if write_from_template(out, table, &shared, rendered).is_some() {
+                return;
             }
-            let (start, _) = rendered.elements[first];
-            let (_, end) = rendered.elements[last];
-            out.extend_from_slice(&rendered.json[start..end]);
-        };
-        out.push(b'[');
-        let mut run = None;
-        for (i, resource) in table.iter().enumerate() {
-            let same = i < rendered.elements.len()
-                && shared.get(i).is_some_and(|s| same_json(s, resource));
-            if same {
-                run.get_or_insert(i);
-                continue;
-            }
-            if let Some(first) = run.take() {
-                copy_run(out, first, i - 1);
-            }
-            if i > 0 {
-                out.push(b',');
-            }
-            write_resource(out, resource);
+            // A span outside the template's JSON (never made so): start
+            // over without it.
+            out.truncate(start);
         }
-        if let Some(first) = run {
-            copy_run(out, first, table.len() - 1);
-        }
-        out.push(b']');
+        write_list(out, table, write_resource);
     }
 
     fn write_shared(&mut self, out: &mut Vec<u8>, table: &Arc<[ResourceDecision]>) {
-        if let Some(i) = self.tables.find(table) {
-            out.extend_from_slice(&self.tables.entries[i].json);
+        if let Some((i, rendered)) = self.tables.find(table) {
+            out.extend_from_slice(&rendered.json);
             self.last = Some(i);
             return;
         }
@@ -184,13 +165,70 @@ impl ResourceTables {
             elements.push((element_start, out.len() - start));
         }
         out.push(b']');
-        let i = self.tables.insert(Rendered {
-            part: Arc::downgrade(table),
-            json: out[start..].into(),
-            elements: elements.into(),
+        self.last = out.get(start..).and_then(|json| {
+            self.tables.insert(Rendered {
+                part: Arc::downgrade(table),
+                json: json.into(),
+                elements: elements.into(),
+            })
         });
-        self.last = Some(i);
     }
+}
+
+/// Appends `table`, a member's own, copying each run of elements equal to
+/// the same elements of `shared` as one slice of its JSON `rendered`
+/// (commas between them included). `None` if a span of `rendered` is not
+/// within its JSON, having written part of the list.
+fn write_from_template(
+    out: &mut Vec<u8>,
+    table: &[ResourceDecision],
+    shared: &[ResourceDecision],
+    rendered: &Rendered<[ResourceDecision]>,
+) -> Option<()> {
+    out.push(b'[');
+    // The run being collected: its first index and its byte span.
+    let mut run: Option<(usize, usize, usize)> = None;
+    for (i, resource) in table.iter().enumerate() {
+        let template = shared
+            .get(i)
+            .zip(rendered.elements.get(i))
+            .filter(|(s, _)| same_json(s, resource));
+        if let Some((_, &(start, end))) = template {
+            run = Some(match run {
+                Some((first, run_start, _)) => (first, run_start, end),
+                None => (i, start, end),
+            });
+            continue;
+        }
+        if let Some(run) = run.take() {
+            copy_run(out, rendered, run)?;
+        }
+        if i > 0 {
+            out.push(b',');
+        }
+        write_resource(out, resource);
+    }
+    if let Some(run) = run {
+        copy_run(out, rendered, run)?;
+    }
+    out.push(b']');
+    Some(())
+}
+
+/// Appends the JSON of a run of `rendered`'s elements (`first` index,
+/// byte span `start..end`), after a comma unless it starts the list.
+#[inline]
+fn copy_run(
+    out: &mut Vec<u8>,
+    rendered: &Rendered<[ResourceDecision]>,
+    (first, start, end): (usize, usize, usize),
+) -> Option<()> {
+    let json = rendered.json.get(start..end)?;
+    if first > 0 {
+        out.push(b',');
+    }
+    out.extend_from_slice(json);
+    Some(())
 }
 
 /// Whether `a` and `b` have the same JSON, i.e. are equal; names and

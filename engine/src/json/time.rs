@@ -25,50 +25,43 @@ pub(super) fn write_timestamp(out: &mut Vec<u8>, at: &DateTime<Utc>) {
         second += 1;
         nano -= 1_000_000_000;
     }
-    // The year is in 0..=9999: every cast below is of a value below 100.
-    let year = year as u32;
-    let mut text = [0u8; 32];
-    text[0] = b'"';
-    two_digits(&mut text[1..3], year / 100);
-    two_digits(&mut text[3..5], year % 100);
-    text[5] = b'-';
-    two_digits(&mut text[6..8], naive.month());
-    text[8] = b'-';
-    two_digits(&mut text[9..11], naive.day());
-    text[11] = b'T';
-    two_digits(&mut text[12..14], naive.hour());
-    text[14] = b':';
-    two_digits(&mut text[15..17], naive.minute());
-    text[17] = b':';
-    two_digits(&mut text[18..20], second);
-    let mut len = 20;
-    let (fraction, digits) = if nano == 0 {
-        (0, 0)
+    // The year is in 0..=9999: it fits in four digits.
+    let [y1, y2, y3, y4] = decimal(year as u32);
+    let [mo1, mo2] = decimal(naive.month());
+    let [d1, d2] = decimal(naive.day());
+    let [h1, h2] = decimal(naive.hour());
+    let [mi1, mi2] = decimal(naive.minute());
+    let [s1, s2] = decimal(second);
+    // Both parts at most 32 bytes: one capacity check for the two copies.
+    out.reserve(32);
+    out.extend_from_slice(&[
+        b'"', y1, y2, y3, y4, b'-', mo1, mo2, b'-', d1, d2, b'T', h1, h2, b':', mi1, mi2, b':', s1,
+        s2,
+    ]);
+    if nano == 0 {
+        out.extend_from_slice(b"Z\"");
     } else if nano.is_multiple_of(1_000_000) {
-        (nano / 1_000_000, 3)
+        let [f1, f2, f3] = decimal(nano / 1_000_000);
+        out.extend_from_slice(&[b'.', f1, f2, f3, b'Z', b'"']);
     } else if nano.is_multiple_of(1_000) {
-        (nano / 1_000, 6)
+        let [f1, f2, f3, f4, f5, f6] = decimal(nano / 1_000);
+        out.extend_from_slice(&[b'.', f1, f2, f3, f4, f5, f6, b'Z', b'"']);
     } else {
-        (nano, 9)
-    };
-    if digits > 0 {
-        text[len] = b'.';
-        let mut rest = fraction;
-        for at in (len + 1..=len + digits).rev() {
-            text[at] = b'0' + (rest % 10) as u8;
-            rest /= 10;
-        }
-        len += digits + 1;
+        let [f1, f2, f3, f4, f5, f6, f7, f8, f9] = decimal(nano);
+        out.extend_from_slice(&[b'.', f1, f2, f3, f4, f5, f6, f7, f8, f9, b'Z', b'"']);
     }
-    text[len] = b'Z';
-    text[len + 1] = b'"';
-    out.extend_from_slice(&text[..len + 2]);
 }
 
+/// The last `N` decimal digits of `n`, zero-padded.
 #[inline]
-fn two_digits(to: &mut [u8], n: u32) {
-    to[0] = b'0' + (n / 10) as u8;
-    to[1] = b'0' + (n % 10) as u8;
+fn decimal<const N: usize>(mut n: u32) -> [u8; N] {
+    let mut digits = [b'0'; N];
+    for slot in digits.iter_mut().rev() {
+        // `n % 10` is below 10: the cast cannot truncate.
+        *slot = b'0' + (n % 10) as u8;
+        n /= 10;
+    }
+    digits
 }
 
 #[cfg(test)]
