@@ -29,14 +29,15 @@ fn parse_at(text: &str) -> Result<DateTime<Utc>, String> {
 
 /// The loaded rules and the version chosen for this run.
 pub struct Selected {
-    pub set: PolicySet,
     pub at: DateTime<Utc>,
-    index: usize,
+    /// A copy of the chosen version (one per run), so the set need not be
+    /// kept with an index into it.
+    policy: CompiledPolicy,
 }
 
 impl Selected {
     pub fn policy(&self) -> &CompiledPolicy {
-        &self.set.policies()[self.index]
+        &self.policy
     }
 }
 
@@ -54,11 +55,7 @@ impl PolicyArgs {
         let chosen = set
             .select(self.policy.as_deref(), self.policy_version.as_deref(), at)
             .with_context(|| format!("rules `{}`", self.rules.display()))?;
-        let index = set
-            .policies()
-            .iter()
-            .position(|p| std::ptr::eq(p, chosen))
-            .unwrap_or_default();
-        Ok(Selected { set, at, index })
+        let policy = chosen.clone();
+        Ok(Selected { at, policy })
     }
 }

@@ -1,6 +1,15 @@
 //! Tools for admins tuning rules: the JSON Schema, `--explain`, static checks
 //! in `check`, and source snippets in diagnostics.
 
+// Test code: it asserts by panicking.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::print_stdout
+)]
+
 mod support;
 
 use restore_directory::Directory;

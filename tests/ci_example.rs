@@ -1,6 +1,15 @@
 //! `examples/ci/`: the CI script for a policy repository runs, passes, and
 //! fails on a rule change; the GitHub Actions workflow runs it.
 
+// Test code: it asserts by panicking.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::print_stdout
+)]
+
 mod snapshot_support;
 mod support;
 

@@ -1,6 +1,15 @@
 //! `restorectl check` and `restorectl eval` as docs/design.md describes them:
 //! outputs, exit codes 0 / 1 / 2, nothing on stdout for bad input.
 
+// Test code: it asserts by panicking.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::print_stdout
+)]
+
 mod support;
 
 use support::{restorectl, snapshot_settings};

@@ -2,6 +2,15 @@
 //! `serde_json` writes for each decision, over enough members to fill
 //! several output chunks, hostile ids included.
 
+// Test code: it asserts by panicking.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::print_stdout
+)]
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 

@@ -2,6 +2,15 @@
 //! decides exactly as the in-memory adapter on the same data, and a bad
 //! plugin ends in exit 2 with one line on stderr and nothing on stdout.
 
+// Test code: it asserts by panicking.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::print_stdout
+)]
+
 #[path = "../adapters/plugin/tests/support/locate.rs"]
 mod locate;
 

@@ -3,6 +3,15 @@
 //! Each run creates its own database (via `psql`) and drops it at the end;
 //! an unreachable server fails the test (CI starts one).
 
+// Test code: it asserts by panicking.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::print_stdout
+)]
+
 use std::path::PathBuf;
 use std::process::{Command, Output};
 

@@ -1,6 +1,15 @@
 //! End to end: `restorectl import`, `eval`, `eval-all` and `restore` on a
 //! SQLite directory agree with `memory:` for the same snapshot.
 
+// Test code: it asserts by panicking.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::print_stdout
+)]
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 

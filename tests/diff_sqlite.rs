@@ -1,5 +1,14 @@
 //! `restorectl diff` over a SQLite directory, every tenant, matches `memory:`.
 
+// Test code: it asserts by panicking.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::print_stdout
+)]
+
 mod support;
 
 use support::restorectl;

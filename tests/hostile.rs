@@ -8,6 +8,15 @@
 //! disk, closed pipe); strict data (unknown resources, control characters,
 //! byte-order marks, timestamps, counts); terminal escapes in text output.
 
+// Test code: it asserts by panicking.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::print_stdout
+)]
+
 mod support;
 
 use std::fs::File;

@@ -2,6 +2,15 @@
 //! the engine knows, its test command is the one `.ci/run` runs, and every
 //! example in it runs, with the same output on any date.
 
+// Test code: it asserts by panicking.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::print_stdout
+)]
+
 mod support;
 
 use restore_engine::vocabulary::{Fact, Setting};

@@ -1,6 +1,15 @@
 //! `restorectl check` on rule files, through the binary. Every diagnostic
 //! of the loader: engine/tests/rule_errors.rs.
 
+// Test code: it asserts by panicking.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::print_stdout
+)]
+
 mod support;
 
 use support::restorectl;

@@ -1,5 +1,14 @@
 //! `restorectl test`: what coverage counts, and the JUnit report.
 
+// Test code: it asserts by panicking.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::print_stdout
+)]
+
 mod support;
 
 use support::{restorectl_in, root, snapshot_settings};

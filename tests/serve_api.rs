@@ -3,6 +3,15 @@
 //! order and isolates a bad item, the NDJSON stream equals `eval-all --output
 //! jsonl` line for line, and restores write at the server's clock.
 
+// Test code: it asserts by panicking.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::print_stdout
+)]
+
 mod support;
 
 use serde_json::{json, Value};

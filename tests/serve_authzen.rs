@@ -2,6 +2,15 @@
 //! `/v1/eligibility` decisions, the batch with its default values and the
 //! three `evaluations_semantic` options, the metadata document, X-Request-ID.
 
+// Test code: it asserts by panicking.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::print_stdout
+)]
+
 mod support;
 
 use serde_json::{json, Value};

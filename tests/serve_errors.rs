@@ -2,6 +2,15 @@
 //! stable code, and the security rules: bearer tokens, scopes, tenant
 //! binding without revealing existence, loopback only without tokens.
 
+// Test code: it asserts by panicking.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::print_stdout
+)]
+
 mod support;
 
 use std::time::Duration;

@@ -2,6 +2,15 @@
 //! endpoint, SIGHUP, folder watch) with a broken file keeping the old set,
 //! shadow evaluation and the decision log.
 
+// Test code: it asserts by panicking.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::print_stdout
+)]
+
 mod support;
 
 use std::time::Duration;

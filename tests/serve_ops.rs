@@ -3,6 +3,15 @@
 //! reported by `/readyz` then fixed by SIGHUP, and the decision log flushed
 //! by a graceful SIGTERM.
 
+// Test code: it asserts by panicking.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::print_stdout
+)]
+
 mod support;
 
 use std::io::{BufRead, BufReader, Read, Write};

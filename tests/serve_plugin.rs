@@ -2,6 +2,15 @@
 //! the same decisions and the same NDJSON stream as `restorectl` over the
 //! in-memory adapter on the same data.
 
+// Test code: it asserts by panicking.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::print_stdout
+)]
+
 #[path = "../adapters/plugin/tests/support/locate.rs"]
 mod locate;
 mod support;

@@ -4,6 +4,15 @@
 //! directory timeout, 503 when the one request slot is taken, and a SIGTERM
 //! that lets in-flight requests finish before exit 0.
 
+// Test code: it asserts by panicking.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::print_stdout
+)]
+
 mod support;
 
 use std::time::Duration;

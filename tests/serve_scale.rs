@@ -4,6 +4,15 @@
 //! Exactly one restore wins; every other request is a 409 refused for the
 //! seat (or a `restore_conflict`), and seats and audit rows agree.
 
+// Test code: it asserts by panicking.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::print_stdout
+)]
+
 mod support;
 
 use std::sync::Barrier;

@@ -3,6 +3,15 @@
 //! `/v1/policies` and `/openapi.json`. Volatile members (digests, decision
 //! ids, file paths) are redacted; decisions are made at a fixed `at`.
 
+// Test code: it asserts by panicking.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::print_stdout
+)]
+
 mod support;
 
 use serde_json::{json, Value};

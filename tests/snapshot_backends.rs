@@ -1,6 +1,15 @@
 //! `restorectl snapshot` on the SQL backends: a large generated SQLite
 //! directory recorded and checked with flat memory, and PostgreSQL.
 
+// Test code: it asserts by panicking.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::print_stdout
+)]
+
 mod snapshot_support;
 mod support;
 

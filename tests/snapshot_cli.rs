@@ -1,6 +1,15 @@
 //! `restorectl snapshot record | check | accept`: decision snapshots for
 //! policy repositories, end to end through the binary.
 
+// Test code: it asserts by panicking.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::print_stdout
+)]
+
 mod snapshot_support;
 mod support;
 

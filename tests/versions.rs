@@ -2,6 +2,15 @@
 //! in force at `--at` is used unless `--policy-version` pins one. Selection,
 //! tiers and version conflicts in the engine: engine/tests/versions.rs.
 
+// Test code: it asserts by panicking.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::print_stdout
+)]
+
 mod support;
 
 use std::path::Path;

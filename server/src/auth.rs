@@ -221,7 +221,9 @@ impl Tokens {
             index.conditional_assign(&(i as u32), matches);
             found |= matches;
         }
-        bool::from(found).then(|| &self.entries[index as usize])
+        bool::from(found)
+            .then(|| self.entries.get(index as usize))
+            .flatten()
     }
 }
 

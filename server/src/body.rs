@@ -45,7 +45,10 @@ fn is_json_content_type(headers: &HeaderMap) -> bool {
     let subtype = subtype.as_bytes();
     kind.eq_ignore_ascii_case("application")
         && (subtype.eq_ignore_ascii_case(b"json")
-            || subtype.len() > 5 && subtype[subtype.len() - 5..].eq_ignore_ascii_case(b"+json"))
+            || subtype.len() > 5
+                && subtype
+                    .get(subtype.len() - 5..)
+                    .is_some_and(|suffix| suffix.eq_ignore_ascii_case(b"+json")))
 }
 
 /// Reading the body failed: over the limit (413) or the connection broke.

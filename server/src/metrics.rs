@@ -81,7 +81,8 @@ impl Metrics {
                 Matcher::Full(HTTP_REQUEST_DURATION.into()),
                 &DURATION_BUCKETS,
             )
-            .expect("the bucket list is not empty")
+            // Errs only on an empty list, and DURATION_BUCKETS is not empty.
+            .unwrap_or_else(|_| PrometheusBuilder::new())
             .build_recorder();
         let handle = recorder.handle();
         describe(&recorder);
@@ -159,7 +160,9 @@ impl Metrics {
             .iter()
             .find(|(e, _)| std::ptr::eq(*e, endpoint) || *e == endpoint);
         match found {
-            Some((_, pair)) => pair[usize::from(allowed)].increment(1),
+            Some((_, [denied, allowed_counter])) => {
+                if allowed { allowed_counter } else { denied }.increment(1)
+            }
             None => self
                 .recorder
                 .register_counter(
@@ -186,7 +189,13 @@ impl Metrics {
     }
 
     pub fn count_restore(&self, result: RestoreResult) {
-        self.restores[result as usize].increment(1);
+        let [restored, denied, error] = &self.restores;
+        match result {
+            RestoreResult::Restored => restored,
+            RestoreResult::Denied => denied,
+            RestoreResult::Error => error,
+        }
+        .increment(1);
     }
 
     /// The Prometheus text exposition.

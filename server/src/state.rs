@@ -113,12 +113,12 @@ impl ServedPolicies {
             Some(version) => versions
                 .iter()
                 .copied()
-                .find(|i| policies[*i].version() == version),
+                .find(|i| policies.get(*i).is_some_and(|p| p.version() == version)),
             None => versions
                 .iter()
                 .rev()
                 .copied()
-                .find(|i| policies[*i].effective_from() <= at),
+                .find(|i| policies.get(*i).is_some_and(|p| p.effective_from() <= at)),
         });
         match found {
             Some(index) => Ok(index),
@@ -132,6 +132,10 @@ impl ServedPolicies {
     }
 
     /// The policy at `index` of the set (from [`ServedPolicies::select_index`]).
+    #[expect(
+        clippy::indexing_slicing,
+        reason = "indexes come from `select_index` on this same set, which never changes"
+    )]
     pub fn policy(&self, index: usize) -> &CompiledPolicy {
         &self.set.policies()[index]
     }
@@ -142,7 +146,7 @@ impl ServedPolicies {
             versions
                 .iter()
                 .rev()
-                .map(|i| &self.set.policies()[*i])
+                .filter_map(|i| self.set.policies().get(*i))
                 .find(|p| p.effective_from() <= at)
         })
     }

@@ -2,6 +2,15 @@
 //! problem with the contract's code: over a real socket on 127.0.0.1, on
 //! the memory directory of the test fixture.
 
+// Test code: it asserts by panicking.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::print_stdout
+)]
+
 use std::path::Path;
 use std::sync::Arc;
 

@@ -121,7 +121,9 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
             args.listen
         );
     }
-    let listen = listen[0];
+    let Some(&listen) = listen.first() else {
+        anyhow::bail!("--listen `{}` resolves to no address", args.listen);
+    };
     let tokens = args.tokens.as_deref().map(Tokens::load).transpose()?;
     // Bounded reads, hidden entries (a ConfigMap's `..data`) skipped: the
     // same loader as every reload.

@@ -15,6 +15,15 @@
 //! Checks panic with a message naming the check, tenant and member, like any
 //! assertion in a test.
 
+// A test-suite library: its checks assert by panicking.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::print_stdout
+)]
+
 mod checks;
 mod expected;
 mod races;

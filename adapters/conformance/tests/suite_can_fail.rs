@@ -3,6 +3,15 @@
 //! differ from the fixture's truth fail `expected_decisions` even when the
 //! memory adapter (the parity reference) is the one that is wrong.
 
+// Test code: it asserts by panicking.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::print_stdout
+)]
+
 use std::sync::Arc;
 
 use async_trait::async_trait;

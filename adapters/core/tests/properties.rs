@@ -3,6 +3,15 @@
 //! panics, and every error says where (a line and column, or a path into
 //! the document) in a short message without raw control characters.
 
+// Test code: it asserts by panicking.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::print_stdout
+)]
+
 use proptest::prelude::*;
 use restore_directory::snapshot::SnapshotSyntax;
 use restore_directory::{DirectoryUrl, Snapshot, SnapshotError, UrlError};

@@ -2,6 +2,15 @@
 //! dispatching return a value or an error, never panic, and an error is
 //! short whatever the input's size.
 
+// Test code: it asserts by panicking.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::print_stdout
+)]
+
 use chrono::{TimeZone, Utc};
 use proptest::prelude::*;
 use restore_directory::RestoreRequest;

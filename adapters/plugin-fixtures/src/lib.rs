@@ -14,6 +14,15 @@
 //!   request existed (`bad_request`, as its decoder would); other requests
 //!   fail with `unsupported`.
 
+// A test fixture: it misbehaves (panics) on purpose.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::print_stdout
+)]
+
 use chrono::{TimeZone, Utc};
 use restore_directory::RestoreRequest;
 use restore_engine::decision::Decision;

@@ -80,8 +80,9 @@ struct Loaded {
 impl Loaded {
     fn new(file: TenantFile, stamp: Stamp) -> Loaded {
         let deleted = &file.tenant.deleted_members;
-        let mut by_id: Vec<usize> = (0..deleted.len()).collect();
-        by_id.sort_unstable_by(|a, b| deleted[*a].id.cmp(&deleted[*b].id));
+        let mut order: Vec<(usize, &_)> = deleted.iter().map(|m| &m.id).enumerate().collect();
+        order.sort_unstable_by(|a, b| a.1.cmp(b.1));
+        let by_id = order.into_iter().map(|(i, _)| i).collect();
         let active = file
             .tenant
             .members
@@ -301,12 +302,16 @@ impl PluginDirectory for JsonDir {
         let start = after.map_or(0, |after| {
             loaded
                 .by_id
-                .partition_point(|&i| deleted[i].id.as_str() <= after)
+                .partition_point(|&i| deleted.get(i).is_some_and(|m| m.id.as_str() <= after))
         });
-        Ok(loaded.by_id[start..]
+        Ok(loaded
+            .by_id
+            .get(start..)
+            .unwrap_or_default()
             .iter()
+            .filter_map(|&i| deleted.get(i))
             .take(limit)
-            .map(|&i| loaded.facts(&deleted[i], actor.clone()))
+            .map(|member| loaded.facts(member, actor.clone()))
             .collect())
     }
 

@@ -58,15 +58,15 @@ pub(crate) fn file_stem(tenant: &str) -> String {
 pub(crate) fn tenant_of_stem(stem: &str) -> Option<String> {
     let escaped = stem.strip_prefix("tenant-")?.as_bytes();
     let mut bytes = Vec::with_capacity(escaped.len());
-    let mut i = 0;
-    while i < escaped.len() {
-        if escaped[i] == b'%' {
-            let hex = std::str::from_utf8(escaped.get(i + 1..i + 3)?).ok()?;
+    let mut rest = escaped;
+    while let Some((&byte, tail)) = rest.split_first() {
+        if byte == b'%' {
+            let hex = std::str::from_utf8(tail.get(..2)?).ok()?;
             bytes.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
+            rest = tail.get(2..)?;
         } else {
-            bytes.push(escaped[i]);
-            i += 1;
+            bytes.push(byte);
+            rest = tail;
         }
     }
     let tenant = String::from_utf8(bytes).ok()?;

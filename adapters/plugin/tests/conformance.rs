@@ -1,6 +1,15 @@
 //! The jsondir example plugin, loaded through the host adapter, against the
 //! conformance suite every built-in adapter passes.
 
+// Test code: it asserts by panicking.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::print_stdout
+)]
+
 #[path = "support/locate.rs"]
 mod locate;
 

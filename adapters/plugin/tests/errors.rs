@@ -1,5 +1,14 @@
 //! Every way a plugin can be wrong ends in a clear error, never a crash.
 
+// Test code: it asserts by panicking.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::print_stdout
+)]
+
 #[path = "support/locate.rs"]
 mod locate;
 

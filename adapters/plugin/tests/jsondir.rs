@@ -3,6 +3,15 @@
 //! panics between begin and commit, bad tenant files (links to devices,
 //! oversized files), stale temporary files and seat counts at their limit.
 
+// Test code: it asserts by panicking.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::print_stdout
+)]
+
 #[path = "support/locate.rs"]
 mod locate;
 

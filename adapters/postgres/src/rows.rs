@@ -259,7 +259,7 @@ fn same_length(
     key: impl FnOnce() -> String,
     lengths: &[usize],
 ) -> Result<(), DirectoryError> {
-    if lengths.windows(2).all(|w| w[0] == w[1]) {
+    if lengths.windows(2).all(|w| w.first() == w.last()) {
         Ok(())
     } else {
         Err(DirectoryError::BadRow {

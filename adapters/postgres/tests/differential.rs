@@ -8,6 +8,15 @@
 //! are drawn from small sets so that conflicts (F11, F12) are common.
 //! Deletion times are relative to now, so restores pass on any date.
 
+// Test code: it asserts by panicking.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::print_stdout
+)]
+
 #[path = "support/pg.rs"]
 mod common;
 

@@ -3,6 +3,15 @@
 //! schemas that are not ours, read-only sessions, concurrent imports.
 //! Every wait here is bounded by a tokio timeout far above the limit under test.
 
+// Test code: it asserts by panicking.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::print_stdout
+)]
+
 #[path = "support/pg.rs"]
 mod common;
 

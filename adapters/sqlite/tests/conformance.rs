@@ -1,6 +1,15 @@
 //! The SQLite adapter against the conformance suite, plus checks of what only
 //! SQL can show: restored items, bad rows, import refusal.
 
+// Test code: it asserts by panicking.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::print_stdout
+)]
+
 use std::sync::Arc;
 
 use async_trait::async_trait;

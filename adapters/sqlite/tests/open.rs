@@ -2,6 +2,15 @@
 //! databases are refused byte for byte as they were, and a held write lock
 //! ends in a busy-timeout error naming the parameter, never a hang.
 
+// Test code: it asserts by panicking.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::print_stdout
+)]
+
 use std::error::Error as _;
 use std::path::Path;
 use std::time::Duration;

@@ -18,6 +18,15 @@
 //! `--restores` restores by `--clients` concurrent tasks sharing one adapter.
 //! Results: BENCHMARKS.md, "Directory adapters (issue 3)".
 
+// A benchmark: it prints its results and stops loudly on a broken setup.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::print_stdout
+)]
+
 mod generate;
 mod measure;
 mod restores;

@@ -13,6 +13,15 @@
 //!
 //! Run: `cargo bench -p restore-peer-bench --bench peers`. Results: BENCHMARKS.md.
 
+// A benchmark: it prints its results and stops loudly on a broken setup.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::print_stdout
+)]
+
 use std::hint::black_box;
 use std::time::Duration;
 

@@ -6,6 +6,15 @@
 //! the `engine_only` benchmarks). Under callgrind, collect only the work:
 //! `valgrind --tool=callgrind --toggle-collect='profile::run_*' ...`.
 
+// A benchmark: it prints its results and stops loudly on a broken setup.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::print_stdout
+)]
+
 use std::hint::black_box;
 
 use restore_engine::Facts;

@@ -8,6 +8,15 @@
 //! [`check_agreement`] can compare them request by request. Benchmarks:
 //! `benches/peers.rs`; results: `BENCHMARKS.md` at the workspace root.
 
+// A benchmark: it prints its results and stops loudly on a broken setup.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::print_stdout
+)]
+
 pub mod cedar;
 pub mod corpus;
 pub mod oneshot;

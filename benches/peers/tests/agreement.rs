@@ -3,6 +3,15 @@
 //! corpus. The benchmarks check the same on their larger corpus before
 //! timing anything.
 
+// A benchmark: it prints its results and stops loudly on a broken setup.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::print_stdout
+)]
+
 use std::collections::BTreeMap;
 
 use restore_peer_bench::cedar::CedarEngine;
