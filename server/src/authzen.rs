@@ -254,9 +254,7 @@ async fn decide_one(
     caller.require_tenant(&q.tenant)?;
     let at = q.at.unwrap_or_else(chrono::Utc::now);
     let policy = match policies.select(
-        q.policy
-            .as_deref()
-            .or(state.config.default_policy.as_deref()),
+        state.config.policy_name(q.policy.as_deref()),
         q.policy_version.as_deref(),
         at,
     ) {

@@ -30,6 +30,13 @@ pub struct ServerConfig {
     pub max_batch_items: usize,
 }
 
+impl ServerConfig {
+    /// The policy a request asks for, or `--policy` when it names none.
+    pub fn policy_name<'a>(&'a self, asked: Option<&'a str>) -> Option<&'a str> {
+        asked.or(self.default_policy.as_deref())
+    }
+}
+
 impl Default for ServerConfig {
     fn default() -> Self {
         ServerConfig {

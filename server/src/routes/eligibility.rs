@@ -48,10 +48,7 @@ pub(super) async fn single(
     let at = parse_at(request.at.as_deref())?;
     let policies = state.policies.load_full();
     let policy = policies.select(
-        request
-            .policy
-            .as_deref()
-            .or(state.config.default_policy.as_deref()),
+        state.config.policy_name(request.policy.as_deref()),
         request.policy_version.as_deref(),
         at,
     )?;
@@ -137,10 +134,7 @@ pub(super) async fn batch(
     let at = parse_at(request.at.as_deref())?;
     let policies = state.policies.load_full();
     let policy = policies.select(
-        request
-            .policy
-            .as_deref()
-            .or(state.config.default_policy.as_deref()),
+        state.config.policy_name(request.policy.as_deref()),
         request.policy_version.as_deref(),
         at,
     )?;

@@ -63,9 +63,7 @@ pub(super) async fn restore(
     let now = Utc::now();
     let policies = state.policies.load_full();
     let index = policies.select_index(
-        body.policy
-            .as_deref()
-            .or(state.config.default_policy.as_deref()),
+        state.config.policy_name(body.policy.as_deref()),
         body.policy_version.as_deref(),
         now,
     )?;
@@ -75,7 +73,10 @@ pub(super) async fn restore(
     // with the version in force at that moment (a window that closed while
     // waiting for a lock closes the restore too).
     let served = Arc::clone(&policies);
-    let policy_name = body.policy.clone().or(state.config.default_policy.clone());
+    let policy_name = state
+        .config
+        .policy_name(body.policy.as_deref())
+        .map(str::to_owned);
     let policy_version = body.policy_version.clone();
     // The facts the transaction decided on, kept for shadow evaluation.
     let seen: Arc<std::sync::Mutex<Option<Facts>>> = Arc::default();

@@ -64,9 +64,7 @@ pub(super) async fn deleted_members(
     let at = parse_at(given(query.at).as_deref())?;
     let policies = state.policies.load_full();
     let policy = policies.select_index(
-        given(query.policy)
-            .as_deref()
-            .or(state.config.default_policy.as_deref()),
+        state.config.policy_name(given(query.policy).as_deref()),
         given(query.policy_version).as_deref(),
         at,
     )?;
