@@ -26,13 +26,13 @@
 //! payloads in hidden `..data` folders beside the visible links, and reading
 //! those would load every version twice.
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use restore_engine::source::{limit_from_env, read_text_file, RULE_FILE_LIMIT_VAR};
 use restore_engine::vocabulary::format_timestamp;
 use restore_engine::{LoadError, PolicySet, RuleDiagnostic, RuleErrorKind};
 use serde::Serialize;
@@ -137,12 +137,17 @@ pub fn load_rules(dir: &Path) -> Result<PolicySet, LoadError> {
     if paths.is_empty() {
         return Err(io_error(dir, "no rule files (*.yaml, *.yml) found".into()));
     }
+    // The engine's reader: regular files only (a FIFO would block the
+    // open), bounded, UTF-8 checked, never quoting the content. The
+    // server's default stays 1 MiB; the variable the error names raises it.
+    let limit = limit_from_env(RULE_FILE_LIMIT_VAR, MAX_RULE_FILE_BYTES)
+        .map_err(|e| io_error(dir, e.to_string()))?;
     let mut sources = Vec::with_capacity(paths.len());
     let mut errors = Vec::new();
     for path in paths {
-        match read_bounded(&path) {
+        match read_text_file(&path, limit) {
             Ok(text) => sources.push((path.display().to_string(), text)),
-            Err(message) => errors.extend(io_error(&path, message).diagnostics),
+            Err(e) => errors.extend(io_error(&path, e.to_string()).diagnostics),
         }
     }
     match PolicySet::from_sources(sources.iter().map(|(f, t)| (f.as_str(), t.as_str()))) {
@@ -203,21 +208,6 @@ fn collect(dir: &Path, depth: usize, out: &mut Vec<PathBuf>) -> Result<(), (Path
         }
     }
     Ok(())
-}
-
-fn read_bounded(path: &Path) -> Result<String, String> {
-    let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
-    let mut bytes = Vec::new();
-    file.take(MAX_RULE_FILE_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| e.to_string())?;
-    if bytes.len() as u64 > MAX_RULE_FILE_BYTES {
-        return Err(format!(
-            "the file is larger than {} KiB",
-            MAX_RULE_FILE_BYTES / 1024
-        ));
-    }
-    String::from_utf8(bytes).map_err(|e| format!("the file is not UTF-8: {e}"))
 }
 
 /// Where the policies being served live: the server's state (and a plain

@@ -236,3 +236,26 @@ async fn sighup_reloads() {
     assert_eq!(l.set().policies().len(), 2);
     task.abort();
 }
+
+#[tokio::test]
+async fn a_fifo_named_like_a_rule_file_is_an_error_not_a_hang() {
+    let dir = folder();
+    let fifo = dir.path().join("pipe.yaml");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success(), "mkfifo");
+    let path = dir.path().to_owned();
+    let loaded = tokio::time::timeout(
+        Duration::from_secs(10),
+        tokio::task::spawn_blocking(move || load_rules(&path)),
+    )
+    .await
+    .expect("reading the rules folder does not block on a FIFO")
+    .unwrap();
+    let err = loaded.unwrap_err();
+    let text = err.diagnostics[0].to_string();
+    assert!(text.contains("pipe.yaml"), "{text}");
+    assert!(text.contains("not a regular file"), "{text}");
+}
