@@ -85,11 +85,28 @@ pub enum Reply {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Response {
-    Facts { facts: Facts },
-    Page { members: Vec<Facts> },
-    Tenants { tenants: Vec<String> },
-    Begun { token: u64, facts: Facts },
-    Committed { audit_id: i64, seats_used: i64 },
+    Facts {
+        facts: Facts,
+    },
+    Page {
+        members: Vec<Facts>,
+    },
+    Tenants {
+        tenants: Vec<String>,
+    },
+    Begun {
+        token: u64,
+        facts: Facts,
+    },
+    Committed {
+        audit_id: i64,
+        seats_used: i64,
+        /// Resource items marked restored. Optional, so that the message
+        /// version stays 1: a plugin built before it says nothing, and the
+        /// host counts the items the decision brings back instead.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        restored_items: Option<u32>,
+    },
     Aborted,
 }
 
@@ -174,7 +191,9 @@ impl From<&DirectoryError> for WireError {
             DirectoryError::UnknownMember { .. } => ErrorKind::UnknownMember,
             DirectoryError::UnknownActor { .. } => ErrorKind::UnknownActor,
             DirectoryError::MissingDepartment => ErrorKind::MissingDepartment,
-            DirectoryError::BadRow { .. } | DirectoryError::Snapshot(_) => ErrorKind::BadData,
+            DirectoryError::BadRow { .. }
+            | DirectoryError::Snapshot(_)
+            | DirectoryError::Overflow { .. } => ErrorKind::BadData,
             DirectoryError::Conflict(_) => ErrorKind::Conflict,
             DirectoryError::Unsupported(_) => ErrorKind::Unsupported,
             _ => ErrorKind::Backend,
@@ -336,8 +355,26 @@ mod tests {
         let ok = Reply::Ok(Response::Committed {
             audit_id: 3,
             seats_used: 7,
+            restored_items: Some(2),
         });
         assert_eq!(decode_reply(&encode_reply(&ok).unwrap()).unwrap(), ok);
+    }
+
+    #[test]
+    fn a_commit_reply_without_restored_items_still_reads() {
+        // What a plugin built before `restored_items` sends.
+        let reply = decode_reply(
+            br#"{"v":1,"result":{"ok":{"type":"committed","audit_id":3,"seats_used":7}}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            reply,
+            Reply::Ok(Response::Committed {
+                audit_id: 3,
+                seats_used: 7,
+                restored_items: None,
+            })
+        );
     }
 
     #[test]

@@ -24,7 +24,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use futures::stream::{self, BoxStream, StreamExt};
 use restore_directory::{
-    Decide, Directory, DirectoryError, Receipt, RestoreOutcome, RestoreRequest,
+    Decide, Directory, DirectoryError, ItemPlan, Receipt, RestoreOutcome, RestoreRequest,
 };
 use restore_engine::facts::Facts;
 use restore_plugin_abi::message::{self, Reply, Request, Response};
@@ -432,6 +432,7 @@ impl Directory for PluginDirectory {
         let Response::Committed {
             audit_id,
             seats_used,
+            restored_items,
         } = response
         else {
             return Err(self.malformed(format!(
@@ -439,11 +440,18 @@ impl Directory for PluginDirectory {
                 kind(&response)
             )));
         };
+        let restored_items = match restored_items {
+            Some(count) => count,
+            // A plugin built before the field: the items the decision
+            // brings back, counted from the facts it read under its lock.
+            None => ItemPlan::new(&facts.tenant.id, &facts.member, &decision).count()?,
+        };
         Ok(RestoreOutcome::Restored(Receipt {
             decision,
             department: request.department.clone(),
             audit_id,
             seats_used,
+            restored_items,
         }))
     }
 }
