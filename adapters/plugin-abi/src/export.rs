@@ -35,8 +35,6 @@ pub struct Committed {
     pub audit_id: i64,
     /// Seats in use after the restore.
     pub seats_used: i64,
-    /// Resource items marked restored (F21).
-    pub restored_items: u32,
 }
 
 /// A directory implemented inside a plugin. Synchronous: the host calls it
@@ -147,12 +145,10 @@ fn answer<T: PluginDirectory>(plugin: &T, request: Request) -> Result<Response, 
             let Committed {
                 audit_id,
                 seats_used,
-                restored_items,
             } = plugin.restore_commit(token, &decision)?;
             Response::Committed {
                 audit_id,
                 seats_used,
-                restored_items: Some(restored_items),
             }
         }
         Request::RestoreAbort { token } => {

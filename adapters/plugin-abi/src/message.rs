@@ -98,14 +98,12 @@ pub enum Response {
         token: u64,
         facts: Facts,
     },
+    /// No count of restored items: a plugin built against a newer crate
+    /// would otherwise be refused by an older host after it committed. The
+    /// host counts them from the facts read under the plugin's lock.
     Committed {
         audit_id: i64,
         seats_used: i64,
-        /// Resource items marked restored. Optional, so that the message
-        /// version stays 1: a plugin built before it says nothing, and the
-        /// host counts the items the decision brings back instead.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        restored_items: Option<u32>,
     },
     Aborted,
 }
@@ -355,26 +353,8 @@ mod tests {
         let ok = Reply::Ok(Response::Committed {
             audit_id: 3,
             seats_used: 7,
-            restored_items: Some(2),
         });
         assert_eq!(decode_reply(&encode_reply(&ok).unwrap()).unwrap(), ok);
-    }
-
-    #[test]
-    fn a_commit_reply_without_restored_items_still_reads() {
-        // What a plugin built before `restored_items` sends.
-        let reply = decode_reply(
-            br#"{"v":1,"result":{"ok":{"type":"committed","audit_id":3,"seats_used":7}}}"#,
-        )
-        .unwrap();
-        assert_eq!(
-            reply,
-            Reply::Ok(Response::Committed {
-                audit_id: 3,
-                seats_used: 7,
-                restored_items: None,
-            })
-        );
     }
 
     #[test]

@@ -531,7 +531,6 @@ impl PluginDirectory for JsonDir {
         Ok(Committed {
             audit_id: receipt.audit_id,
             seats_used: receipt.seats_used,
-            restored_items: receipt.restored_items,
         })
     }
 

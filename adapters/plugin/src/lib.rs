@@ -432,7 +432,6 @@ impl Directory for PluginDirectory {
         let Response::Committed {
             audit_id,
             seats_used,
-            restored_items,
         } = response
         else {
             return Err(self.malformed(format!(
@@ -440,12 +439,11 @@ impl Directory for PluginDirectory {
                 kind(&response)
             )));
         };
-        let restored_items = match restored_items {
-            Some(count) => count,
-            // A plugin built before the field: the items the decision
-            // brings back, counted from the facts it read under its lock.
-            None => ItemPlan::new(&facts.tenant.id, &facts.member, &decision).count()?,
-        };
+        // The wire carries no count (an older host would refuse the reply
+        // after the plugin committed): the items the decision brings back,
+        // from the facts the plugin read under its lock. The conformance
+        // suite checks a plugin's stored items against it.
+        let restored_items = ItemPlan::new(&facts.tenant.id, &facts.member, &decision).count()?;
         Ok(RestoreOutcome::Restored(Receipt {
             decision,
             department: request.department.clone(),
