@@ -235,6 +235,7 @@ fn actor(t: &SnapshotTenant, actor: Option<&str>) -> Result<Option<Actor>, WireE
             Some(Actor {
                 id: m.id.clone(),
                 roles: m.roles.clone(),
+                attributes: Default::default(),
             })
         })
         .ok_or_else(|| WireError::unknown_actor(&t.id, actor))
@@ -250,9 +251,10 @@ fn facts(
     Facts {
         tenant: TenantFacts {
             id: t.id.as_str().into(),
-            plan: t.plan,
+            plan: t.plan.as_str().into(),
             seats_total: t.seats.total,
             seats_used: t.seats.used,
+            attributes: Default::default(),
         },
         conflicts: Conflicts::find(&member, active),
         member,
