@@ -311,7 +311,7 @@ mod tests {
     use std::collections::BTreeMap;
     use std::path::Path;
 
-    use restore_engine::facts::{Conflicts, DeletionReason, DeletionState, Plan, Request};
+    use restore_engine::facts::{Conflicts, DeletionReason, DeletionState, Request};
     use restore_engine::PolicySet;
 
     use super::*;
@@ -347,9 +347,10 @@ mod tests {
         Facts {
             tenant: TenantFacts {
                 id: "t".into(),
-                plan: Plan::Pro,
+                plan: "pro".into(),
                 seats_total: 10,
                 seats_used: 3,
+                attributes: Default::default(),
             },
             member: DeletedMember {
                 id: "m".into(),
@@ -360,11 +361,13 @@ mod tests {
                 deletion: DeletionState::Completed,
                 removed_from_list: false,
                 resources,
+                attributes: Default::default(),
             },
             conflicts: Conflicts::default(),
             actor: Some(Actor {
                 id: "a".into(),
                 roles: vec!["primary_admin".into()],
+                attributes: Default::default(),
             }),
         }
     }

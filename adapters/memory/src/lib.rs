@@ -6,7 +6,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use futures::stream::{self, BoxStream, StreamExt};
@@ -15,14 +15,13 @@ use restore_directory::{
     seats_after_restore, Decide, Directory, DirectoryError, RestoreOutcome, RestoreRequest,
     RestoreStore, Snapshot,
 };
-use restore_engine::facts::{
-    ActiveMember, Actor, Conflicts, DeletedMember, Facts, Plan, TenantFacts,
-};
+use restore_engine::facts::{ActiveMember, Actor, Conflicts, DeletedMember, Facts, TenantFacts};
 
 /// One tenant's data.
 #[derive(Debug, Clone)]
 struct Tenant {
-    plan: Plan,
+    /// Shared by every member's facts.
+    plan: Arc<str>,
     seats_total: i64,
     seats_used: i64,
     active: Vec<ActiveMember>,
@@ -49,9 +48,10 @@ impl Tenant {
     fn tenant_facts(&self, tenant: &str) -> TenantFacts {
         TenantFacts {
             id: tenant.into(),
-            plan: self.plan,
+            plan: self.plan.clone(),
             seats_total: self.seats_total,
             seats_used: self.seats_used,
+            attributes: Default::default(),
         }
     }
 
@@ -73,6 +73,7 @@ impl Tenant {
                 Some(Actor {
                     id: m.id.clone(),
                     roles: m.roles.clone(),
+                    attributes: Default::default(),
                 })
             })
             .ok_or_else(|| DirectoryError::UnknownActor {
@@ -170,6 +171,7 @@ impl RestoreStore for Store<'_> {
                 email: r.member.email.clone(),
                 phone: r.member.phone.clone(),
                 roles: Vec::new(),
+                attributes: Default::default(),
             },
             r.department.to_owned(),
         ));
@@ -227,7 +229,7 @@ impl MemoryDirectory {
             .iter()
             .map(|t| {
                 let tenant = Tenant {
-                    plan: t.plan,
+                    plan: t.plan.as_str().into(),
                     seats_total: t.seats.total,
                     seats_used: t.seats.used,
                     active: t.members.iter().map(|m| m.to_active()).collect(),

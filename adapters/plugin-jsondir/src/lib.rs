@@ -242,6 +242,7 @@ fn actor(t: &SnapshotTenant, actor: Option<&str>) -> Result<Option<Actor>, WireE
             Some(Actor {
                 id: m.id.clone(),
                 roles: m.roles.clone(),
+                attributes: Default::default(),
             })
         })
         .ok_or_else(|| WireError::unknown_actor(&t.id, actor))
@@ -265,9 +266,10 @@ fn facts(
 fn tenant_facts(t: &SnapshotTenant) -> TenantFacts {
     TenantFacts {
         id: t.id.as_str().into(),
-        plan: t.plan,
+        plan: t.plan.as_str().into(),
         seats_total: t.seats.total,
         seats_used: t.seats.used,
+        attributes: Default::default(),
     }
 }
 
@@ -319,6 +321,7 @@ impl RestoreStore for FileStore<'_> {
             .map(|m| Actor {
                 id: m.id.clone(),
                 roles: m.roles.clone(),
+                attributes: Default::default(),
             })
             .ok_or_else(|| DirectoryError::UnknownActor {
                 tenant: tenant.id.to_string(),

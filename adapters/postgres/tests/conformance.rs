@@ -126,7 +126,7 @@ async fn bad_rows_are_reported_not_panicked() {
     let (directory, guard) = common::fresh(Some(&suite::fixture())).await;
     let pool = common::raw_pool(&guard.name).await;
     for statement in [
-        "INSERT INTO tenants (id, plan, seats_total, seats_used) VALUES ('gold_t', 'gold', 5, 1)",
+        "INSERT INTO tenants (id, plan, seats_total, seats_used) VALUES ('gold_t', 'Gold Plan', 5, 1)",
         "INSERT INTO tenants (id, plan, seats_total, seats_used) VALUES ('neg_t', 'pro', -1, 0)",
         "UPDATE tenants SET seats_used = -3 WHERE id = 'gamma'",
         "UPDATE deleted_members SET reason = 'fired' WHERE tenant_id = 'acme' AND id = 'u_cleo'",
@@ -138,7 +138,13 @@ async fn bad_rows_are_reported_not_panicked() {
             .expect(statement);
     }
     let cases = [
-        ("gold_t", "x", "tenants", "gold_t", "unknown plan `gold`"),
+        (
+            "gold_t",
+            "x",
+            "tenants",
+            "gold_t",
+            "plan `Gold Plan` is not an identifier",
+        ),
         (
             "neg_t",
             "x",

@@ -133,7 +133,7 @@ async fn bad_rows_are_reported_not_panicked() {
     let (directory, _dir) = fresh(&suite::fixture()).await;
     let pool = directory.pool();
     sqlx::query(
-        "INSERT INTO tenants (id, plan, seats_total, seats_used) VALUES ('gold_t', 'gold', 5, 1)",
+        "INSERT INTO tenants (id, plan, seats_total, seats_used) VALUES ('gold_t', 'Gold Plan', 5, 1)",
     )
     .execute(pool)
     .await
@@ -166,7 +166,13 @@ async fn bad_rows_are_reported_not_panicked() {
     .unwrap();
 
     let cases = [
-        ("gold_t", "x", "tenants", "gold_t", "unknown plan `gold`"),
+        (
+            "gold_t",
+            "x",
+            "tenants",
+            "gold_t",
+            "plan `Gold Plan` is not an identifier",
+        ),
         (
             "neg_t",
             "x",
