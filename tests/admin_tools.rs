@@ -380,5 +380,11 @@ fn diff_compares_two_tiers() {
         "gold",
     ]);
     assert_eq!((code, stdout.as_str()), (2, ""));
-    assert!(stderr.contains("unknown plan `gold`"), "{stderr}");
+    assert!(
+        stderr.contains(
+            "--to-tier: `gold` is not a tier of policy `default-restore` 1.0.0 \
+             (tiers: starter, basic, pro, enterprise)"
+        ),
+        "{stderr}"
+    );
 }

@@ -10,9 +10,8 @@ use crate::error::EvaluationError;
 use crate::evaluate::resource_decision;
 use crate::facts::Facts;
 use crate::model::{
-    setting_value, Condition, Op, Operand, PolicyFile, Segment, SettingValues, Template,
+    setting_value, Condition, Op, Operand, PolicyFile, Segment, SettingValues, Template, TierDecl,
 };
-use crate::vocabulary::Plan;
 use crate::vocabulary::{Fact, Setting, Value};
 
 /// One policy version, ready to evaluate. Immutable, `Send + Sync`: compile
@@ -20,7 +19,8 @@ use crate::vocabulary::{Fact, Setting, Value};
 #[derive(Debug, Clone)]
 pub struct CompiledPolicy {
     pub(crate) source: Arc<PolicyFile>,
-    pub(crate) tiers: [CompiledTier; 4],
+    /// One per declared tier, in declaration order.
+    pub(crate) tiers: Box<[CompiledTier]>,
     /// The declared tiers' names, in declaration order.
     pub(crate) tier_names: Box<[Arc<str>]>,
 }
@@ -89,8 +89,12 @@ impl CompiledPolicy {
     /// Compiles a loaded policy file.
     pub fn compile(source: PolicyFile) -> CompiledPolicy {
         let source = Arc::new(source);
-        let tiers = Plan::ALL.map(|plan| compile_tier(&source, plan));
-        let tier_names = tiers.iter().map(|t| t.policy.tier.clone()).collect();
+        let tiers: Box<[CompiledTier]> = source
+            .tiers
+            .iter()
+            .map(|tier| compile_tier(&source, tier))
+            .collect();
+        let tier_names = source.tiers.iter().map(|t| t.name.clone()).collect();
         CompiledPolicy {
             source,
             tiers,
@@ -103,16 +107,27 @@ impl CompiledPolicy {
         &self.tier_names
     }
 
-    /// The compiled tier for a tenant's plan: the tier named exactly so.
+    /// The tier a plan no tier names falls to, if the policy declares one.
+    pub fn default_tier(&self) -> Option<&str> {
+        let i = usize::from(self.source.default_tier?);
+        self.tier_names.get(i).map(|n| &**n)
+    }
+
+    /// Position of the tier for a tenant's plan: the tier named exactly so
+    /// (case and all), else the default tier, else none.
+    pub fn tier_id(&self, plan: &str) -> Option<usize> {
+        // Few tiers: a linear scan, length first, then bytes.
+        self.tier_names
+            .iter()
+            .position(|name| name.len() == plan.len() && **name == *plan)
+            .or_else(|| self.source.default_tier.map(usize::from))
+    }
+
+    /// The compiled tier for a tenant's plan (see [`Self::tier_id`]).
     pub(crate) fn tier(&self, facts: &Facts) -> Result<&CompiledTier, EvaluationError> {
         let plan = &*facts.tenant.plan;
-        // Few tiers: a linear scan, length first, then bytes.
-        self.tiers
-            .iter()
-            .find(|t| {
-                let name: &str = &t.policy.tier;
-                name.len() == plan.len() && name == plan
-            })
+        self.tier_id(plan)
+            .and_then(|i| self.tiers.get(i))
             .ok_or_else(|| EvaluationError::UnknownTier {
                 tenant: facts.tenant.id.clone(),
                 plan: facts.tenant.plan.clone(),
@@ -148,9 +163,12 @@ impl CompiledPolicy {
         &self.source
     }
 
-    /// The value of `setting` in force for `plan`.
-    pub fn setting(&self, plan: Plan, setting: Setting) -> &Value {
-        setting_value(&plan.pick(&self.tiers).settings, setting)
+    /// The value of `setting` in force on the tier named `tier`; none for a
+    /// tier the policy does not declare.
+    pub fn setting(&self, tier: &str, setting: Setting) -> Option<&Value> {
+        let i = self.tier_names.iter().position(|n| &**n == tier)?;
+        let tier = self.tiers.get(i)?;
+        Some(setting_value(&tier.settings, setting))
     }
 }
 
@@ -162,8 +180,8 @@ fn resolve(defaults: &SettingValues, tier: &SettingValues, setting: Setting) -> 
         .unwrap_or(Value::Bool(false))
 }
 
-fn compile_tier(source: &PolicyFile, plan: Plan) -> CompiledTier {
-    let overrides = plan.pick(&source.tiers);
+fn compile_tier(source: &PolicyFile, tier: &TierDecl) -> CompiledTier {
+    let overrides = &tier.overrides;
     let settings: Vec<Value> = Setting::ALL
         .iter()
         .map(|s| resolve(&source.defaults, overrides, *s))
@@ -180,7 +198,7 @@ fn compile_tier(source: &PolicyFile, plan: Plan) -> CompiledTier {
         policy: Arc::new(PolicyRef {
             name: Arc::from(source.name.as_str()),
             version: Arc::from(source.version.as_str()),
-            tier: Arc::from(plan.as_str()),
+            tier: tier.name.clone(),
             digest: source.digest.clone(),
         }),
         restore_window,

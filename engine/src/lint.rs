@@ -7,7 +7,6 @@ use std::sync::Arc;
 
 use crate::compile::{CompiledPolicy, Cond};
 use crate::model::{setting_index, Condition, Operand, Segment, Template};
-use crate::vocabulary::Plan;
 use crate::vocabulary::{Fact, Setting, KNOWN_RESOURCES};
 use crate::yaml::Span;
 
@@ -61,7 +60,7 @@ pub fn lint(policy: &CompiledPolicy) -> Vec<Warning> {
                 format!("blocker `{}` can never fire on any tier", blocker.id),
             ));
         } else {
-            for (tier, cond) in Plan::ALL.iter().zip(&folded) {
+            for (tier, cond) in policy.tier_names().iter().zip(&folded) {
                 if matches!(cond, Cond::Const(true)) {
                     out.push(warn(
                         "blocker_always_fires",
@@ -79,8 +78,9 @@ pub fn lint(policy: &CompiledPolicy) -> Vec<Warning> {
 
     // Tier overrides that change nothing, or that no rule reads.
     let used = settings_read(policy);
-    for plan in Plan::ALL {
-        let overrides = plan.pick(&source.tiers);
+    for tier in &source.tiers {
+        let plan = &tier.name;
+        let overrides = &tier.overrides;
         for setting in Setting::ALL {
             let (Some(value), Some(span)) = (overrides.get(*setting), overrides.span(*setting))
             else {

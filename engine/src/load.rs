@@ -11,11 +11,12 @@ use crate::decision::Outcome;
 use crate::error::{LoadError, RuleDiagnostic, RuleErrorKind};
 use crate::model::{
     BlockerRule, Condition, Exception, Op, Operand, PolicyFile, Requirement, ResourceRule, Segment,
-    SettingValues, Template, RULES_FORMAT,
+    SettingValues, Template, TierDecl, RULES_FORMAT,
 };
 use crate::timestamp::{parse_timestamp, TimestampError};
-use crate::vocabulary::Plan;
-use crate::vocabulary::{parse_duration, suggest, DurationError, Fact, Setting, Type, Value};
+use crate::vocabulary::{
+    parse_duration, suggest, DurationError, Fact, Plan, Setting, Type, Value, Vocabulary,
+};
 use crate::yaml::{self, is_null, Node, NodeKind, Span};
 
 /// Parses and validates one rule file's text. `file` names it in errors.
@@ -24,6 +25,7 @@ pub fn load_policy_file(file: &str, source: &str) -> Result<PolicyFile, LoadErro
     let mut decoder = Decoder {
         file: file.clone(),
         diagnostics: Vec::new(),
+        vocab: Vocabulary::default(),
     };
     let root = match yaml::parse(source) {
         Ok(Some(root)) => root,
@@ -58,6 +60,8 @@ pub fn digest(bytes: &[u8]) -> Arc<str> {
 struct Decoder {
     file: Arc<str>,
     diagnostics: Vec<RuleDiagnostic>,
+    /// The enumerations types refer to; the tiers once they are read.
+    vocab: Vocabulary,
 }
 
 /// A mapping's entries after key checks.
@@ -254,14 +258,14 @@ impl Decoder {
                 node.span,
                 path,
                 RuleErrorKind::WrongShape {
-                    expected: ty.with_article(),
+                    expected: self.vocab.with_article(ty),
                     found: node.describe(),
                 },
             );
             return None;
         };
         let mismatch = |text: &str| RuleErrorKind::TypeMismatch {
-            expected: ty.with_article(),
+            expected: self.vocab.with_article(ty),
             found: text.to_owned(),
         };
         let value = match ty {
@@ -287,8 +291,11 @@ impl Decoder {
             },
             Type::Timestamp => return self.timestamp(node, path).map(Value::Timestamp),
             Type::Str => Some(Value::Str(Arc::from(text.as_str()))),
-            Type::Enum(names) => names
-                .contains(&text.as_str())
+            Type::Enum(id) => self
+                .vocab
+                .names(id)
+                .iter()
+                .any(|n| **n == **text)
                 .then(|| Value::Str(Arc::from(text.as_str()))),
             Type::StrList => None,
         };
@@ -361,8 +368,25 @@ impl Decoder {
             .and_then(|n| self.settings(n, "settings", true));
         let tiers = match fields.get("tiers") {
             Some(n) => self.tiers(n),
-            None => Some(std::array::from_fn(|_| SettingValues::empty())),
+            None => Some(std::array::from_fn(|_| (SettingValues::empty(), root.span))),
         };
+        // Format v1 declares the four tiers, whether the file overrides
+        // anything on them or not.
+        let tiers = tiers.map(|tiers| {
+            Plan::ALL
+                .into_iter()
+                .zip(tiers)
+                .map(|(plan, (overrides, span))| TierDecl {
+                    name: Arc::from(plan.as_str()),
+                    overrides,
+                    span,
+                })
+                .collect::<Vec<_>>()
+        });
+        if let Some(tiers) = &tiers {
+            let names: Vec<Arc<str>> = tiers.iter().map(|t| t.name.clone()).collect();
+            self.vocab.set_tiers(&names);
+        }
         let requires = match fields.get("requires") {
             Some(n) => self.requires(n),
             None => Some(Vec::new()),
@@ -378,6 +402,8 @@ impl Decoder {
             description,
             defaults: defaults?,
             tiers: tiers?,
+            default_tier: None,
+            vocabulary: self.vocab.clone(),
             requires: requires?,
             blockers: blockers?,
             resources: resources?,
@@ -411,13 +437,16 @@ impl Decoder {
         (ok && !(all_required && fields.entries.len() < NAMES.len())).then_some(values)
     }
 
-    fn tiers(&mut self, node: &Node) -> Option<[SettingValues; 4]> {
+    /// Format v1's `tiers`: overrides for any of the four, with the place
+    /// of each (the document's for a tier the file leaves out).
+    fn tiers(&mut self, node: &Node) -> Option<[(SettingValues, Span); 4]> {
         const TIERS: &[&str] = &["starter", "basic", "pro", "enterprise"];
         let NodeKind::Mapping(entries) = &node.kind else {
             self.mapping(node, "tiers", TIERS, &[]);
             return None;
         };
-        let mut out: [SettingValues; 4] = std::array::from_fn(|_| SettingValues::empty());
+        let mut out: [(SettingValues, Span); 4] =
+            std::array::from_fn(|_| (SettingValues::empty(), node.span));
         let mut seen: HashMap<&str, usize> = HashMap::new();
         let mut ok = true;
         for (key, value) in entries {
@@ -448,12 +477,13 @@ impl Decoder {
                 ok = false;
                 continue;
             }
+            plan.pick_mut(&mut out).1 = key.span;
             // `pro: {}` and `pro:` (null) both mean "no overrides".
             if matches!(&value.kind, NodeKind::Scalar { text, quoted: false } if is_null(text)) {
                 continue;
             }
             match self.settings(value, &path, false) {
-                Some(values) => *plan.pick_mut(&mut out) = values,
+                Some(values) => plan.pick_mut(&mut out).0 = values,
                 None => ok = false,
             }
         }
@@ -742,7 +772,7 @@ impl Decoder {
                     op: op.name(),
                     subject: subject_kind,
                     name: subject_name.to_owned(),
-                    ty: subject_ty.to_string(),
+                    ty: self.vocab.describe(subject_ty),
                 },
             );
             return None;
@@ -750,15 +780,14 @@ impl Decoder {
         let value = self.operand(value_node, &value_path, expected)?;
         if op == Op::In {
             // Each listed text must be a valid value of the subject.
-            if let (Type::Enum(names), Operand::Literal(Value::List(items))) = (subject_ty, &value)
-            {
+            if let (Type::Enum(id), Operand::Literal(Value::List(items))) = (subject_ty, &value) {
                 for item in items.iter() {
-                    if !names.contains(&&**item) {
+                    if !self.vocab.names(id).contains(item) {
                         self.error(
                             value_node.span,
                             &value_path,
                             RuleErrorKind::TypeMismatch {
-                                expected: subject_ty.with_article(),
+                                expected: self.vocab.with_article(subject_ty),
                                 found: item.to_string(),
                             },
                         );
@@ -801,8 +830,8 @@ impl Decoder {
                     span,
                     path,
                     RuleErrorKind::OperandTypes {
-                        left: expected.to_string(),
-                        right: ty.to_string(),
+                        left: self.vocab.describe(expected),
+                        right: self.vocab.describe(ty),
                     },
                 );
                 return None;

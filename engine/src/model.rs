@@ -5,8 +5,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 
 use crate::decision::Outcome;
-use crate::vocabulary::Plan;
-use crate::vocabulary::{Fact, Setting, Value};
+use crate::vocabulary::{Fact, Setting, Value, Vocabulary};
 use crate::yaml::Span;
 
 /// The rule-language format this build reads.
@@ -24,8 +23,14 @@ pub struct PolicyFile {
     pub description: Option<String>,
     /// Every setting, as the defaults for all tiers.
     pub defaults: SettingValues,
-    /// Per-tier overrides, indexed by [`Plan::index`].
-    pub tiers: [SettingValues; 4],
+    /// The declared tiers, in file order (format v1: always the four of
+    /// [`crate::vocabulary::Plan`]), each with its setting overrides.
+    pub tiers: Vec<TierDecl>,
+    /// Position in `tiers` of the tier a plan no tier names falls to; none:
+    /// such a plan is an evaluation error.
+    pub default_tier: Option<u16>,
+    /// The enumerations the rules' types refer to (tiers included).
+    pub vocabulary: Vocabulary,
     pub requires: Vec<Requirement>,
     pub blockers: Vec<BlockerRule>,
     pub resources: Vec<ResourceRule>,
@@ -203,7 +208,17 @@ pub enum Segment {
     Setting(Setting),
 }
 
-/// Plan tiers in rule-file order.
-pub fn tier_name(plan: Plan) -> &'static str {
-    plan.as_str()
+/// One declared tier and its setting overrides.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TierDecl {
+    pub name: Arc<str>,
+    pub overrides: SettingValues,
+    pub span: Span,
+}
+
+impl PolicyFile {
+    /// The declared tier named exactly `name`.
+    pub fn tier(&self, name: &str) -> Option<&TierDecl> {
+        self.tiers.iter().find(|t| &*t.name == name)
+    }
 }

@@ -174,8 +174,8 @@ fn tiered_windows() -> restore_engine::PolicySet {
 fn tiers_override_the_restore_window() {
     let set = tiered_windows();
     let policy = set.select(None, None, at()).unwrap();
-    let window = |plan| match policy.setting(plan, Setting::RestoreWindow) {
-        Value::Duration(d) => d.num_days(),
+    let window = |plan: Plan| match policy.setting(plan.as_str(), Setting::RestoreWindow) {
+        Some(Value::Duration(d)) => d.num_days(),
         other => panic!("{other:?}"),
     };
     assert_eq!(
@@ -183,6 +183,7 @@ fn tiers_override_the_restore_window() {
         [7, 30, 30, 90],
         "starter, basic, pro, enterprise"
     );
+    assert_eq!(policy.setting("gold", Setting::RestoreWindow), None);
     let deleted_at = ts("2026-10-01T00:00:00Z");
     for (plan, days) in [
         (Plan::Starter, 7),
@@ -306,4 +307,43 @@ fn all_nine_blockers_at_once() {
     assert!(text("duplicate_phone").contains("u_p"));
     // The resources are decided all the same.
     assert_eq!(d.resources.len(), 19);
+}
+
+/// A plan no tier names falls to the default tier when the policy declares
+/// one (the decision reports that tier), and is an error otherwise.
+#[test]
+fn a_declared_default_tier_takes_unknown_plans() {
+    let set = default_rules();
+    let source = set.select(None, None, at()).unwrap().source().clone();
+    assert_eq!(source.default_tier, None);
+    let mut with_default = source.clone();
+    with_default.default_tier = Some(1);
+    let policy = restore_engine::CompiledPolicy::compile(with_default);
+    assert_eq!(policy.default_tier(), Some("basic"));
+    assert_eq!(policy.tier_id("enterprise"), Some(3));
+    assert_eq!(policy.tier_id("trial"), Some(1));
+    let mut f = plain_facts();
+    f.tenant.plan = "trial".into();
+    let d = policy.evaluate(&f, &ONE, at()).unwrap();
+    assert_eq!(&*d.policy.tier, "basic");
+    let strict = restore_engine::CompiledPolicy::compile(source);
+    assert_eq!(strict.default_tier(), None);
+    assert_eq!(strict.tier_id("trial"), None);
+    assert!(strict.evaluate(&f, &ONE, at()).is_err());
+}
+
+/// `tenant.plan` is typed by the declared tiers: a listed name that is no
+/// tier is a load error at the typo.
+#[test]
+fn plan_literals_are_checked_against_the_declared_tiers() {
+    let text = default_rules_text().replace(
+        "blockers:\n",
+        "blockers:\n  - id: probe\n    fact: F7\n    when: { fact: tenant.plan, in: [pro, enterprize] }\n    message: m\n    remedy: r\n",
+    );
+    let err = restore_engine::PolicySet::from_sources([("t.yaml", text.as_str())]).unwrap_err();
+    let message = err.to_string();
+    assert!(
+        message.contains("expected one of starter | basic | pro | enterprise, found `enterprize`"),
+        "{message}"
+    );
 }
