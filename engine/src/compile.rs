@@ -10,9 +10,10 @@ use crate::error::EvaluationError;
 use crate::evaluate::resource_decision;
 use crate::facts::Facts;
 use crate::model::{
-    setting_value, Condition, Op, Operand, PolicyFile, Segment, SettingValues, Template, TierDecl,
+    setting_value, Condition, Delta, Op, Operand, PolicyFile, Segment, SettingDecl, SettingValues,
+    Template, TierDecl,
 };
-use crate::vocabulary::{Fact, Setting, Value};
+use crate::vocabulary::{Fact, SettingId, Value, UNLIMITED};
 
 /// One policy version, ready to evaluate. Immutable, `Send + Sync`: compile
 /// once and share it between threads.
@@ -28,10 +29,14 @@ pub struct CompiledPolicy {
 #[derive(Debug, Clone)]
 pub(crate) struct CompiledTier {
     pub(crate) policy: Arc<PolicyRef>,
-    /// Resolved settings, indexed like [`Setting::ALL`].
+    /// Resolved settings, one per declared setting (by `SettingId`).
     pub(crate) settings: Vec<Value>,
-    pub(crate) restore_window: TimeDelta,
-    pub(crate) deletion_max_duration: TimeDelta,
+    /// The declared settings' names (shared by every tier), for tools.
+    pub(crate) setting_names: Arc<[Arc<str>]>,
+    /// The computed facts with their duration folded for this tier.
+    pub(crate) computed: Box<[Computed]>,
+    /// Position in `computed` of the decision's `restorable_until`.
+    pub(crate) restorable_until: Option<u16>,
     pub(crate) requires: Arc<[Arc<str>]>,
     pub(crate) blockers: Vec<CompiledBlocker>,
     pub(crate) resources: Vec<CompiledResource>,
@@ -41,6 +46,16 @@ pub(crate) struct CompiledTier {
     /// Every rule's plain outcome, for a member with no listed items and no
     /// exception that holds (see `Decision::resources`).
     pub(crate) plain_resources: Arc<[ResourceDecision]>,
+}
+
+/// A computed fact on one tier: `base` plus `delta` (negative for `minus`).
+#[derive(Debug, Clone)]
+pub(crate) struct Computed {
+    pub(crate) name: Arc<str>,
+    pub(crate) base: Fact,
+    pub(crate) delta: TimeDelta,
+    /// `delta` is unlimited: the time is `NEVER` (or the earliest, minus).
+    pub(crate) unlimited: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -75,6 +90,8 @@ pub(crate) enum Cond {
 #[derive(Debug, Clone)]
 pub(crate) enum Term {
     Fact(Fact),
+    /// A computed fact, by position in `CompiledTier::computed`.
+    Computed(u16),
     Const(Value),
 }
 
@@ -83,6 +100,7 @@ pub(crate) enum Term {
 pub(crate) enum Piece {
     Text(String),
     Fact(Fact),
+    Computed(u16),
 }
 
 impl CompiledPolicy {
@@ -163,35 +181,52 @@ impl CompiledPolicy {
         &self.source
     }
 
-    /// The value of `setting` in force on the tier named `tier`; none for a
-    /// tier the policy does not declare.
-    pub fn setting(&self, tier: &str, setting: Setting) -> Option<&Value> {
+    /// The value of the setting named `name` in force on the tier named
+    /// `tier`; none for a tier or setting the policy does not declare.
+    pub fn setting(&self, tier: &str, name: &str) -> Option<&Value> {
         let i = self.tier_names.iter().position(|n| &**n == tier)?;
         let tier = self.tiers.get(i)?;
-        Some(setting_value(&tier.settings, setting))
+        let id = self.source.setting_id(name)?;
+        tier.settings.get(id.index())
     }
 }
 
-/// Tier override, else the default (the loader guarantees defaults are complete).
-fn resolve(defaults: &SettingValues, tier: &SettingValues, setting: Setting) -> Value {
-    tier.get(setting)
-        .or_else(|| defaults.get(setting))
+/// Tier override, else the declared default (the loader guarantees that a
+/// setting without default is set by every tier).
+fn resolve(decl: &SettingDecl, tier: &SettingValues, id: SettingId) -> Value {
+    tier.get(id)
+        .or(decl.default.as_ref())
         .cloned()
         .unwrap_or(Value::Bool(false))
 }
 
 fn compile_tier(source: &PolicyFile, tier: &TierDecl) -> CompiledTier {
     let overrides = &tier.overrides;
-    let settings: Vec<Value> = Setting::ALL
+    let settings: Vec<Value> = source
+        .settings
         .iter()
-        .map(|s| resolve(&source.defaults, overrides, *s))
+        .enumerate()
+        .map(|(i, decl)| resolve(decl, overrides, SettingId(u16::try_from(i).unwrap_or(0))))
         .collect();
-    let duration = |s: Setting| match setting_value(&settings, s) {
-        Value::Duration(d) => *d,
-        _ => TimeDelta::zero(),
-    };
-    let restore_window = duration(Setting::RestoreWindow);
-    let deletion_max_duration = duration(Setting::DeletionMaxDuration);
+    let computed = source
+        .computed
+        .iter()
+        .map(|c| {
+            let delta = match c.delta {
+                Delta::Literal(d) => d,
+                Delta::Setting(id) => match setting_value(&settings, id) {
+                    Value::Duration(d) => *d,
+                    _ => TimeDelta::zero(),
+                },
+            };
+            Computed {
+                name: c.name.clone(),
+                base: c.base,
+                unlimited: delta == UNLIMITED,
+                delta: if c.minus { -delta } else { delta },
+            }
+        })
+        .collect();
     let cond = |c: &Condition| fold(c, &settings);
     let text = |t: &Template| render_settings(t, &settings);
     CompiledTier {
@@ -201,8 +236,9 @@ fn compile_tier(source: &PolicyFile, tier: &TierDecl) -> CompiledTier {
             tier: tier.name.clone(),
             digest: source.digest.clone(),
         }),
-        restore_window,
-        deletion_max_duration,
+        computed,
+        setting_names: source.settings.iter().map(|s| s.name.clone()).collect(),
+        restorable_until: source.restorable_until,
         requires: source.requires.iter().map(|r| r.id.clone()).collect(),
         blockers: source
             .blockers
@@ -263,7 +299,7 @@ fn capacity_hint(pieces: &[Piece]) -> usize {
         .iter()
         .map(|p| match p {
             Piece::Text(t) => t.len(),
-            Piece::Fact(_) => 24,
+            Piece::Fact(_) | Piece::Computed(_) => 24,
         })
         .sum()
 }
@@ -271,6 +307,7 @@ fn capacity_hint(pieces: &[Piece]) -> usize {
 fn term(operand: &Operand, settings: &[Value]) -> Term {
     match operand {
         Operand::Fact(f) => Term::Fact(*f),
+        Operand::Computed(i) => Term::Computed(*i),
         Operand::Setting(s) => Term::Const(setting_value(settings, *s).clone()),
         Operand::Literal(v) => Term::Const(v.clone()),
     }
@@ -334,6 +371,10 @@ fn render_settings(template: &Template, settings: &[Value]) -> Vec<Piece> {
             Segment::Setting(s) => setting_value(settings, *s).to_string(),
             Segment::Fact(f) => {
                 pieces.push(Piece::Fact(*f));
+                continue;
+            }
+            Segment::Computed(i) => {
+                pieces.push(Piece::Computed(*i));
                 continue;
             }
         };

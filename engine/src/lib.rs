@@ -21,6 +21,7 @@ pub mod lint;
 pub mod load;
 pub mod model;
 mod policy_set;
+pub mod prelude;
 pub mod schema;
 pub mod source;
 pub mod timestamp;

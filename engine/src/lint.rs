@@ -6,8 +6,8 @@ use std::fmt;
 use std::sync::Arc;
 
 use crate::compile::{CompiledPolicy, Cond};
-use crate::model::{setting_index, Condition, Operand, Segment, Template};
-use crate::vocabulary::{Fact, Setting, KNOWN_RESOURCES};
+use crate::model::{Condition, Delta, Operand, Segment, Template};
+use crate::vocabulary::KNOWN_RESOURCES;
 use crate::yaml::Span;
 
 /// One finding of the static checks.
@@ -81,30 +81,29 @@ pub fn lint(policy: &CompiledPolicy) -> Vec<Warning> {
     for tier in &source.tiers {
         let plan = &tier.name;
         let overrides = &tier.overrides;
-        for setting in Setting::ALL {
-            let (Some(value), Some(span)) = (overrides.get(*setting), overrides.span(*setting))
-            else {
+        for (setting, value, span) in overrides.iter() {
+            let Some(decl) = source.setting(setting) else {
                 continue;
             };
-            let path = format!("tiers.{plan}.{}", setting.name());
-            if source.defaults.get(*setting) == Some(value) {
+            let path = format!("tiers.{plan}.{}", decl.name);
+            if decl.default.as_ref() == Some(value) {
                 out.push(warn(
                     "redundant_tier_override",
                     span,
                     path,
                     format!(
                         "tier `{plan}` sets `{}` to its default `{value}`: the override has no effect",
-                        setting.name()
+                        decl.name
                     ),
                 ));
-            } else if !used.contains(&setting_index(*setting)) {
+            } else if !used.contains(&setting.index()) {
                 out.push(warn(
                     "unreachable_tier_override",
                     span,
                     path,
                     format!(
                         "tier `{plan}` overrides `{}`, but no rule reads that setting",
-                        setting.name()
+                        decl.name
                     ),
                 ));
             }
@@ -167,63 +166,67 @@ pub fn lint(policy: &CompiledPolicy) -> Vec<Warning> {
     out
 }
 
-/// Settings some rule reads, by index.
+/// Settings some rule reads, by index: directly, or through a computed
+/// fact a rule reads or the decision reports (`restorable_until`).
 fn settings_read(policy: &CompiledPolicy) -> HashSet<usize> {
     let source = policy.source();
     let mut used = HashSet::new();
-    // The decision itself reports `restorable_until` from the window.
-    used.insert(setting_index(Setting::RestoreWindow));
-    let mut facts = HashSet::new();
+    let mut computed = HashSet::new();
+    if let Some(i) = source.restorable_until {
+        computed.insert(i);
+    }
     for blocker in &source.blockers {
-        condition_reads(&blocker.when, &mut used, &mut facts);
-        template_reads(&blocker.message, &mut used, &mut facts);
-        template_reads(&blocker.remedy, &mut used, &mut facts);
+        condition_reads(&blocker.when, &mut used, &mut computed);
+        template_reads(&blocker.message, &mut used, &mut computed);
+        template_reads(&blocker.remedy, &mut used, &mut computed);
     }
     for resource in &source.resources {
         for exception in &resource.exceptions {
-            condition_reads(&exception.when, &mut used, &mut facts);
+            condition_reads(&exception.when, &mut used, &mut computed);
         }
     }
-    if facts.contains(&Fact::MemberDeletionEndsBy) {
-        used.insert(setting_index(Setting::DeletionMaxDuration));
+    for i in computed {
+        if let Some(Delta::Setting(id)) = source.computed.get(usize::from(i)).map(|c| c.delta) {
+            used.insert(id.index());
+        }
     }
     used
 }
 
-fn condition_reads(c: &Condition, settings: &mut HashSet<usize>, facts: &mut HashSet<Fact>) {
+fn condition_reads(c: &Condition, settings: &mut HashSet<usize>, computed: &mut HashSet<u16>) {
     match c {
         Condition::All(items) | Condition::Any(items) => {
             for item in items {
-                condition_reads(item, settings, facts);
+                condition_reads(item, settings, computed);
             }
         }
-        Condition::Not(inner) => condition_reads(inner, settings, facts),
+        Condition::Not(inner) => condition_reads(inner, settings, computed),
         Condition::Compare { subject, value, .. } => {
             for operand in [subject, value] {
                 match operand {
                     Operand::Setting(s) => {
-                        settings.insert(setting_index(*s));
+                        settings.insert(s.index());
                     }
-                    Operand::Fact(f) => {
-                        facts.insert(*f);
+                    Operand::Computed(i) => {
+                        computed.insert(*i);
                     }
-                    Operand::Literal(_) => {}
+                    Operand::Fact(_) | Operand::Literal(_) => {}
                 }
             }
         }
     }
 }
 
-fn template_reads(t: &Template, settings: &mut HashSet<usize>, facts: &mut HashSet<Fact>) {
+fn template_reads(t: &Template, settings: &mut HashSet<usize>, computed: &mut HashSet<u16>) {
     for segment in &t.0 {
         match segment {
             Segment::Setting(s) => {
-                settings.insert(setting_index(*s));
+                settings.insert(s.index());
             }
-            Segment::Fact(f) => {
-                facts.insert(*f);
+            Segment::Computed(i) => {
+                computed.insert(*i);
             }
-            Segment::Text(_) => {}
+            Segment::Fact(_) | Segment::Text(_) => {}
         }
     }
 }

@@ -15,7 +15,7 @@ use crate::model::{
 };
 use crate::timestamp::{parse_timestamp, TimestampError};
 use crate::vocabulary::{
-    parse_duration, suggest, DurationError, Fact, Plan, Setting, Type, Value, Vocabulary,
+    parse_duration, suggest, DurationError, Fact, Plan, Setting, SettingId, Type, Value, Vocabulary,
 };
 use crate::yaml::{self, is_null, Node, NodeKind, Span};
 
@@ -26,6 +26,11 @@ pub fn load_policy_file(file: &str, source: &str) -> Result<PolicyFile, LoadErro
         file: file.clone(),
         diagnostics: Vec::new(),
         vocab: Vocabulary::default(),
+        settings: v1_settings(),
+        computed: crate::prelude::computed()
+            .into_iter()
+            .map(|c| c.name)
+            .collect(),
     };
     let root = match yaml::parse(source) {
         Ok(Some(root)) => root,
@@ -62,6 +67,18 @@ struct Decoder {
     diagnostics: Vec<RuleDiagnostic>,
     /// The enumerations types refer to; the tiers once they are read.
     vocab: Vocabulary,
+    /// The declared settings' names and types, by `SettingId`.
+    settings: Vec<(Arc<str>, Type)>,
+    /// The declared computed facts' names, by position.
+    computed: Vec<Arc<str>>,
+}
+
+/// The settings of the v1 prelude, by id.
+fn v1_settings() -> Vec<(Arc<str>, Type)> {
+    Setting::ALL
+        .iter()
+        .map(|s| (Arc::from(s.name()), s.ty()))
+        .collect()
 }
 
 /// A mapping's entries after key checks.
@@ -368,7 +385,9 @@ impl Decoder {
             .and_then(|n| self.settings(n, "settings", true));
         let tiers = match fields.get("tiers") {
             Some(n) => self.tiers(n),
-            None => Some(std::array::from_fn(|_| (SettingValues::empty(), root.span))),
+            None => Some(std::array::from_fn(|_| {
+                (SettingValues::empty(Setting::ALL.len()), root.span)
+            })),
         };
         // Format v1 declares the four tiers, whether the file overrides
         // anything on them or not.
@@ -400,10 +419,12 @@ impl Decoder {
             version: version?,
             effective_from: effective_from?,
             description,
-            defaults: defaults?,
+            settings: crate::prelude::settings(&defaults?),
             tiers: tiers?,
             default_tier: None,
             vocabulary: self.vocab.clone(),
+            computed: crate::prelude::computed(),
+            restorable_until: Some(crate::prelude::RESTORABLE_UNTIL),
             requires: requires?,
             blockers: blockers?,
             resources: resources?,
@@ -423,14 +444,14 @@ impl Decoder {
         debug_assert_eq!(NAMES.len(), Setting::ALL.len());
         let required: &[&str] = if all_required { NAMES } else { &[] };
         let fields = self.mapping(node, path, NAMES, required)?;
-        let mut values = SettingValues::empty();
+        let mut values = SettingValues::empty(Setting::ALL.len());
         let mut ok = true;
         for (name, value_node) in &fields.entries {
             let Some(setting) = Setting::from_name(name) else {
                 continue;
             };
             match self.literal(value_node, &join(path, name), setting.ty()) {
-                Some(value) => values.set(setting, value, value_node.span),
+                Some(value) => values.set(setting.id(), value, value_node.span),
                 None => ok = false,
             }
         }
@@ -446,7 +467,7 @@ impl Decoder {
             return None;
         };
         let mut out: [(SettingValues, Span); 4] =
-            std::array::from_fn(|_| (SettingValues::empty(), node.span));
+            std::array::from_fn(|_| (SettingValues::empty(Setting::ALL.len()), node.span));
         let mut seen: HashMap<&str, usize> = HashMap::new();
         let mut ok = true;
         for (key, value) in entries {
@@ -728,17 +749,12 @@ impl Decoder {
     fn comparison(&mut self, node: &Node, fields: &Fields<'_>, path: &str) -> Option<Condition> {
         let (subject, subject_ty, subject_kind, subject_name) = if let Some(n) = fields.get("fact")
         {
-            let fact = self.fact_name(n, &join(path, "fact"))?;
-            (Operand::Fact(fact), fact.ty(), "fact", fact.name())
+            let (operand, ty, name) = self.fact_name(n, &join(path, "fact"))?;
+            (operand, ty, "fact", name)
         } else {
             let n = fields.get("setting")?;
-            let setting = self.setting_name(n, &join(path, "setting"))?;
-            (
-                Operand::Setting(setting),
-                setting.ty(),
-                "setting",
-                setting.name(),
-            )
+            let (setting, ty, name) = self.setting_name(n, &join(path, "setting"))?;
+            (Operand::Setting(setting), ty, "setting", name)
         };
         let ops: Vec<(Op, &Node)> = fields
             .entries
@@ -771,7 +787,7 @@ impl Decoder {
                 RuleErrorKind::OperatorType {
                     op: op.name(),
                     subject: subject_kind,
-                    name: subject_name.to_owned(),
+                    name: subject_name.to_string(),
                     ty: self.vocab.describe(subject_ty),
                 },
             );
@@ -810,12 +826,12 @@ impl Decoder {
             let fields = self.mapping(node, path, &["fact", "setting"], &[])?;
             let (operand, ty, span) = match (fields.get("fact"), fields.get("setting")) {
                 (Some(n), None) => {
-                    let fact = self.fact_name(n, &join(path, "fact"))?;
-                    (Operand::Fact(fact), fact.ty(), n.span)
+                    let (operand, ty, _) = self.fact_name(n, &join(path, "fact"))?;
+                    (operand, ty, n.span)
                 }
                 (None, Some(n)) => {
-                    let setting = self.setting_name(n, &join(path, "setting"))?;
-                    (Operand::Setting(setting), setting.ty(), n.span)
+                    let (setting, ty, _) = self.setting_name(n, &join(path, "setting"))?;
+                    (Operand::Setting(setting), ty, n.span)
                 }
                 _ => {
                     self.error(node.span, path, RuleErrorKind::BadCondition);
@@ -841,32 +857,54 @@ impl Decoder {
         self.literal(node, path, expected).map(Operand::Literal)
     }
 
-    fn fact_name(&mut self, node: &Node, path: &str) -> Option<Fact> {
+    /// A fact by name: a computed fact the policy declares, else a
+    /// built-in one (the names of the v1 prelude's computed facts only when
+    /// declared). Gives the operand, its type and its name.
+    fn fact_name(&mut self, node: &Node, path: &str) -> Option<(Operand, Type, Arc<str>)> {
         let name = self.text(node, path)?;
-        let fact = Fact::from_name(&name);
-        if fact.is_none() {
-            let suggestion = suggest(&name, Fact::ALL.iter().map(|f| f.name()));
-            self.error(
-                node.span,
-                path,
-                RuleErrorKind::UnknownFact { name, suggestion },
-            );
+        if let Some(found) = self.lookup_fact(&name) {
+            return Some(found);
         }
-        fact
+        let suggestion = suggest(&name, self.fact_names());
+        self.error(
+            node.span,
+            path,
+            RuleErrorKind::UnknownFact { name, suggestion },
+        );
+        None
     }
 
-    fn setting_name(&mut self, node: &Node, path: &str) -> Option<Setting> {
-        let name = self.text(node, path)?;
-        let setting = Setting::from_name(&name);
-        if setting.is_none() {
-            let suggestion = suggest(&name, Setting::ALL.iter().map(|s| s.name()));
-            self.error(
-                node.span,
-                path,
-                RuleErrorKind::UnknownSetting { name, suggestion },
-            );
+    fn lookup_fact(&self, name: &str) -> Option<(Operand, Type, Arc<str>)> {
+        if let Some(i) = self.computed.iter().position(|c| &**c == name) {
+            let i = u16::try_from(i).ok()?;
+            return Some((Operand::Computed(i), Type::Timestamp, Arc::from(name)));
         }
-        setting
+        let fact = Fact::from_name(name).filter(|f| !is_computed_name(*f))?;
+        Some((Operand::Fact(fact), fact.ty(), Arc::from(name)))
+    }
+
+    /// Every fact name a rule may use here (for suggestions).
+    fn fact_names(&self) -> Vec<&'static str> {
+        Fact::ALL
+            .iter()
+            .filter(|f| !is_computed_name(**f) || self.computed.iter().any(|c| &**c == f.name()))
+            .map(|f| f.name())
+            .collect()
+    }
+
+    fn setting_name(&mut self, node: &Node, path: &str) -> Option<(SettingId, Type, Arc<str>)> {
+        let name = self.text(node, path)?;
+        let found = self.settings.iter().position(|(n, _)| **n == *name);
+        if let Some((i, (declared, ty))) = found.and_then(|i| Some((i, self.settings.get(i)?))) {
+            return Some((SettingId(u16::try_from(i).ok()?), *ty, declared.clone()));
+        }
+        let suggestion = suggest(&name, Setting::ALL.iter().map(|s| s.name()));
+        self.error(
+            node.span,
+            path,
+            RuleErrorKind::UnknownSetting { name, suggestion },
+        );
+        None
     }
 
     /// Text with `{fact.name}` and `{setting.NAME}` placeholders.
@@ -885,12 +923,18 @@ impl Decoder {
                 return None;
             };
             let placeholder = after[..close].trim();
-            if let Some(fact) = Fact::from_name(placeholder) {
-                segments.push(Segment::Fact(fact));
-            } else if let Some(setting) = placeholder
-                .strip_prefix("setting.")
-                .and_then(Setting::from_name)
-            {
+            let setting = placeholder.strip_prefix("setting.").and_then(|name| {
+                let i = self.settings.iter().position(|(n, _)| &**n == name)?;
+                Some(SettingId(u16::try_from(i).ok()?))
+            });
+            let fact = match self.lookup_fact(placeholder) {
+                Some((Operand::Computed(i), _, _)) => Some(Segment::Computed(i)),
+                Some((Operand::Fact(f), _, _)) => Some(Segment::Fact(f)),
+                _ => None,
+            };
+            if let Some(segment) = fact {
+                segments.push(segment);
+            } else if let Some(setting) = setting {
                 segments.push(Segment::Setting(setting));
             } else {
                 self.error(
@@ -909,6 +953,15 @@ impl Decoder {
         }
         ok.then_some(Template(segments))
     }
+}
+
+/// The built-in names of the v1 prelude's computed facts: facts only where
+/// the policy declares them as computed.
+fn is_computed_name(fact: Fact) -> bool {
+    matches!(
+        fact,
+        Fact::MemberRestorableUntil | Fact::MemberDeletionEndsBy
+    )
 }
 
 /// Ids seen so far in one list, with the line each was first defined on.

@@ -240,6 +240,24 @@ impl fmt::Display for Value {
     }
 }
 
+/// The duration `unlimited`: orders above every finite duration, equals
+/// itself, and added to a time gives the latest representable time
+/// (rendered `never`, see [`write_until`]).
+pub const UNLIMITED: TimeDelta = TimeDelta::MAX;
+
+/// A time that an unlimited duration produced: the latest representable.
+pub const NEVER: DateTime<Utc> = DateTime::<Utc>::MAX_UTC;
+
+/// A computed time for text: `never` for [`NEVER`], else as
+/// [`format_timestamp`].
+pub fn write_until(out: &mut String, t: DateTime<Utc>) {
+    if t == NEVER {
+        out.push_str("never");
+    } else {
+        out.push_str(&format_timestamp(t));
+    }
+}
+
 /// RFC 3339 in UTC with `Z`, to the second unless sub-second parts exist.
 pub fn format_timestamp(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
@@ -344,6 +362,26 @@ catalogue! {
     }
 }
 
+/// A setting of a policy: its position in the policy's declarations
+/// (format v1: the position in [`Setting::ALL`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SettingId(pub u16);
+
+impl SettingId {
+    pub fn index(self) -> usize {
+        usize::from(self.0)
+    }
+}
+
+impl Setting {
+    /// This setting's id in a format v1 policy (the v1 prelude declares
+    /// the five in catalogue order).
+    pub fn id(self) -> SettingId {
+        let i = Setting::ALL.iter().position(|s| *s == self).unwrap_or(0);
+        SettingId(u16::try_from(i).unwrap_or(0))
+    }
+}
+
 /// Why a duration could not be read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DurationError {
@@ -362,6 +400,9 @@ pub const MAX_DURATION_DAYS: i64 = 36_500;
 /// its unit would be a guess.
 pub fn parse_duration(text: &str) -> Result<TimeDelta, DurationError> {
     let text = text.trim();
+    if text == "unlimited" {
+        return Ok(UNLIMITED);
+    }
     if text.is_empty() {
         return Err(DurationError::Invalid);
     }
@@ -415,6 +456,10 @@ pub fn format_duration(d: TimeDelta) -> String {
 /// with it, and a temporary string per unit would cost more than the rest.
 pub fn write_duration(out: &mut String, d: TimeDelta) {
     use std::fmt::Write as _;
+    if d == UNLIMITED {
+        out.push_str("unlimited");
+        return;
+    }
     let mut seconds = d.num_seconds();
     if seconds == 0 {
         out.push_str("0s");

@@ -9,7 +9,7 @@ use chrono::TimeDelta;
 use restore_engine::decision::Outcome;
 use restore_engine::facts::{DeletionReason, DeletionState, ResourceItem};
 use restore_engine::vocabulary::Plan;
-use restore_engine::vocabulary::{Setting, Value};
+use restore_engine::vocabulary::Value;
 use restore_engine::Request;
 
 const EXCEPTIONS: &str = r#"format: restore-rules/v1
@@ -174,7 +174,7 @@ fn tiered_windows() -> restore_engine::PolicySet {
 fn tiers_override_the_restore_window() {
     let set = tiered_windows();
     let policy = set.select(None, None, at()).unwrap();
-    let window = |plan: Plan| match policy.setting(plan.as_str(), Setting::RestoreWindow) {
+    let window = |plan: Plan| match policy.setting(plan.as_str(), "restore_window") {
         Some(Value::Duration(d)) => d.num_days(),
         other => panic!("{other:?}"),
     };
@@ -183,7 +183,7 @@ fn tiers_override_the_restore_window() {
         [7, 30, 30, 90],
         "starter, basic, pro, enterprise"
     );
-    assert_eq!(policy.setting("gold", Setting::RestoreWindow), None);
+    assert_eq!(policy.setting("gold", "restore_window"), None);
     let deleted_at = ts("2026-10-01T00:00:00Z");
     for (plan, days) in [
         (Plan::Starter, 7),
@@ -345,5 +345,45 @@ fn plan_literals_are_checked_against_the_declared_tiers() {
     assert!(
         message.contains("expected one of starter | basic | pro | enterprise, found `enterprize`"),
         "{message}"
+    );
+}
+
+/// `unlimited` is a duration: a window that never expires, a decision
+/// whose `restorable_until` is null, and texts that say `unlimited`/`never`.
+#[test]
+fn an_unlimited_window_never_expires() {
+    let text = default_rules_text().replace(
+        "  enterprise:\n    block_without_seat: true     # F10\n",
+        "  enterprise:\n    block_without_seat: true\n    restore_window: unlimited\n",
+    );
+    assert!(text.contains("restore_window: unlimited"));
+    let set = policy_from(&text);
+    let policy = set.select(None, None, at()).unwrap();
+    assert_eq!(
+        policy.setting("enterprise", "restore_window"),
+        Some(&Value::Duration(restore_engine::vocabulary::UNLIMITED))
+    );
+    let mut f = plain_facts();
+    f.tenant.plan = "enterprise".into();
+    f.member.deleted_at = ts("1990-01-01T00:00:00Z");
+    let d = policy.evaluate(&f, &ONE, at()).unwrap();
+    assert!(d.allowed, "{:?}", d.blockers);
+    assert_eq!(d.restorable_until, None);
+    let json = serde_json::to_string(&d).unwrap();
+    assert!(json.contains("\"restorable_until\":null"), "{json}");
+    let mut fast = Vec::new();
+    restore_engine::json::write_decision(&mut fast, &d);
+    assert_eq!(String::from_utf8(fast).unwrap(), json);
+    // Pro keeps the finite window.
+    f.tenant.plan = "pro".into();
+    let d = policy.evaluate(&f, &ONE, at()).unwrap();
+    assert_eq!(blockers(&d), ["window_expired"]);
+    assert!(d.restorable_until.is_some());
+    let mut out = String::new();
+    restore_engine::vocabulary::write_duration(&mut out, restore_engine::vocabulary::UNLIMITED);
+    assert_eq!(out, "unlimited");
+    assert_eq!(
+        restore_engine::vocabulary::parse_duration("unlimited"),
+        Ok(restore_engine::vocabulary::UNLIMITED)
     );
 }
