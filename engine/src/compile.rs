@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, TimeDelta, Utc};
 
-use crate::decision::{Outcome, PolicyRef, ResourceDecision};
+use crate::decision::{Code, Outcome, PolicyRef, ResourceDecision};
 use crate::error::EvaluationError;
 use crate::evaluate::resource_decision;
 use crate::facts::Facts;
@@ -62,6 +62,7 @@ pub(crate) struct Computed {
 pub(crate) struct CompiledBlocker {
     pub(crate) id: Arc<str>,
     pub(crate) fact: Arc<str>,
+    pub(crate) code: Option<Code>,
     pub(crate) when: Cond,
     pub(crate) message: Vec<Piece>,
     pub(crate) remedy: Vec<Piece>,
@@ -118,6 +119,17 @@ impl CompiledPolicy {
             tiers,
             tier_names,
         }
+    }
+
+    /// The `default` of the requirement `id` (e.g. the root department a
+    /// restore uses when the caller names none), if the policy gives one.
+    pub fn requirement_default(&self, id: &str) -> Option<&str> {
+        self.source
+            .requires
+            .iter()
+            .find(|r| &*r.id == id)?
+            .default
+            .as_deref()
     }
 
     /// The tiers this policy declares, in declaration order.
@@ -249,6 +261,7 @@ fn compile_tier(source: &PolicyFile, tier: &TierDecl) -> CompiledTier {
                 CompiledBlocker {
                     id: b.id.clone(),
                     fact: b.fact.clone(),
+                    code: b.code.clone(),
                     when: cond(&b.when),
                     message_capacity: capacity_hint(&message),
                     remedy_capacity: capacity_hint(&remedy),

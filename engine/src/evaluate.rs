@@ -355,7 +355,7 @@ impl CompiledPolicy {
             blockers.push(BlockerHit {
                 rule: b.id.clone(),
                 fact: b.fact.clone(),
-                code: None,
+                code: b.code.clone(),
                 message: cx.render(&b.message, b.message_capacity),
                 remedy: cx.render(&b.remedy, b.remedy_capacity),
             });

@@ -23,6 +23,7 @@ pub mod model;
 mod policy_set;
 pub mod prelude;
 pub mod schema;
+pub mod schema_v2;
 pub mod source;
 pub mod timestamp;
 pub mod vocabulary;

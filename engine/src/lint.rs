@@ -7,7 +7,6 @@ use std::sync::Arc;
 
 use crate::compile::{CompiledPolicy, Cond};
 use crate::model::{Condition, Delta, Operand, Segment, Template};
-use crate::vocabulary::KNOWN_RESOURCES;
 use crate::yaml::Span;
 
 /// One finding of the static checks.
@@ -31,8 +30,78 @@ impl fmt::Display for Warning {
     }
 }
 
-/// Runs every static check on one policy version.
+/// Every lint code, for `allow:` lists.
+pub const CODES: &[&str] = &[
+    "blocker_never_fires",
+    "blocker_always_fires",
+    "redundant_tier_override",
+    "unreachable_tier_override",
+    "resource_without_outcome",
+    "shadowed_exception",
+    "exception_without_effect",
+    "exception_never_applies",
+    "allow_without_effect",
+];
+
+/// The findings of the static checks, and how many a rule's `allow:` took
+/// out (so that nothing is hidden silently).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct LintReport {
+    pub warnings: Vec<Warning>,
+    pub allowed: usize,
+}
+
+/// Runs every static check on one policy version; findings a rule allows
+/// on purpose are left out (see [`lint_report`]).
 pub fn lint(policy: &CompiledPolicy) -> Vec<Warning> {
+    lint_report(policy).warnings
+}
+
+/// [`lint`], with the count of allowed findings; an `allow:` entry that
+/// takes out nothing is itself a finding (`allow_without_effect`).
+pub fn lint_report(policy: &CompiledPolicy) -> LintReport {
+    let source = policy.source();
+    let mut report = LintReport::default();
+    let mut used: HashSet<(usize, &str)> = HashSet::new();
+    for warning in all_findings(policy) {
+        let rule = warning
+            .path
+            .strip_prefix("blockers[")
+            .and_then(|rest| rest.split(']').next())
+            .and_then(|i| i.parse::<usize>().ok());
+        let allowed = rule.and_then(|i| {
+            let blocker = source.blockers.get(i)?;
+            let code = blocker.allow.iter().find(|a| &***a == warning.code)?;
+            Some((i, &**code))
+        });
+        match allowed {
+            Some(key) => {
+                used.insert(key);
+                report.allowed += 1;
+            }
+            None => report.warnings.push(warning),
+        }
+    }
+    for (i, blocker) in source.blockers.iter().enumerate() {
+        for code in &blocker.allow {
+            if !used.contains(&(i, &**code)) {
+                report.warnings.push(Warning {
+                    code: "allow_without_effect",
+                    file: source.file.clone(),
+                    span: blocker.span,
+                    path: format!("blockers[{i}].allow"),
+                    message: format!(
+                        "blocker `{}` allows `{code}`, but that finding does not occur",
+                        blocker.id
+                    ),
+                });
+            }
+        }
+    }
+    report
+}
+
+fn all_findings(policy: &CompiledPolicy) -> Vec<Warning> {
     let mut out = Vec::new();
     let source = policy.source();
     let warn = |code, span, path: String, message: String| Warning {
@@ -110,10 +179,11 @@ pub fn lint(policy: &CompiledPolicy) -> Vec<Warning> {
         }
     }
 
-    // Resources the decision contract names but the policy gives no outcome.
+    // Resources the policy's catalogue names but no rule gives an outcome
+    // (format v1: the decision contract's 19).
     let listed: HashSet<&str> = source.resources.iter().map(|r| &*r.resource).collect();
-    for name in KNOWN_RESOURCES {
-        if !listed.contains(name) {
+    for name in source.catalogue.iter().flatten() {
+        if !listed.contains(&**name) {
             out.push(warn(
                 "resource_without_outcome",
                 source.span,

@@ -1,6 +1,8 @@
 //! Rule file → [`PolicyFile`], reporting every error with file, line,
 //! column and YAML path.
 
+mod v2;
+
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -10,12 +12,14 @@ use sha2::{Digest, Sha256};
 use crate::decision::Outcome;
 use crate::error::{LoadError, RuleDiagnostic, RuleErrorKind};
 use crate::model::{
-    BlockerRule, Condition, Exception, Op, Operand, PolicyFile, Requirement, ResourceRule, Segment,
-    SettingValues, Template, TierDecl, RULES_FORMAT,
+    AttributeDecls, BlockerRule, Condition, Exception, Format, Op, Operand, PolicyFile,
+    Requirement, ResourceRule, Segment, SettingValues, Template, TierDecl, RULES_FORMAT,
+    RULES_FORMAT_V2,
 };
 use crate::timestamp::{parse_timestamp, TimestampError};
 use crate::vocabulary::{
-    parse_duration, suggest, DurationError, Fact, Plan, Setting, SettingId, Type, Value, Vocabulary,
+    parse_duration, suggest, DurationError, Fact, Plan, Setting, SettingId, Type, Value,
+    Vocabulary, KNOWN_RESOURCES,
 };
 use crate::yaml::{self, is_null, Node, NodeKind, Span};
 
@@ -31,6 +35,7 @@ pub fn load_policy_file(file: &str, source: &str) -> Result<PolicyFile, LoadErro
             .into_iter()
             .map(|c| c.name)
             .collect(),
+        v2: false,
     };
     let root = match yaml::parse(source) {
         Ok(Some(root)) => root,
@@ -71,6 +76,8 @@ struct Decoder {
     settings: Vec<(Arc<str>, Type)>,
     /// The declared computed facts' names, by position.
     computed: Vec<Arc<str>>,
+    /// Reading a `restore-rules/v2` file.
+    v2: bool,
 }
 
 /// The settings of the v1 prelude, by id.
@@ -353,13 +360,14 @@ impl Decoder {
             if let Some((_, node)) = format {
                 match node.as_scalar() {
                     Some(RULES_FORMAT) => {}
+                    Some(RULES_FORMAT_V2) => return self.policy_v2(root, digest),
                     found => {
                         self.error(
                             node.span,
                             "format",
                             RuleErrorKind::UnknownFormat {
                                 found: found.unwrap_or(node.describe()).to_owned(),
-                                expected: RULES_FORMAT,
+                                expected: "restore-rules/v2` or `restore-rules/v1",
                             },
                         );
                         return None;
@@ -425,6 +433,10 @@ impl Decoder {
             vocabulary: self.vocab.clone(),
             computed: crate::prelude::computed(),
             restorable_until: Some(crate::prelude::RESTORABLE_UNTIL),
+            format: Format::V1,
+            catalogue: Some(KNOWN_RESOURCES.iter().map(|r| Arc::from(*r)).collect()),
+            attributes: AttributeDecls::default(),
+            context: Vec::new(),
             requires: requires?,
             blockers: blockers?,
             resources: resources?,
@@ -518,18 +530,29 @@ impl Decoder {
         let mut ok = true;
         for (i, item) in items.iter().enumerate() {
             let path = format!("requires[{i}]");
-            let Some(fields) = self.mapping(item, &path, &["id", "fact"], &["id", "fact"]) else {
+            let (keys, required): (&'static [&'static str], &[&'static str]) = if self.v2 {
+                (&["id", "fact", "source", "default"], &["id"])
+            } else {
+                (&["id", "fact"], &["id", "fact"])
+            };
+            let Some(fields) = self.mapping(item, &path, keys, required) else {
                 ok = false;
                 continue;
             };
             let id = fields
                 .get("id")
                 .and_then(|n| self.id(n, &join(&path, "id"), &mut ids));
-            let fact = fields
-                .get("fact")
-                .and_then(|n| self.fact_ref(n, &join(&path, "fact")));
-            match (id, fact) {
-                (Some(id), Some(fact)) => out.push(Requirement { id, fact }),
+            let fact = self.source(&fields, &path, item.span);
+            let default = match fields.get("default") {
+                Some(n) => self
+                    .non_empty_text(n, &join(&path, "default"), "default")
+                    .map(|d| Some(Arc::from(d))),
+                None => Some(None),
+            };
+            match (id, fact, default) {
+                (Some(id), Some(fact), Some(default)) => {
+                    out.push(Requirement { id, fact, default })
+                }
                 _ => ok = false,
             }
         }
@@ -558,22 +581,37 @@ impl Decoder {
 
     fn blockers(&mut self, node: &Node) -> Option<Vec<BlockerRule>> {
         const KEYS: &[&str] = &["id", "fact", "when", "message", "remedy"];
+        const KEYS_V2: &[&str] = &[
+            "id", "fact", "source", "code", "allow", "when", "message", "remedy",
+        ];
+        const REQUIRED_V2: &[&str] = &["id", "when", "message", "remedy"];
+        let (keys, required) = if self.v2 {
+            (KEYS_V2, REQUIRED_V2)
+        } else {
+            (KEYS, KEYS)
+        };
         let items = self.sequence(node, "blockers")?;
         let mut out = Vec::new();
         let mut ids = IdSet::new("blocker id");
         let mut ok = true;
         for (i, item) in items.iter().enumerate() {
             let path = format!("blockers[{i}]");
-            let Some(fields) = self.mapping(item, &path, KEYS, KEYS) else {
+            let Some(fields) = self.mapping(item, &path, keys, required) else {
                 ok = false;
                 continue;
             };
             let id = fields
                 .get("id")
                 .and_then(|n| self.id(n, &join(&path, "id"), &mut ids));
-            let fact = fields
-                .get("fact")
-                .and_then(|n| self.fact_ref(n, &join(&path, "fact")));
+            let fact = self.source(&fields, &path, item.span);
+            let code = match fields.get("code") {
+                Some(n) => self.code(n, &join(&path, "code")).map(Some),
+                None => Some(None),
+            };
+            let allow = match fields.get("allow") {
+                Some(n) => self.allow(n, &join(&path, "allow")),
+                None => Some(Vec::new()),
+            };
             let when = fields
                 .get("when")
                 .and_then(|n| self.condition(n, &join(&path, "when")));
@@ -583,17 +621,25 @@ impl Decoder {
             let remedy = fields
                 .get("remedy")
                 .and_then(|n| self.template(n, &join(&path, "remedy"), "remedy"));
-            match (id, fact, when, message, remedy) {
-                (Some(id), Some(fact), Some(when), Some(message), Some(remedy)) => {
-                    out.push(BlockerRule {
-                        id,
-                        fact,
-                        when,
-                        message,
-                        remedy,
-                        span: item.span,
-                    })
-                }
+            match (id, fact, when, message, remedy, code, allow) {
+                (
+                    Some(id),
+                    Some(fact),
+                    Some(when),
+                    Some(message),
+                    Some(remedy),
+                    Some(code),
+                    Some(allow),
+                ) => out.push(BlockerRule {
+                    id,
+                    fact,
+                    code,
+                    when,
+                    message,
+                    remedy,
+                    allow,
+                    span: item.span,
+                }),
                 _ => ok = false,
             }
         }
@@ -602,23 +648,26 @@ impl Decoder {
 
     fn resources(&mut self, node: &Node) -> Option<Vec<ResourceRule>> {
         const KEYS: &[&str] = &["resource", "fact", "outcome", "exceptions"];
+        const KEYS_V2: &[&str] = &["resource", "fact", "source", "outcome", "exceptions"];
+        let (keys, required): (&'static [&'static str], &[&'static str]) = if self.v2 {
+            (KEYS_V2, &["resource", "outcome"])
+        } else {
+            (KEYS, &["resource", "fact", "outcome"])
+        };
         let items = self.sequence(node, "resources")?;
         let mut out = Vec::new();
         let mut names = IdSet::new("resource");
         let mut ok = true;
         for (i, item) in items.iter().enumerate() {
             let path = format!("resources[{i}]");
-            let Some(fields) = self.mapping(item, &path, KEYS, &["resource", "fact", "outcome"])
-            else {
+            let Some(fields) = self.mapping(item, &path, keys, required) else {
                 ok = false;
                 continue;
             };
             let resource = fields
                 .get("resource")
                 .and_then(|n| self.id(n, &join(&path, "resource"), &mut names));
-            let fact = fields
-                .get("fact")
-                .and_then(|n| self.fact_ref(n, &join(&path, "fact")));
+            let fact = self.source(&fields, &path, item.span);
             let outcome = fields
                 .get("outcome")
                 .and_then(|n| self.outcome(n, &join(&path, "outcome")));
@@ -898,7 +947,7 @@ impl Decoder {
         if let Some((i, (declared, ty))) = found.and_then(|i| Some((i, self.settings.get(i)?))) {
             return Some((SettingId(u16::try_from(i).ok()?), *ty, declared.clone()));
         }
-        let suggestion = suggest(&name, Setting::ALL.iter().map(|s| s.name()));
+        let suggestion = suggest(&name, self.settings.iter().map(|(n, _)| &**n)).map(str::to_owned);
         self.error(
             node.span,
             path,

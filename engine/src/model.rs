@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
-use crate::decision::Outcome;
+use crate::decision::{Code, Outcome};
 use chrono::TimeDelta;
 
 use crate::vocabulary::{Fact, SettingId, Type, Value, Vocabulary};
@@ -12,6 +12,19 @@ use crate::yaml::Span;
 
 /// The rule-language format this build reads.
 pub const RULES_FORMAT: &str = "restore-rules/v1";
+
+/// The open rule-language format: the policy declares its tiers, settings,
+/// computed facts, catalogue (and attributes and context).
+pub const RULES_FORMAT_V2: &str = "restore-rules/v2";
+
+/// Which format a rule file was written in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// `restore-rules/v1`, completed by the v1 prelude.
+    V1,
+    /// `restore-rules/v2`.
+    V2,
+}
 
 /// One version of one policy, as written in one rule file.
 #[derive(Debug, Clone, PartialEq)]
@@ -40,6 +53,14 @@ pub struct PolicyFile {
     /// Position in `computed` of the fact the decision's
     /// `restorable_until` reports; none: the decision reports `null`.
     pub restorable_until: Option<u16>,
+    pub format: Format,
+    /// The resources the decisions must cover (format v1: the 19 of
+    /// [`crate::vocabulary::KNOWN_RESOURCES`]); none: no check.
+    pub catalogue: Option<Vec<Arc<str>>>,
+    /// Declared attributes of tenants, members and actors (design §3.6).
+    pub attributes: AttributeDecls,
+    /// Declared request context values (design §3.6).
+    pub context: Vec<AttrDecl>,
     pub requires: Vec<Requirement>,
     pub blockers: Vec<BlockerRule>,
     pub resources: Vec<ResourceRule>,
@@ -130,17 +151,47 @@ pub enum Delta {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Requirement {
     pub id: Arc<str>,
+    /// Its source reference (`fact:`/`source:`).
     pub fact: Arc<str>,
+    /// What a caller fills in when the request names none (e.g. the root
+    /// department); see `CompiledPolicy::requirement_default`.
+    pub default: Option<Arc<str>>,
+}
+
+/// Declared attributes, per scope.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct AttributeDecls {
+    pub tenant: Vec<AttrDecl>,
+    pub member: Vec<AttrDecl>,
+    pub actor: Vec<AttrDecl>,
+}
+
+/// One declared attribute or context value: `{ type, one_of?, default? |
+/// required: true, doc? }`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AttrDecl {
+    pub name: Arc<str>,
+    pub ty: Type,
+    /// The value when absent; none with `required`: absent is an error.
+    pub default: Option<Value>,
+    pub required: bool,
+    pub doc: Option<String>,
+    pub span: Span,
 }
 
 /// A rule that, when its condition holds, blocks the restore.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BlockerRule {
     pub id: Arc<str>,
+    /// Its source reference (`fact:`/`source:`).
     pub fact: Arc<str>,
+    /// The code decisions report when it holds.
+    pub code: Option<Code>,
     pub when: Condition,
     pub message: Template,
     pub remedy: Template,
+    /// Lint codes this rule allows on purpose (`allow:`).
+    pub allow: Vec<Arc<str>>,
     pub span: Span,
 }
 
