@@ -6,6 +6,7 @@ use std::sync::Arc;
 use chrono::{DateTime, TimeDelta, Utc};
 
 use crate::decision::{Outcome, PolicyRef, ResourceDecision};
+use crate::declarations::{Binding, Declarations};
 use crate::error::EvaluationError;
 use crate::evaluate::resource_decision;
 use crate::facts::Facts;
@@ -41,6 +42,10 @@ pub(crate) struct CompiledTier {
     /// Every rule's plain outcome, for a member with no listed items and no
     /// exception that holds (see `Decision::resources`).
     pub(crate) plain_resources: Arc<[ResourceDecision]>,
+    /// The attribute and context values this tier's rules read, sorted by
+    /// scope, then name; `Term::Slot(i)` reads the `i`th. Bound before any
+    /// condition runs; empty for a policy without attributes (no cost).
+    pub(crate) bindings: Box<[Binding]>,
 }
 
 #[derive(Debug, Clone)]
@@ -76,6 +81,9 @@ pub(crate) enum Cond {
 pub(crate) enum Term {
     Fact(Fact),
     Const(Value),
+    /// A bound attribute or context value: an index into the binding
+    /// array of the evaluation ([`CompiledTier::bindings`]).
+    Slot(u16),
 }
 
 /// A piece of a message: text (settings already rendered) or a fact.
@@ -83,6 +91,8 @@ pub(crate) enum Term {
 pub(crate) enum Piece {
     Text(String),
     Fact(Fact),
+    /// A bound attribute or context value, as [`Term::Slot`].
+    Slot(u16),
 }
 
 impl CompiledPolicy {
@@ -174,9 +184,10 @@ fn compile_tier(source: &PolicyFile, plan: Plan) -> CompiledTier {
     };
     let restore_window = duration(Setting::RestoreWindow);
     let deletion_max_duration = duration(Setting::DeletionMaxDuration);
-    let cond = |c: &Condition| fold(c, &settings);
-    let text = |t: &Template| render_settings(t, &settings);
-    CompiledTier {
+    let decls = &source.attributes;
+    let cond = |c: &Condition| fold(c, &settings, decls);
+    let text = |t: &Template| render_settings(t, &settings, decls);
+    let mut tier = CompiledTier {
         policy: Arc::new(PolicyRef {
             name: Arc::from(source.name.as_str()),
             version: Arc::from(source.version.as_str()),
@@ -223,6 +234,87 @@ fn compile_tier(source: &PolicyFile, plan: Plan) -> CompiledTier {
             })
             .collect(),
         settings,
+        bindings: Box::default(),
+    };
+    bind_slots(&mut tier, decls);
+    tier
+}
+
+/// Numbers the attribute and context values the tier's compiled rules
+/// still read (folding may have dropped some) and fills
+/// [`CompiledTier::bindings`]: slots from [`fold`] hold dense declaration
+/// numbers, and become positions in the binding list.
+fn bind_slots(tier: &mut CompiledTier, decls: &Declarations) {
+    if decls.is_empty() {
+        return;
+    }
+    let mut used: Vec<u16> = Vec::new();
+    let mut note = |slot: &mut u16| used.push(*slot);
+    for b in &mut tier.blockers {
+        visit_cond(&mut b.when, &mut note);
+        visit_pieces(&mut b.message, &mut note);
+        visit_pieces(&mut b.remedy, &mut note);
+    }
+    for r in &mut tier.resources {
+        for (when, _, _) in &mut r.exceptions {
+            visit_cond(when, &mut note);
+        }
+    }
+    used.sort_unstable();
+    used.dedup();
+    let mut renumber = |slot: &mut u16| {
+        // Every slot was noted above.
+        if let Ok(position) = used.binary_search(slot) {
+            *slot = u16::try_from(position).unwrap_or(u16::MAX);
+        }
+    };
+    for b in &mut tier.blockers {
+        visit_cond(&mut b.when, &mut renumber);
+        visit_pieces(&mut b.message, &mut renumber);
+        visit_pieces(&mut b.remedy, &mut renumber);
+    }
+    for r in &mut tier.resources {
+        for (when, _, _) in &mut r.exceptions {
+            visit_cond(when, &mut renumber);
+        }
+    }
+    tier.bindings = used
+        .iter()
+        .filter_map(|global| {
+            let reference = decls.by_global(usize::from(*global))?;
+            Some(Binding {
+                reference,
+                full_name: Arc::from(decls.name(reference)),
+                decl: decls.get(reference)?.clone(),
+            })
+        })
+        .collect();
+}
+
+fn visit_cond(cond: &mut Cond, f: &mut impl FnMut(&mut u16)) {
+    match cond {
+        Cond::Const(_) => {}
+        Cond::All(items) | Cond::Any(items) => {
+            for item in items.iter_mut() {
+                visit_cond(item, f);
+            }
+        }
+        Cond::Not(inner) => visit_cond(inner, f),
+        Cond::Compare(a, _, b) => {
+            for term in [a, b] {
+                if let Term::Slot(slot) = term {
+                    f(slot);
+                }
+            }
+        }
+    }
+}
+
+fn visit_pieces(pieces: &mut [Piece], f: &mut impl FnMut(&mut u16)) {
+    for piece in pieces {
+        if let Piece::Slot(slot) = piece {
+            f(slot);
+        }
     }
 }
 
@@ -245,24 +337,31 @@ fn capacity_hint(pieces: &[Piece]) -> usize {
         .iter()
         .map(|p| match p {
             Piece::Text(t) => t.len(),
-            Piece::Fact(_) => 24,
+            Piece::Fact(_) | Piece::Slot(_) => 24,
         })
         .sum()
 }
 
-fn term(operand: &Operand, settings: &[Value]) -> Term {
+/// The dense number of an attribute reference, as a provisional slot
+/// ([`bind_slots`] renumbers it).
+fn slot(reference: crate::declarations::AttrRef, decls: &Declarations) -> u16 {
+    u16::try_from(decls.global(reference)).unwrap_or(u16::MAX)
+}
+
+fn term(operand: &Operand, settings: &[Value], decls: &Declarations) -> Term {
     match operand {
         Operand::Fact(f) => Term::Fact(*f),
+        Operand::Attr(r) => Term::Slot(slot(*r, decls)),
         Operand::Setting(s) => Term::Const(setting_value(settings, *s).clone()),
         Operand::Literal(v) => Term::Const(v.clone()),
     }
 }
 
 /// Folds settings into constants, and constant comparisons into `Const`.
-fn fold(condition: &Condition, settings: &[Value]) -> Cond {
+fn fold(condition: &Condition, settings: &[Value], decls: &Declarations) -> Cond {
     match condition {
         Condition::All(items) => {
-            let items: Vec<Cond> = items.iter().map(|c| fold(c, settings)).collect();
+            let items: Vec<Cond> = items.iter().map(|c| fold(c, settings, decls)).collect();
             if items.iter().any(|c| matches!(c, Cond::Const(false))) {
                 return Cond::Const(false);
             }
@@ -277,7 +376,7 @@ fn fold(condition: &Condition, settings: &[Value]) -> Cond {
             }
         }
         Condition::Any(items) => {
-            let items: Vec<Cond> = items.iter().map(|c| fold(c, settings)).collect();
+            let items: Vec<Cond> = items.iter().map(|c| fold(c, settings, decls)).collect();
             if items.iter().any(|c| matches!(c, Cond::Const(true))) {
                 return Cond::Const(true);
             }
@@ -291,15 +390,15 @@ fn fold(condition: &Condition, settings: &[Value]) -> Cond {
                 Cond::Any(rest.into())
             }
         }
-        Condition::Not(inner) => match fold(inner, settings) {
+        Condition::Not(inner) => match fold(inner, settings, decls) {
             Cond::Const(b) => Cond::Const(!b),
             other => Cond::Not(Box::new(other)),
         },
         Condition::Compare {
             subject, op, value, ..
         } => {
-            let left = term(subject, settings);
-            let right = term(value, settings);
+            let left = term(subject, settings, decls);
+            let right = term(value, settings, decls);
             if let (Term::Const(a), Term::Const(b)) = (&left, &right) {
                 return Cond::Const(crate::evaluate::compare(*op, &a.as_view(), &b.as_view()));
             }
@@ -308,7 +407,7 @@ fn fold(condition: &Condition, settings: &[Value]) -> Cond {
     }
 }
 
-fn render_settings(template: &Template, settings: &[Value]) -> Vec<Piece> {
+fn render_settings(template: &Template, settings: &[Value], decls: &Declarations) -> Vec<Piece> {
     let mut pieces: Vec<Piece> = Vec::new();
     for segment in &template.0 {
         let text = match segment {
@@ -316,6 +415,10 @@ fn render_settings(template: &Template, settings: &[Value]) -> Vec<Piece> {
             Segment::Setting(s) => setting_value(settings, *s).to_string(),
             Segment::Fact(f) => {
                 pieces.push(Piece::Fact(*f));
+                continue;
+            }
+            Segment::Attr(r) => {
+                pieces.push(Piece::Slot(slot(*r, decls)));
                 continue;
             }
         };

@@ -9,6 +9,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 
 use crate::compile::{CompiledPolicy, CompiledTier, Cond, Piece, Term};
 use crate::decision::{BlockerHit, Decision, Outcome, ResourceDecision};
+use crate::declarations::{bind, stored};
 use crate::error::EvaluationError;
 use crate::facts::ResourceItem;
 use crate::facts::{Facts, Request};
@@ -157,6 +158,38 @@ pub(crate) struct Context<'a> {
     /// chrono's date arithmetic is a visible part of an evaluation.
     pub(crate) deleted_for: TimeDelta,
     pub(crate) restorable_until: DateTime<Utc>,
+    /// The tier's attribute and context values, bound before any condition
+    /// runs (`Term::Slot` indexes it); empty when the tier reads none.
+    pub(crate) bound: &'a [View<'a>],
+}
+
+/// Bound values kept on the stack; a tier reading more goes to the heap.
+const INLINE_SLOTS: usize = 16;
+
+/// Binds every attribute and context value `tier` reads (eagerly, so that
+/// whether a decision fails never depends on which conditions ran), then
+/// calls `f` with them. Fails with the first value that is missing without
+/// default, or does not fit its declaration.
+pub(crate) fn with_bound<'a, R>(
+    tier: &'a CompiledTier,
+    facts: &'a Facts,
+    request: &'a Request,
+    f: impl FnOnce(&[View<'a>]) -> R,
+) -> Result<R, EvaluationError> {
+    let n = tier.bindings.len();
+    let mut inline = [View::Bool(false); INLINE_SLOTS];
+    let mut heap: Vec<View<'a>>;
+    let slots: &mut [View<'a>] = match inline.get_mut(..n) {
+        Some(inline) => inline,
+        None => {
+            heap = vec![View::Bool(false); n];
+            &mut heap
+        }
+    };
+    for (slot, binding) in slots.iter_mut().zip(tier.bindings.iter()) {
+        *slot = bind(binding, stored(facts, request, binding), &tier.policy.name)?;
+    }
+    Ok(f(slots))
 }
 
 impl<'a> Context<'a> {
@@ -165,12 +198,14 @@ impl<'a> Context<'a> {
         request: &'a Request,
         at: DateTime<Utc>,
         tier: &'a CompiledTier,
+        bound: &'a [View<'a>],
     ) -> Self {
         Context {
             facts,
             request,
             at,
             tier,
+            bound,
             deleted_for: at - facts.member.deleted_at,
             restorable_until: saturating_add(facts.member.deleted_at, tier.restore_window),
         }
@@ -213,7 +248,17 @@ impl<'a> Context<'a> {
         match term {
             Term::Fact(f) => self.fact(*f),
             Term::Const(v) => v.as_view(),
+            // Every slot is bound (compile numbers them densely); were one
+            // not, the comparison would see a mismatched type and be false.
+            Term::Slot(i) => self.slot(*i),
         }
+    }
+
+    pub(crate) fn slot(&self, i: u16) -> View<'a> {
+        self.bound
+            .get(usize::from(i))
+            .copied()
+            .unwrap_or(View::Bool(false))
     }
 
     pub(crate) fn holds(&self, cond: &Cond) -> bool {
@@ -234,6 +279,7 @@ impl<'a> Context<'a> {
             match piece {
                 Piece::Text(t) => out.push_str(t),
                 Piece::Fact(f) => self.fact(*f).write(&mut out),
+                Piece::Slot(i) => self.slot(*i).write(&mut out),
             }
         }
         out
@@ -277,38 +323,49 @@ impl CompiledPolicy {
         at: DateTime<Utc>,
     ) -> Result<Decision, EvaluationError> {
         let tier = self.tier(facts)?;
-        let cx = Context::new(facts, request, at, tier);
-        let mut blockers: Vec<BlockerHit> = Vec::new();
-        for (i, b) in tier.blockers.iter().enumerate() {
-            if !cx.holds(&b.when) {
-                continue;
-            }
-            // Allowed decisions allocate nothing here; a denial allocates
-            // once, for at most the blockers still to check.
-            if blockers.capacity() == 0 {
-                blockers.reserve_exact(tier.blockers.len() - i);
-            }
-            blockers.push(BlockerHit {
-                rule: b.id.clone(),
-                fact: b.fact.clone(),
-                code: None,
-                message: cx.render(&b.message, b.message_capacity),
-                remedy: cx.render(&b.remedy, b.remedy_capacity),
-            });
+        // One branch for a policy without attributes or context.
+        if tier.bindings.is_empty() {
+            return Ok(decide(&Context::new(facts, request, at, tier, &[])));
         }
-        let resources = resource_decisions(&cx);
-        Ok(Decision {
-            tenant: facts.tenant.id.clone(),
-            member: facts.member.id.clone(),
-            allowed: blockers.is_empty(),
-            policy: tier.policy.clone(),
-            evaluated_at: at,
-            restorable_until: Some(cx.restorable_until),
-            blockers,
-            warnings: Vec::new(),
-            requires: tier.requires.clone(),
-            resources,
+        with_bound(tier, facts, request, |bound| {
+            decide(&Context::new(facts, request, at, tier, bound))
         })
+    }
+}
+
+/// The decision, once the tier is known and its values bound.
+fn decide(cx: &Context<'_>) -> Decision {
+    let (tier, facts) = (cx.tier, cx.facts);
+    let mut blockers: Vec<BlockerHit> = Vec::new();
+    for (i, b) in tier.blockers.iter().enumerate() {
+        if !cx.holds(&b.when) {
+            continue;
+        }
+        // Allowed decisions allocate nothing here; a denial allocates
+        // once, for at most the blockers still to check.
+        if blockers.capacity() == 0 {
+            blockers.reserve_exact(tier.blockers.len() - i);
+        }
+        blockers.push(BlockerHit {
+            rule: b.id.clone(),
+            fact: b.fact.clone(),
+            code: None,
+            message: cx.render(&b.message, b.message_capacity),
+            remedy: cx.render(&b.remedy, b.remedy_capacity),
+        });
+    }
+    let resources = resource_decisions(cx);
+    Decision {
+        tenant: facts.tenant.id.clone(),
+        member: facts.member.id.clone(),
+        allowed: blockers.is_empty(),
+        policy: tier.policy.clone(),
+        evaluated_at: cx.at,
+        restorable_until: Some(cx.restorable_until),
+        blockers,
+        warnings: Vec::new(),
+        requires: tier.requires.clone(),
+        resources,
     }
 }
 

@@ -207,7 +207,7 @@ fn condition_reads(c: &Condition, settings: &mut HashSet<usize>, facts: &mut Has
                     Operand::Fact(f) => {
                         facts.insert(*f);
                     }
-                    Operand::Literal(_) => {}
+                    Operand::Literal(_) | Operand::Attr(_) => {}
                 }
             }
         }
@@ -223,7 +223,7 @@ fn template_reads(t: &Template, settings: &mut HashSet<usize>, facts: &mut HashS
             Segment::Fact(f) => {
                 facts.insert(*f);
             }
-            Segment::Text(_) => {}
+            Segment::Text(_) | Segment::Attr(_) => {}
         }
     }
 }

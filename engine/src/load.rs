@@ -7,7 +7,10 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 
+mod declarations;
+
 use crate::decision::Outcome;
+use crate::declarations::Declarations;
 use crate::error::{LoadError, RuleDiagnostic, RuleErrorKind};
 use crate::model::{
     BlockerRule, Condition, Exception, Op, Operand, PolicyFile, Requirement, ResourceRule, Segment,
@@ -24,6 +27,7 @@ pub fn load_policy_file(file: &str, source: &str) -> Result<PolicyFile, LoadErro
     let mut decoder = Decoder {
         file: file.clone(),
         diagnostics: Vec::new(),
+        attributes: Declarations::default(),
     };
     let root = match yaml::parse(source) {
         Ok(Some(root)) => root,
@@ -58,6 +62,9 @@ pub fn digest(bytes: &[u8]) -> Arc<str> {
 struct Decoder {
     file: Arc<str>,
     diagnostics: Vec<RuleDiagnostic>,
+    /// Declared attributes and context values, once their sections are
+    /// read: references in conditions and templates resolve against them.
+    attributes: Declarations,
 }
 
 /// A mapping's entries after key checks.
@@ -310,6 +317,8 @@ impl Decoder {
             "requires",
             "blockers",
             "resources",
+            "attributes",
+            "context",
         ];
         const REQUIRED: &[&str] = &[
             "format",
@@ -367,6 +376,8 @@ impl Decoder {
             Some(n) => self.requires(n),
             None => Some(Vec::new()),
         };
+        // Before the rules: their references resolve against these.
+        let attributes = self.declarations(fields.get("attributes"), fields.get("context"));
         let blockers = fields.get("blockers").and_then(|n| self.blockers(n));
         let resources = fields.get("resources").and_then(|n| self.resources(n));
         Some(PolicyFile {
@@ -381,6 +392,7 @@ impl Decoder {
             requires: requires?,
             blockers: blockers?,
             resources: resources?,
+            attributes: attributes?,
             span: root.span,
         })
     }
@@ -698,8 +710,8 @@ impl Decoder {
     fn comparison(&mut self, node: &Node, fields: &Fields<'_>, path: &str) -> Option<Condition> {
         let (subject, subject_ty, subject_kind, subject_name) = if let Some(n) = fields.get("fact")
         {
-            let fact = self.fact_name(n, &join(path, "fact"))?;
-            (Operand::Fact(fact), fact.ty(), "fact", fact.name())
+            let (operand, ty, name) = self.fact_operand(n, &join(path, "fact"))?;
+            (operand, ty, "fact", name)
         } else {
             let n = fields.get("setting")?;
             let setting = self.setting_name(n, &join(path, "setting"))?;
@@ -707,7 +719,7 @@ impl Decoder {
                 Operand::Setting(setting),
                 setting.ty(),
                 "setting",
-                setting.name(),
+                setting.name().to_owned(),
             )
         };
         let ops: Vec<(Op, &Node)> = fields
@@ -741,13 +753,16 @@ impl Decoder {
                 RuleErrorKind::OperatorType {
                     op: op.name(),
                     subject: subject_kind,
-                    name: subject_name.to_owned(),
+                    name: subject_name,
                     ty: subject_ty.to_string(),
                 },
             );
             return None;
         };
         let value = self.operand(value_node, &value_path, expected)?;
+        if !self.check_one_of(value_node, &value_path, &subject, &value) {
+            return None;
+        }
         if op == Op::In {
             // Each listed text must be a valid value of the subject.
             if let (Type::Enum(names), Operand::Literal(Value::List(items))) = (subject_ty, &value)
@@ -781,8 +796,8 @@ impl Decoder {
             let fields = self.mapping(node, path, &["fact", "setting"], &[])?;
             let (operand, ty, span) = match (fields.get("fact"), fields.get("setting")) {
                 (Some(n), None) => {
-                    let fact = self.fact_name(n, &join(path, "fact"))?;
-                    (Operand::Fact(fact), fact.ty(), n.span)
+                    let (operand, ty, _) = self.fact_operand(n, &join(path, "fact"))?;
+                    (operand, ty, n.span)
                 }
                 (None, Some(n)) => {
                     let setting = self.setting_name(n, &join(path, "setting"))?;
@@ -810,6 +825,18 @@ impl Decoder {
             return Some(operand);
         }
         self.literal(node, path, expected).map(Operand::Literal)
+    }
+
+    /// A fact of the catalogue, or a declared attribute or context value:
+    /// the operand, its type and its name.
+    fn fact_operand(&mut self, node: &Node, path: &str) -> Option<(Operand, Type, String)> {
+        let name = self.text(node, path)?;
+        if let Some(resolved) = self.attribute_ref(node, path, &name) {
+            let (reference, ty) = resolved?;
+            return Some((Operand::Attr(reference), ty, name));
+        }
+        let fact = self.fact_name(node, path)?;
+        Some((Operand::Fact(fact), fact.ty(), name))
     }
 
     fn fact_name(&mut self, node: &Node, path: &str) -> Option<Fact> {
@@ -858,6 +885,11 @@ impl Decoder {
             let placeholder = after[..close].trim();
             if let Some(fact) = Fact::from_name(placeholder) {
                 segments.push(Segment::Fact(fact));
+            } else if let Some(resolved) = self.attribute_ref(node, path, placeholder) {
+                match resolved {
+                    Some((reference, _)) => segments.push(Segment::Attr(reference)),
+                    None => ok = false,
+                }
             } else if let Some(setting) = placeholder
                 .strip_prefix("setting.")
                 .and_then(Setting::from_name)

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 
 use crate::decision::Outcome;
+use crate::declarations::{AttrRef, Declarations};
 use crate::vocabulary::Plan;
 use crate::vocabulary::{Fact, Setting, Value};
 use crate::yaml::Span;
@@ -29,6 +30,8 @@ pub struct PolicyFile {
     pub requires: Vec<Requirement>,
     pub blockers: Vec<BlockerRule>,
     pub resources: Vec<ResourceRule>,
+    /// Declared attributes (tenant, member, actor) and request context.
+    pub attributes: Declarations,
     pub span: Span,
 }
 
@@ -136,6 +139,8 @@ pub enum Condition {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Operand {
     Fact(Fact),
+    /// A declared attribute or context value.
+    Attr(AttrRef),
     Setting(Setting),
     Literal(Value),
 }
@@ -201,6 +206,8 @@ pub enum Segment {
     Text(String),
     Fact(Fact),
     Setting(Setting),
+    /// A declared attribute or context value.
+    Attr(AttrRef),
 }
 
 /// Plan tiers in rule-file order.
