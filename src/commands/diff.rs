@@ -10,10 +10,11 @@ use restore_directory::snapshot::parse_zoned_timestamp;
 use restore_engine::excerpt::Escaped;
 use restore_engine::vocabulary::format_timestamp;
 use restore_engine::vocabulary::Plan;
-use restore_engine::{CompiledPolicy, Decision, PolicySet, Request};
+use restore_engine::{CompiledPolicy, Decision, PolicySet};
 use serde::Serialize;
 
 use crate::changes::{self, Counts, DecisionSummary, MemberChange, PolicyComparison};
+use crate::context_args::ContextArgs;
 use crate::Exit;
 
 #[derive(Debug, clap::Args)]
@@ -45,6 +46,8 @@ pub struct Args {
     pub at: Option<DateTime<Utc>>,
     #[arg(long, value_enum, default_value = "text")]
     pub output: DiffFormat,
+    #[command(flatten)]
+    pub context: ContextArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -84,6 +87,8 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
     };
     let before = pick(&args.from)?;
     let after = pick(&args.to)?;
+    // Typed by whichever side declares each name (a new version may add one).
+    let request = args.context.request_for(&[before, after])?;
     let runtime = crate::runtime()?;
     let impact = runtime.block_on(async {
         let directory = crate::directory::open_read_only(&args.directory).await?;
@@ -100,9 +105,9 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
             let plan = facts.tenant.plan.clone();
             let tier = |t: Option<Plan>| t.map_or_else(|| plan.clone(), |t| t.as_str().into());
             facts.tenant.plan = tier(args.from_tier);
-            let a = before.try_evaluate(&facts, &Request::default(), at)?;
+            let a = before.try_evaluate(&facts, &request, at)?;
             facts.tenant.plan = tier(args.to_tier);
-            let b = after.try_evaluate(&facts, &Request::default(), at)?;
+            let b = after.try_evaluate(&facts, &request, at)?;
             record(&mut impact, &a, &b);
             progress.inc(1);
             Ok(())
