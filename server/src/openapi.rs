@@ -125,6 +125,8 @@ pub struct ReceiptDoc {
     audit_id: i64,
     /// Seats in use after the restore.
     seats_used: i64,
+    /// Resource items marked restored (F21).
+    restored_items: u32,
 }
 
 /// `POST /v1/eligibility` body.

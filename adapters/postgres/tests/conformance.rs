@@ -88,10 +88,19 @@ async fn restore_brings_back_untransferred_items_only() {
         .apply_restore(&request, &decide)
         .await
         .expect("restore");
-    assert!(
-        matches!(outcome, RestoreOutcome::Restored(_)),
-        "{outcome:?}"
-    );
+    let RestoreOutcome::Restored(receipt) = outcome else {
+        panic!("{outcome:?}")
+    };
+    // The receipt counts the rows the restore marked, read back here.
+    let (marked,): (i64,) = sqlx::query_as(
+        "SELECT count(*) FROM resource_items
+        WHERE tenant_id = 'acme' AND member_id = 'u_bob' AND restored = TRUE",
+    )
+    .fetch_one(directory.pool())
+    .await
+    .unwrap();
+    assert_eq!(marked, 5, "g1 g2 d1 d0 m1");
+    assert_eq!(i64::from(receipt.restored_items), marked, "receipt count");
     let docs = directory
         .restored_items("acme", "u_bob", "documents")
         .await
