@@ -311,8 +311,8 @@ pub(crate) fn bind<'a>(
     })
 }
 
-/// A duration as stored (`30d`, `1d12h`), or `unlimited` where the
-/// vocabulary has it.
+/// A duration as stored (`30d`, `1d12h`; `unlimited` as soon as the
+/// vocabulary's `parse_duration` reads it).
 fn read_duration(text: &str) -> Option<TimeDelta> {
     parse_duration(text).ok()
 }
