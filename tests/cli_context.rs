@@ -259,7 +259,10 @@ fn eval_all_writes_an_error_line_per_failing_member_and_goes_on() {
     let text = stdout(&table);
     let row = text.lines().find(|l| l.starts_with("u_deleting")).unwrap();
     assert!(row.contains("ERROR"), "{text}");
-    assert!(text.lines().any(|l| l.contains("denied   no_ticket")), "{text}");
+    assert!(
+        text.lines().any(|l| l.contains("denied   no_ticket")),
+        "{text}"
+    );
 
     // Every member fails on a missing required value; all lines are written.
     let required = self::rules(dir.path(), "req", &policy(REQUIRED));

@@ -13,7 +13,6 @@
 //! declaration, makes the decision an [`EvaluationError`] that names it but
 //! never echoes the value.
 
-use std::fmt;
 use std::sync::Arc;
 
 use chrono::TimeDelta;
@@ -105,7 +104,8 @@ impl AttrDecl {
                 Type::Duration => "a duration such as `30d`".into(),
                 Type::Timestamp => "an RFC 3339 timestamp with a zone".into(),
                 Type::StrList => "a list of strings".into(),
-                ty => ty.with_article(),
+                Type::Int => "an integer".into(),
+                ty => format!("a {ty}"),
             },
         }
     }
@@ -424,12 +424,6 @@ impl Declarations {
             }
         }
         Ok(())
-    }
-}
-
-impl fmt::Display for AttrRef {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}#{}", self.scope.prefix(), self.index)
     }
 }
 

@@ -622,3 +622,67 @@ fn a_policy_without_declarations_ignores_attributes() {
         .unwrap();
     assert_eq!(plain, with);
 }
+
+#[test]
+fn a_v2_policy_declares_and_reads_attributes_and_context() {
+    let text = r#"format: restore-rules/v2
+policy: v2attrs
+version: "1"
+effective_from: 2020-01-01T00:00:00Z
+tiers:
+  pro: {}
+settings:
+  restore_window: { type: duration, default: 30d }
+attributes:
+  member:
+    hold_until: { type: timestamp, default: "2000-01-01T00:00:00Z" }
+    grace: { type: duration, default: unlimited }
+context:
+  ticket: { type: string, required: true }
+blockers:
+  - id: held
+    source: "https://example.test/holds"
+    when: { fact: member.attributes.hold_until, gt: { fact: evaluation.at } }
+    message: "held until {member.attributes.hold_until} ({request.context.ticket})"
+    remedy: "wait"
+  - id: graceless
+    source: G1
+    when: { fact: member.attributes.grace, lt: { fact: member.deleted_for } }
+    message: "m"
+    remedy: "r"
+resources:
+  - { resource: member_account, source: F14, outcome: restored }
+"#;
+    let set = policy_from(text);
+    let policy = &set.policies()[0];
+    let mut facts = facts();
+    facts.tenant.plan = "pro".into();
+    facts.member.attributes = attrs(&[("hold_until", text_value("2099-01-01T00:00:00Z"))]);
+    let decision = policy.evaluate(&facts, &ticket(), at()).unwrap();
+    assert!(decision.blocked_by("held"), "{decision:?}");
+    assert!(!decision.blocked_by("graceless"), "unlimited grace");
+    assert_eq!(
+        decision.blockers[0].message,
+        "held until 2099-01-01T00:00:00Z (T-1)"
+    );
+    // `unlimited` is a stored duration too.
+    facts.member.attributes = attrs(&[("grace", text_value("unlimited"))]);
+    assert!(policy.evaluate(&facts, &ticket(), at()).unwrap().allowed);
+    facts.member.attributes = attrs(&[("grace", text_value("1h"))]);
+    assert!(policy
+        .evaluate(&facts, &ticket(), at())
+        .unwrap()
+        .blocked_by("graceless"));
+    assert!(matches!(
+        policy.evaluate(&facts, &Request::default(), at()),
+        Err(EvaluationError::MissingValue { .. })
+    ));
+    assert_eq!(
+        policy.parse_context("ticket", "x").unwrap().1,
+        text_value("x")
+    );
+}
+
+fn text_value(s: &str) -> AttrValue {
+    text(s)
+}
