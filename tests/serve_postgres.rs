@@ -263,15 +263,17 @@ fn an_unreachable_directory_is_503_and_not_ready_then_recovers() {
     );
     server.post("/v1/eligibility", &body).ok();
 
-    // A row the adapter cannot read is a 500 without detail.
-    db.query("UPDATE tenants SET plan = 'platinum' WHERE id = 'globex'");
+    // A row the adapter cannot read is a 500 without detail. (A plan is any
+    // identifier now, and one no tier declares is the policy's 422; a plan
+    // that is not an identifier is a bad row.)
+    db.query("UPDATE tenants SET plan = 'Platinum Plan' WHERE id = 'globex'");
     let reply = server.post(
         "/v1/eligibility",
         &json!({"tenant": "globex", "member": "g_only"}),
     );
     let problem = reply.problem(500, "internal");
     assert!(
-        !reply.body.contains("platinum"),
+        !reply.body.contains("Platinum"),
         "no row content: {problem}"
     );
     server.post("/v1/eligibility", &body).ok();
