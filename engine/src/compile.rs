@@ -11,8 +11,8 @@ use crate::error::EvaluationError;
 use crate::evaluate::resource_decision;
 use crate::facts::Facts;
 use crate::model::{
-    setting_value, Condition, Delta, Op, Operand, PolicyFile, Segment, SettingDecl, SettingValues,
-    Template, TierDecl,
+    setting_value, BlockerRule, Condition, Delta, Op, Operand, PolicyFile, Segment, SettingDecl,
+    SettingValues, Template, TierDecl,
 };
 use crate::vocabulary::{Fact, SettingId, Value, UNLIMITED};
 
@@ -40,6 +40,8 @@ pub(crate) struct CompiledTier {
     pub(crate) restorable_until: Option<u16>,
     pub(crate) requires: Arc<[Arc<str>]>,
     pub(crate) blockers: Vec<CompiledBlocker>,
+    /// Warning rules, compiled as blockers are (an empty `remedy`: none).
+    pub(crate) warnings: Vec<CompiledBlocker>,
     pub(crate) resources: Vec<CompiledResource>,
     /// Resource names sorted, with their position in `resources`: the
     /// evaluator matches a member's listed items against it.
@@ -252,6 +254,20 @@ fn compile_tier(source: &PolicyFile, tier: &TierDecl) -> CompiledTier {
     let decls = &source.attributes;
     let cond = |c: &Condition| fold(c, &settings, decls);
     let text = |t: &Template| render_settings(t, &settings, decls);
+    let rule = |b: &BlockerRule| {
+        let message = text(&b.message);
+        let remedy = text(&b.remedy);
+        CompiledBlocker {
+            id: b.id.clone(),
+            fact: b.fact.clone(),
+            code: b.code.clone(),
+            when: cond(&b.when),
+            message_capacity: capacity_hint(&message),
+            remedy_capacity: capacity_hint(&remedy),
+            message,
+            remedy,
+        }
+    };
     let mut tier = CompiledTier {
         policy: Arc::new(PolicyRef {
             name: Arc::from(source.name.as_str()),
@@ -263,24 +279,8 @@ fn compile_tier(source: &PolicyFile, tier: &TierDecl) -> CompiledTier {
         setting_names: source.settings.iter().map(|s| s.name.clone()).collect(),
         restorable_until: source.restorable_until,
         requires: source.requires.iter().map(|r| r.id.clone()).collect(),
-        blockers: source
-            .blockers
-            .iter()
-            .map(|b| {
-                let message = text(&b.message);
-                let remedy = text(&b.remedy);
-                CompiledBlocker {
-                    id: b.id.clone(),
-                    fact: b.fact.clone(),
-                    code: b.code.clone(),
-                    when: cond(&b.when),
-                    message_capacity: capacity_hint(&message),
-                    remedy_capacity: capacity_hint(&remedy),
-                    message,
-                    remedy,
-                }
-            })
-            .collect(),
+        blockers: source.blockers.iter().map(&rule).collect(),
+        warnings: source.warnings.iter().map(&rule).collect(),
         resource_index: resource_index(source),
         plain_resources: source
             .resources
@@ -317,7 +317,7 @@ fn bind_slots(tier: &mut CompiledTier, decls: &Declarations) {
     }
     let mut used: Vec<u16> = Vec::new();
     let mut note = |slot: &mut u16| used.push(*slot);
-    for b in &mut tier.blockers {
+    for b in tier.blockers.iter_mut().chain(tier.warnings.iter_mut()) {
         visit_cond(&mut b.when, &mut note);
         visit_pieces(&mut b.message, &mut note);
         visit_pieces(&mut b.remedy, &mut note);
@@ -335,7 +335,7 @@ fn bind_slots(tier: &mut CompiledTier, decls: &Declarations) {
             *slot = u16::try_from(position).unwrap_or(u16::MAX);
         }
     };
-    for b in &mut tier.blockers {
+    for b in tier.blockers.iter_mut().chain(tier.warnings.iter_mut()) {
         visit_cond(&mut b.when, &mut renumber);
         visit_pieces(&mut b.message, &mut renumber);
         visit_pieces(&mut b.remedy, &mut renumber);

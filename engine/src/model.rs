@@ -60,6 +60,9 @@ pub struct PolicyFile {
     pub catalogue: Option<Vec<Arc<str>>>,
     pub requires: Vec<Requirement>,
     pub blockers: Vec<BlockerRule>,
+    /// Warning rules (format v2): shaped like blockers, they never deny; a
+    /// warning without remedy has an empty `remedy` template.
+    pub warnings: Vec<BlockerRule>,
     pub resources: Vec<ResourceRule>,
     /// Declared attributes (tenant, member, actor) and request context.
     pub attributes: Declarations,

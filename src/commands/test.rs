@@ -112,6 +112,9 @@ struct Expect {
     /// The exact set of blocker ids that hold (order does not matter).
     #[serde(default)]
     blockers: Option<BTreeSet<String>>,
+    /// The exact set of warning-rule ids that hold (order does not matter).
+    #[serde(default)]
+    warnings: Option<BTreeSet<String>>,
     #[serde(default)]
     resources: BTreeMap<String, ExpectResource>,
 }
@@ -140,6 +143,8 @@ struct DetailedResource {
 struct Coverage {
     /// Blockers a case asserted (in `expect.blockers`) and saw fire.
     blockers_asserted: BTreeSet<String>,
+    /// Warning rules a case asserted (in `expect.warnings`) and saw fire.
+    warnings_asserted: BTreeSet<String>,
     resources_checked: BTreeSet<String>,
     exceptions_applied: BTreeSet<(String, usize)>,
 }
@@ -279,6 +284,22 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
             blockers.len(),
             list(" never asserted: ", &unasserted)
         );
+        // Only for policies with warning rules: v1 reports stay as they were.
+        if !source.warnings.is_empty() {
+            let warnings: Vec<&str> = source.warnings.iter().map(|w| &*w.id).collect();
+            let unasserted: Vec<&str> = warnings
+                .iter()
+                .copied()
+                .filter(|w| !seen.warnings_asserted.contains(*w))
+                .collect();
+            outln!(
+                report,
+                "  warnings asserted: {}/{}{}",
+                warnings.len() - unasserted.len(),
+                warnings.len(),
+                list(" never asserted: ", &unasserted)
+            );
+        }
         outln!(
             report,
             "  resources checked: {}/{}{}",
@@ -388,8 +409,8 @@ fn case_facts(
     }
 }
 
-/// What a decided case proves: the blockers it asserted and saw fire,
-/// the resources it checked.
+/// What a decided case proves: the blockers and warnings it asserted and
+/// saw fire, the resources it checked.
 fn record_coverage(seen: &mut Coverage, case: &Case, decision: &Decision) {
     if let Some(expected) = &case.expect.blockers {
         seen.blockers_asserted.extend(
@@ -398,6 +419,15 @@ fn record_coverage(seen: &mut Coverage, case: &Case, decision: &Decision) {
                 .iter()
                 .map(|b| b.rule.to_string())
                 .filter(|b| expected.contains(b)),
+        );
+    }
+    if let Some(expected) = &case.expect.warnings {
+        seen.warnings_asserted.extend(
+            decision
+                .warnings
+                .iter()
+                .map(|w| w.rule.to_string())
+                .filter(|w| expected.contains(w)),
         );
     }
     seen.resources_checked
@@ -418,6 +448,16 @@ fn check(expect: &Expect, d: &Decision) -> Vec<String> {
             problems.push(format!(
                 "expected blockers [{}], got [{}]",
                 join(blockers),
+                join(&got)
+            ));
+        }
+    }
+    if let Some(warnings) = &expect.warnings {
+        let got: BTreeSet<String> = d.warnings.iter().map(|w| w.rule.to_string()).collect();
+        if *warnings != got {
+            problems.push(format!(
+                "expected warnings [{}], got [{}]",
+                join(warnings),
                 join(&got)
             ));
         }
