@@ -409,8 +409,8 @@ fn case_facts(
     }
 }
 
-/// What a decided case proves: the blockers it asserted and saw fire,
-/// the resources it checked.
+/// What a decided case proves: the blockers and warnings it asserted and
+/// saw fire, the resources it checked.
 fn record_coverage(seen: &mut Coverage, case: &Case, decision: &Decision) {
     if let Some(expected) = &case.expect.blockers {
         seen.blockers_asserted.extend(
