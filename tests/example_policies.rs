@@ -338,6 +338,51 @@ fn every_rule_cites_a_vendor_page() {
     }
 }
 
+/// The README's "Write your own policy" shows the guide's files as they are
+/// (its commands run in tests/readme.rs), and the guide passes its checks.
+#[test]
+fn the_readme_guide_shows_the_guide_files() {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let section = readme
+        .split("\n## Write your own policy\n")
+        .nth(1)
+        .expect("README has the section")
+        .split("\n## ")
+        .next()
+        .unwrap();
+    let mut blocks = Vec::new();
+    let mut current: Option<String> = None;
+    for line in section.lines() {
+        match (&mut current, line) {
+            (None, "```yaml") => current = Some(String::new()),
+            (Some(block), "```") => {
+                blocks.push(std::mem::take(block));
+                current = None;
+            }
+            (Some(block), line) => {
+                block.push_str(line);
+                block.push('\n');
+            }
+            (None, _) => {}
+        }
+    }
+    assert_eq!(blocks.len(), 2, "{blocks:#?}");
+    for block in &blocks {
+        let (first, body) = block.split_once('\n').unwrap();
+        let path = first.strip_prefix("# ").expect("the block names its file");
+        let file = std::fs::read_to_string(root().join(path)).unwrap();
+        assert_eq!(body, file, "README block for `{path}` differs from the file");
+    }
+
+    let guide = root().join("examples/guide");
+    let (code, stdout, stderr) = check(&guide);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let (code, stdout, stderr) = restorectl_in(&guide, &["test", "--rules", "rules", "cases.yaml"]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(stdout.contains("3 passed, 0 failed"), "{stdout}");
+    assert_full_coverage("guide", &stdout);
+}
+
 /// Vendor names belong to `examples/policies/` and `docs/`: no file of the
 /// engine, the adapters, the CLI or the server names one. "workspace" is
 /// also Cargo's word: only its Cargo uses (manifest keys, "the workspace
