@@ -185,9 +185,24 @@ fn the_recorded_snapshots_are_what_record_writes_today() {
 fn a_mutated_policy_fails_each_check() {
     // (folder, the window as written, a shorter one, the member it flips)
     let windows = [
-        ("directory-open-api", "default: 30d", "default: 29d", "acme-pro/m_day30"),
-        ("google-workspace", "default: 20d", "default: 19d", "example-com/g_day20"),
-        ("entra-id", "default: 30d", "default: 29d", "contoso/e_day30"),
+        (
+            "directory-open-api",
+            "default: 30d",
+            "default: 29d",
+            "acme-pro/m_day30",
+        ),
+        (
+            "google-workspace",
+            "default: 20d",
+            "default: 19d",
+            "example-com/g_day20",
+        ),
+        (
+            "entra-id",
+            "default: 30d",
+            "default: 29d",
+            "contoso/e_day30",
+        ),
     ];
     for (name, from, to, flipped) in windows {
         // A shorter window: the rule tests and the snapshot see it.
@@ -199,7 +214,10 @@ fn a_mutated_policy_fails_each_check() {
         std::fs::write(&file, text.replace(from, to)).unwrap();
 
         let (code, stdout, stderr) = check(dir);
-        assert_eq!(code, 0, "{name}: the shorter window is a valid policy\n{stdout}{stderr}");
+        assert_eq!(
+            code, 0,
+            "{name}: the shorter window is a valid policy\n{stdout}{stderr}"
+        );
 
         let (code, stdout, stderr) = rule_tests(dir);
         assert_eq!(code, 1, "{name}: rule tests fail\n{stdout}{stderr}");
@@ -236,7 +254,10 @@ fn a_mutated_policy_fails_each_check() {
         let cut = text.trim_end().strip_suffix(last.as_str()).unwrap();
         std::fs::write(&file, cut).unwrap();
         let (code, stdout, stderr) = check(dir);
-        assert_eq!(code, 1, "{name}: check --deny-warnings fails\n{stdout}{stderr}");
+        assert_eq!(
+            code, 1,
+            "{name}: check --deny-warnings fails\n{stdout}{stderr}"
+        );
         let out = format!("{stdout}{stderr}");
         assert!(
             out.contains("resource_without_outcome") && out.contains(&format!("`{resource}`")),
@@ -287,7 +308,10 @@ fn the_ci_script_passes_on_every_example_policy() {
     let output =
         String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{output}");
-    assert!(output.contains("contoso/e_day30: allowed -> denied"), "{output}");
+    assert!(
+        output.contains("contoso/e_day30: allowed -> denied"),
+        "{output}"
+    );
     assert!(output.contains("== google-workspace"), "{output}");
 }
 
@@ -371,7 +395,10 @@ fn the_readme_guide_shows_the_guide_files() {
         let (first, body) = block.split_once('\n').unwrap();
         let path = first.strip_prefix("# ").expect("the block names its file");
         let file = std::fs::read_to_string(root().join(path)).unwrap();
-        assert_eq!(body, file, "README block for `{path}` differs from the file");
+        assert_eq!(
+            body, file,
+            "README block for `{path}` differs from the file"
+        );
     }
 
     let guide = root().join("examples/guide");
@@ -407,11 +434,18 @@ fn no_code_names_a_vendor() {
         });
     }
     assert!(files > 50, "scanned {files} files");
-    assert!(hits.is_empty(), "vendor names in code:\n{}", hits.join("\n"));
+    assert!(
+        hits.is_empty(),
+        "vendor names in code:\n{}",
+        hits.join("\n")
+    );
 
     // The guard sees the names however they are written.
     assert_eq!(
-        vendor_words("policy: Entra-restore-user # Google Workspace, LARK_API", false),
+        vendor_words(
+            "policy: Entra-restore-user # Google Workspace, LARK_API",
+            false
+        ),
         ["entra", "google", "workspace", "lark"]
     );
     assert_eq!(
