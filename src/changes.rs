@@ -12,7 +12,6 @@ use std::fmt;
 
 use restore_engine::decision::Outcome;
 use restore_engine::excerpt::needs_escape;
-use restore_engine::facts::Plan;
 use restore_engine::Decision;
 use serde::de::{self, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -26,7 +25,8 @@ pub struct DecisionSummary {
     pub member: String,
     pub policy: String,
     pub version: String,
-    pub tier: Plan,
+    /// The tier used, as the policy names it.
+    pub tier: String,
     pub allowed: bool,
     /// Ids of the blockers that hold, in rule order.
     pub blockers: Vec<String>,
@@ -41,7 +41,7 @@ impl DecisionSummary {
             member: d.member.clone(),
             policy: d.policy.name.to_string(),
             version: d.policy.version.to_string(),
-            tier: d.policy.tier,
+            tier: d.policy.tier.to_string(),
             allowed: d.allowed,
             blockers: d.blockers.iter().map(|b| b.rule.to_string()).collect(),
             resources: d
@@ -432,7 +432,7 @@ mod tests {
             member: "m".into(),
             policy: "p".into(),
             version: "1".into(),
-            tier: Plan::Pro,
+            tier: "pro".into(),
             allowed,
             blockers: blockers.iter().map(|b| b.to_string()).collect(),
             resources: [("documents".to_string(), docs)].into_iter().collect(),

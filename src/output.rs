@@ -148,7 +148,7 @@ pub fn decision_text(d: &Decision) -> String {
         "policy:           {} {} (tier {}, {})",
         Escaped(&d.policy.name),
         Escaped(&d.policy.version),
-        d.policy.tier,
+        Escaped(&d.policy.tier),
         d.policy.digest
     );
     let _ = writeln!(
@@ -159,7 +159,9 @@ pub fn decision_text(d: &Decision) -> String {
     let _ = writeln!(
         out,
         "restorable until: {}",
-        format_timestamp(d.restorable_until)
+        // None: the policy's window is unlimited (or it binds none).
+        d.restorable_until
+            .map_or_else(|| "never".to_owned(), format_timestamp)
     );
     if d.blockers.is_empty() {
         let _ = writeln!(out, "blockers:         none");

@@ -100,8 +100,8 @@ fn explain_agrees_with_evaluate_for_every_fixture_member() {
             support::block_on(futures_collect(directory.deleted_members(tenant, None)));
         for facts in all {
             let facts = facts.unwrap();
-            let decision = policy.evaluate(&facts, &Request::default(), at());
-            let explanation = policy.explain(&facts, &Request::default(), at());
+            let decision = policy.evaluate(&facts, &Request::default(), at()).unwrap();
+            let explanation = policy.explain(&facts, &Request::default(), at()).unwrap();
             let held: Vec<&str> = explanation
                 .blockers
                 .iter()

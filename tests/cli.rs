@@ -149,7 +149,7 @@ fn bad_input_exits_2_with_a_reason_and_no_stdout() {
 fn bad_snapshot_files_exit_2_with_where() {
     let dir = tempfile::tempdir().unwrap();
     let cases = [
-        ("unknown-plan.yaml", "format: restore-directory/v1\ntenants:\n  - id: a\n    plan: gold\n    seats: { total: 1, used: 0 }\n", "bad.yaml:4:11: tenants[0].plan: unknown variant `gold`"),
+        ("unknown-plan.yaml", "format: restore-directory/v1\ntenants:\n  - id: a\n    plan: Gold\n    seats: { total: 1, used: 0 }\n", "bad.yaml:4:11: tenants[0].plan: plan `Gold` is not an identifier"),
         ("negative.yaml", "format: restore-directory/v1\ntenants:\n  - id: a\n    plan: pro\n    seats: { total: -1, used: 0 }\n", "seat count `-1` is negative"),
         ("dup.yaml", "format: restore-directory/v1\ntenants:\n  - { id: a, plan: pro, seats: { total: 1, used: 0 } }\n  - { id: a, plan: pro, seats: { total: 1, used: 0 } }\n", "tenants[1].id: duplicate tenant id `a`"),
         ("zone.yaml", "format: restore-directory/v1\ntenants:\n  - id: a\n    plan: pro\n    seats: { total: 1, used: 0 }\n    deleted_members:\n      - { id: m, deleted_at: \"2026-11-01T09:00:00\", reason: removed_by_admin, deletion: completed }\n", "timestamp `2026-11-01T09:00:00` has no time zone"),

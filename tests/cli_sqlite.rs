@@ -236,7 +236,7 @@ fn bad_snapshot_import_writes_nothing() {
     let bad = dir.path().join("bad.yaml");
     std::fs::write(
         &bad,
-        "format: restore-directory/v1\ntenants:\n  - id: t\n    plan: gold\n    seats: { total: 1, used: 0 }\n",
+        "format: restore-directory/v1\ntenants:\n  - id: t\n    plan: Gold\n    seats: { total: 1, used: 0 }\n",
     )
     .unwrap();
     let db = dir.path().join("new.db");
@@ -246,7 +246,7 @@ fn bad_snapshot_import_writes_nothing() {
     assert!(stdout(&out).is_empty());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains("bad.yaml") && err.contains("gold"),
+        err.contains("bad.yaml") && err.contains("Gold"),
         "names file and value: {err}"
     );
     assert!(!db.exists(), "no database file may be created");

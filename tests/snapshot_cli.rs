@@ -87,8 +87,8 @@ fn members_that_differ(a: &str, b: &str) -> BTreeSet<String> {
         for facts in members {
             let facts = facts.unwrap();
             let (x, y) = (
-                a.evaluate(&facts, &Request::default(), at),
-                b.evaluate(&facts, &Request::default(), at),
+                a.evaluate(&facts, &Request::default(), at).unwrap(),
+                b.evaluate(&facts, &Request::default(), at).unwrap(),
             );
             let ids = |d: &restore_engine::Decision| -> Vec<String> {
                 d.blockers.iter().map(|b| b.rule.to_string()).collect()

@@ -17,7 +17,7 @@ use std::path::Path;
 use chrono::{DateTime, Utc};
 use criterion::{criterion_group, criterion_main, Criterion};
 use restore_engine::facts::{
-    Actor, Conflicts, DeletedMember, DeletionReason, DeletionState, Facts, Plan, ResourceItem,
+    Actor, Conflicts, DeletedMember, DeletionReason, DeletionState, Facts, ResourceItem,
     TenantFacts,
 };
 use restore_engine::{PolicySet, Request};
@@ -56,9 +56,10 @@ fn allowed_facts() -> Facts {
     Facts {
         tenant: TenantFacts {
             id: "acme".into(),
-            plan: Plan::Pro,
+            plan: "pro".into(),
             seats_total: 50,
             seats_used: 49,
+            attributes: Default::default(),
         },
         member: DeletedMember {
             id: "u_bob".into(),
@@ -69,11 +70,13 @@ fn allowed_facts() -> Facts {
             deletion: DeletionState::Completed,
             removed_from_list: false,
             resources,
+            attributes: Default::default(),
         },
         conflicts: Conflicts::default(),
         actor: Some(Actor {
             id: "u_anna".into(),
             roles: vec!["primary_admin".into()],
+            attributes: Default::default(),
         }),
     }
 }
@@ -94,14 +97,29 @@ fn bench(c: &mut Criterion) {
     let request = Request::default();
     let allowed = allowed_facts();
     let denied = denied_facts();
-    assert!(policy.evaluate(&allowed, &request, at()).allowed);
-    assert_eq!(policy.evaluate(&denied, &request, at()).blockers.len(), 4);
+    assert!(policy.evaluate(&allowed, &request, at()).unwrap().allowed);
+    assert_eq!(
+        policy
+            .evaluate(&denied, &request, at())
+            .unwrap()
+            .blockers
+            .len(),
+        4
+    );
 
     c.bench_function("evaluate/allowed", |b| {
-        b.iter(|| policy.evaluate(black_box(&allowed), black_box(&request), black_box(at())))
+        b.iter(|| {
+            policy
+                .evaluate(black_box(&allowed), black_box(&request), black_box(at()))
+                .unwrap()
+        })
     });
     c.bench_function("evaluate/denied_4_blockers", |b| {
-        b.iter(|| policy.evaluate(black_box(&denied), black_box(&request), black_box(at())))
+        b.iter(|| {
+            policy
+                .evaluate(black_box(&denied), black_box(&request), black_box(at()))
+                .unwrap()
+        })
     });
     let source = std::fs::read_to_string(rules_dir().join("default-restore.v1.yaml")).unwrap();
     c.bench_function("load_and_compile/default_rules", |b| {

@@ -18,7 +18,7 @@ use std::path::Path;
 use chrono::{DateTime, Utc};
 use criterion::{criterion_group, criterion_main, Criterion};
 use restore_engine::facts::{
-    Actor, Conflicts, DeletedMember, DeletionReason, DeletionState, Facts, Plan, ResourceItem,
+    Actor, Conflicts, DeletedMember, DeletionReason, DeletionState, Facts, ResourceItem,
     TenantFacts,
 };
 use restore_engine::json::{write_decision, DecisionEncoder};
@@ -33,9 +33,10 @@ fn plain_facts() -> Facts {
     Facts {
         tenant: TenantFacts {
             id: "acme".into(),
-            plan: Plan::Enterprise,
+            plan: "enterprise".into(),
             seats_total: 50,
             seats_used: 49,
+            attributes: Default::default(),
         },
         member: DeletedMember {
             id: "u_0001234".into(),
@@ -46,11 +47,13 @@ fn plain_facts() -> Facts {
             deletion: DeletionState::Completed,
             removed_from_list: false,
             resources: BTreeMap::new(),
+            attributes: Default::default(),
         },
         conflicts: Conflicts::default(),
         actor: Some(Actor {
             id: "u_anna".into(),
             roles: vec!["primary_admin".into()],
+            attributes: Default::default(),
         }),
     }
 }
@@ -85,7 +88,7 @@ fn bench(c: &mut Criterion) {
         ("allowed_shared_table", plain_facts()),
         ("denied_own_table", denied_with_items()),
     ] {
-        let decision = policy.evaluate(&facts, &request, at());
+        let decision = policy.evaluate(&facts, &request, at()).unwrap();
         let mut out = Vec::with_capacity(8192);
         c.bench_function(&format!("encode/{name}/serde_json"), |b| {
             b.iter(|| {

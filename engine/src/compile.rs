@@ -6,11 +6,13 @@ use std::sync::Arc;
 use chrono::{DateTime, TimeDelta, Utc};
 
 use crate::decision::{Outcome, PolicyRef, ResourceDecision};
+use crate::error::EvaluationError;
 use crate::evaluate::resource_decision;
-use crate::facts::Plan;
+use crate::facts::Facts;
 use crate::model::{
     setting_value, Condition, Op, Operand, PolicyFile, Segment, SettingValues, Template,
 };
+use crate::vocabulary::Plan;
 use crate::vocabulary::{Fact, Setting, Value};
 
 /// One policy version, ready to evaluate. Immutable, `Send + Sync`: compile
@@ -19,6 +21,8 @@ use crate::vocabulary::{Fact, Setting, Value};
 pub struct CompiledPolicy {
     pub(crate) source: Arc<PolicyFile>,
     pub(crate) tiers: [CompiledTier; 4],
+    /// The declared tiers' names, in declaration order.
+    pub(crate) tier_names: Box<[Arc<str>]>,
 }
 
 #[derive(Debug, Clone)]
@@ -86,7 +90,36 @@ impl CompiledPolicy {
     pub fn compile(source: PolicyFile) -> CompiledPolicy {
         let source = Arc::new(source);
         let tiers = Plan::ALL.map(|plan| compile_tier(&source, plan));
-        CompiledPolicy { source, tiers }
+        let tier_names = tiers.iter().map(|t| t.policy.tier.clone()).collect();
+        CompiledPolicy {
+            source,
+            tiers,
+            tier_names,
+        }
+    }
+
+    /// The tiers this policy declares, in declaration order.
+    pub fn tier_names(&self) -> &[Arc<str>] {
+        &self.tier_names
+    }
+
+    /// The compiled tier for a tenant's plan: the tier named exactly so.
+    pub(crate) fn tier(&self, facts: &Facts) -> Result<&CompiledTier, EvaluationError> {
+        let plan = &*facts.tenant.plan;
+        // Few tiers: a linear scan, length first, then bytes.
+        self.tiers
+            .iter()
+            .find(|t| {
+                let name: &str = &t.policy.tier;
+                name.len() == plan.len() && name == plan
+            })
+            .ok_or_else(|| EvaluationError::UnknownTier {
+                tenant: facts.tenant.id.clone(),
+                plan: facts.tenant.plan.clone(),
+                policy: Arc::from(self.source.name.as_str()),
+                version: Arc::from(self.source.version.as_str()),
+                tiers: self.tier_names.join(", "),
+            })
     }
 
     pub fn name(&self) -> &str {
@@ -147,7 +180,7 @@ fn compile_tier(source: &PolicyFile, plan: Plan) -> CompiledTier {
         policy: Arc::new(PolicyRef {
             name: Arc::from(source.name.as_str()),
             version: Arc::from(source.version.as_str()),
-            tier: plan,
+            tier: Arc::from(plan.as_str()),
             digest: source.digest.clone(),
         }),
         restore_window,

@@ -5,8 +5,6 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::facts::Plan;
-
 /// Which rules made a decision: enough to replay it later.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
@@ -15,7 +13,10 @@ pub struct PolicyRef {
     pub name: Arc<str>,
     #[cfg_attr(feature = "utoipa", schema(value_type = String))]
     pub version: Arc<str>,
-    pub tier: Plan,
+    /// The tier used: the policy's name for it (the default tier's name
+    /// when the tenant's plan fell to it).
+    #[cfg_attr(feature = "utoipa", schema(value_type = String))]
+    pub tier: Arc<str>,
     /// `sha256:<hex>` of the rule file's bytes.
     #[cfg_attr(feature = "utoipa", schema(value_type = String))]
     pub digest: Arc<str>,
@@ -31,8 +32,49 @@ pub struct BlockerHit {
     /// The fact it implements, e.g. `F2`.
     #[cfg_attr(feature = "utoipa", schema(value_type = String))]
     pub fact: Arc<str>,
+    /// The code a service answers with (e.g. a vendor's error number), when
+    /// the rule gives one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<Code>,
     pub message: String,
     pub remedy: String,
+}
+
+/// A rule's `code`: a number or a text, as the rule file writes it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
+#[serde(untagged)]
+pub enum Code {
+    Int(i64),
+    #[cfg_attr(feature = "utoipa", schema(value_type = String))]
+    Text(Arc<str>),
+}
+
+impl std::fmt::Display for Code {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Code::Int(i) => write!(f, "{i}"),
+            Code::Text(t) => f.write_str(t),
+        }
+    }
+}
+
+/// A warning rule that holds: the restore is allowed (or denied) as the
+/// blockers say, with this to tell.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
+pub struct WarningHit {
+    /// The warning's id in the rules.
+    #[cfg_attr(feature = "utoipa", schema(value_type = String))]
+    pub rule: Arc<str>,
+    /// Its source reference, e.g. `F9`.
+    #[cfg_attr(feature = "utoipa", schema(value_type = String))]
+    pub fact: Arc<str>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<Code>,
+    pub message: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remedy: Option<String>,
 }
 
 /// What happens to a resource when the member is restored.
@@ -136,11 +178,15 @@ pub struct Decision {
     /// RFC 3339, UTC.
     #[cfg_attr(feature = "utoipa", schema(value_type = String, format = DateTime))]
     pub evaluated_at: DateTime<Utc>,
-    /// RFC 3339, UTC.
-    #[cfg_attr(feature = "utoipa", schema(value_type = String, format = DateTime))]
-    pub restorable_until: DateTime<Utc>,
+    /// RFC 3339, UTC. `null` only when the policy's window is unlimited
+    /// or binds no `restorable_until`.
+    #[cfg_attr(feature = "utoipa", schema(value_type = Option<String>, format = DateTime, required = true))]
+    pub restorable_until: Option<DateTime<Utc>>,
     /// Every blocker that holds; empty when allowed.
     pub blockers: Vec<BlockerHit>,
+    /// Every warning rule that holds; absent from JSON when none does.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<WarningHit>,
     /// What the restore needs (e.g. `department`, `seat`). Shared with
     /// every decision of the same policy tier.
     #[cfg_attr(feature = "utoipa", schema(value_type = Vec<String>))]

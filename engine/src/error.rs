@@ -27,6 +27,42 @@ pub enum EvaluationError {
         deleted_at: DateTime<Utc>,
         at: DateTime<Utc>,
     },
+    /// The tenant's plan names no tier of the policy, and the policy
+    /// declares no default tier: an error, never a silent pass.
+    #[error(
+        "plan `{}` of tenant `{}` is not a tier of policy `{}` {} (tiers: {})",
+        crate::excerpt::Excerpt(plan),
+        crate::excerpt::Excerpt(tenant),
+        crate::excerpt::Excerpt(policy),
+        crate::excerpt::Excerpt(version),
+        tiers
+    )]
+    UnknownTier {
+        tenant: Arc<str>,
+        plan: Arc<str>,
+        policy: Arc<str>,
+        version: Arc<str>,
+        /// The declared tiers, comma-separated.
+        tiers: String,
+    },
+    /// A value the policy reads is absent and has no declared default.
+    #[error(
+        "`{name}` is missing and policy `{}` declares no default for it",
+        crate::excerpt::Excerpt(policy)
+    )]
+    MissingValue {
+        /// e.g. `member.attributes.hold_until`
+        name: String,
+        policy: Arc<str>,
+    },
+    /// A stored or given value does not fit its declaration. `found` is the
+    /// JSON kind ("a string"), never the value: errors do not echo data.
+    #[error("`{name}` is {found}, expected {expected}")]
+    BadValue {
+        name: String,
+        found: &'static str,
+        expected: String,
+    },
 }
 
 /// What is wrong at one place in a rule file.

@@ -194,7 +194,7 @@ impl<'a> Context<'a> {
                 self.tier.deletion_max_duration,
             )),
             Fact::TenantId => View::Str(&f.tenant.id),
-            Fact::TenantPlan => View::Str(f.tenant.plan.as_str()),
+            Fact::TenantPlan => View::Str(&f.tenant.plan),
             Fact::SeatsTotal => View::Int(f.tenant.seats_total),
             Fact::SeatsUsed => View::Int(f.tenant.seats_used),
             Fact::SeatsAvailable => View::Int(f.tenant.seats_available()),
@@ -258,7 +258,7 @@ impl CompiledPolicy {
                 at,
             });
         }
-        Ok(self.evaluate(facts, request, at))
+        self.evaluate(facts, request, at)
     }
 
     /// Decides on one deleted member at time `at`. Every blocker that holds
@@ -267,8 +267,16 @@ impl CompiledPolicy {
     /// Does not check that `at` is at or after the deletion (a deletion
     /// later than `at` gives a negative `member.deleted_for`); use
     /// [`CompiledPolicy::try_evaluate`] for decisions a user acts on.
-    pub fn evaluate(&self, facts: &Facts, request: &Request, at: DateTime<Utc>) -> Decision {
-        let tier = facts.tenant.plan.pick(&self.tiers);
+    ///
+    /// Fails when no decision can be made: the tenant's plan is no tier of
+    /// the policy ([`EvaluationError::UnknownTier`]).
+    pub fn evaluate(
+        &self,
+        facts: &Facts,
+        request: &Request,
+        at: DateTime<Utc>,
+    ) -> Result<Decision, EvaluationError> {
+        let tier = self.tier(facts)?;
         let cx = Context::new(facts, request, at, tier);
         let mut blockers: Vec<BlockerHit> = Vec::new();
         for (i, b) in tier.blockers.iter().enumerate() {
@@ -283,22 +291,24 @@ impl CompiledPolicy {
             blockers.push(BlockerHit {
                 rule: b.id.clone(),
                 fact: b.fact.clone(),
+                code: None,
                 message: cx.render(&b.message, b.message_capacity),
                 remedy: cx.render(&b.remedy, b.remedy_capacity),
             });
         }
         let resources = resource_decisions(&cx);
-        Decision {
+        Ok(Decision {
             tenant: facts.tenant.id.clone(),
             member: facts.member.id.clone(),
             allowed: blockers.is_empty(),
             policy: tier.policy.clone(),
             evaluated_at: at,
-            restorable_until: cx.restorable_until,
+            restorable_until: Some(cx.restorable_until),
             blockers,
+            warnings: Vec::new(),
             requires: tier.requires.clone(),
             resources,
-        }
+        })
     }
 }
 

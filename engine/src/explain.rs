@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::compile::CompiledPolicy;
+use crate::error::EvaluationError;
 use crate::evaluate::{compare, Context, View};
 use crate::facts::{Facts, Request};
 use crate::model::{setting_value, Condition, Operand};
@@ -99,8 +100,14 @@ impl Trace {
 impl CompiledPolicy {
     /// Evaluates every blocker and resource exception of the source rules,
     /// recording the values seen. Gives the same verdicts as [`Self::evaluate`].
-    pub fn explain(&self, facts: &Facts, request: &Request, at: DateTime<Utc>) -> Explanation {
-        let tier = facts.tenant.plan.pick(&self.tiers);
+    /// Fails as [`Self::evaluate`] does when no decision can be made.
+    pub fn explain(
+        &self,
+        facts: &Facts,
+        request: &Request,
+        at: DateTime<Utc>,
+    ) -> Result<Explanation, EvaluationError> {
+        let tier = self.tier(facts)?;
         let cx = Context::new(facts, request, at, tier);
         let blockers = self
             .source
@@ -132,10 +139,10 @@ impl CompiledPolicy {
                 })
             })
             .collect();
-        Explanation {
+        Ok(Explanation {
             blockers,
             resource_exceptions,
-        }
+        })
     }
 }
 

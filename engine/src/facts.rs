@@ -4,71 +4,13 @@
 //! Adapters fill these in; the engine never fetches them itself.
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::str::FromStr;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-/// Plan tier of a tenant (F7).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
-#[serde(rename_all = "snake_case")]
-pub enum Plan {
-    Starter,
-    Basic,
-    Pro,
-    Enterprise,
-}
-
-impl Plan {
-    /// Every tier, in price order.
-    pub const ALL: [Plan; 4] = [Plan::Starter, Plan::Basic, Plan::Pro, Plan::Enterprise];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Plan::Starter => "starter",
-            Plan::Basic => "basic",
-            Plan::Pro => "pro",
-            Plan::Enterprise => "enterprise",
-        }
-    }
-
-    /// Position in [`Plan::ALL`]; used to index per-tier tables.
-    pub fn index(self) -> usize {
-        self as usize
-    }
-
-    /// This tier's entry in a per-tier table ordered like [`Plan::ALL`].
-    /// A match rather than `table[self.index()]`: no bounds check to fail.
-    pub fn pick<T>(self, table: &[T; 4]) -> &T {
-        let [starter, basic, pro, enterprise] = table;
-        match self {
-            Plan::Starter => starter,
-            Plan::Basic => basic,
-            Plan::Pro => pro,
-            Plan::Enterprise => enterprise,
-        }
-    }
-
-    /// [`Plan::pick`], mutably.
-    pub fn pick_mut<T>(self, table: &mut [T; 4]) -> &mut T {
-        let [starter, basic, pro, enterprise] = table;
-        match self {
-            Plan::Starter => starter,
-            Plan::Basic => basic,
-            Plan::Pro => pro,
-            Plan::Enterprise => enterprise,
-        }
-    }
-}
-
-impl fmt::Display for Plan {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+pub use crate::attributes::{AttrValue, AttributeError, Attributes};
 
 /// The text was not one of the names in a closed set.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -79,20 +21,18 @@ pub struct UnknownName {
     pub expected: &'static str,
 }
 
-impl FromStr for Plan {
-    type Err = UnknownName;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "starter" => Ok(Plan::Starter),
-            "basic" => Ok(Plan::Basic),
-            "pro" => Ok(Plan::Pro),
-            "enterprise" => Ok(Plan::Enterprise),
-            _ => Err(UnknownName {
-                kind: "plan",
-                value: s.to_owned(),
-                expected: "starter, basic, pro, enterprise",
-            }),
-        }
+/// A tenant's plan is not an identifier.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("plan `{}` is not an identifier (a lowercase letter, then up to 63 of a-z, 0-9, `_`)", crate::excerpt::Excerpt(.0))]
+pub struct BadPlanName(pub String);
+
+/// Checks a tenant's plan as stored: any identifier (which plans exist is
+/// the policy's business, see [`crate::EvaluationError::UnknownTier`]).
+pub fn plan_name(text: &str) -> Result<Arc<str>, BadPlanName> {
+    if crate::attributes::is_identifier(text) {
+        Ok(Arc::from(text))
+    } else {
+        Err(BadPlanName(text.to_owned()))
     }
 }
 
@@ -165,9 +105,14 @@ impl FromStr for DeletionState {
 pub struct TenantFacts {
     /// Shared: every member's facts and decision of a streamed tenant name it.
     pub id: Arc<str>,
-    pub plan: Plan,
+    /// The plan's name, matched against the tiers the policy declares
+    /// (which plans exist is the policy's business). Shared per tenant.
+    pub plan: Arc<str>,
     pub seats_total: i64,
     pub seats_used: i64,
+    /// Open data the policy may declare and read (`tenant.attributes.NAME`).
+    #[serde(default, skip_serializing_if = "Attributes::is_empty")]
+    pub attributes: Attributes,
 }
 
 impl TenantFacts {
@@ -205,6 +150,9 @@ pub struct DeletedMember {
     /// Items per resource name; a resource not listed has no items.
     #[serde(default)]
     pub resources: BTreeMap<String, Vec<ResourceItem>>,
+    /// Open data the policy may declare and read (`member.attributes.NAME`).
+    #[serde(default, skip_serializing_if = "Attributes::is_empty")]
+    pub attributes: Attributes,
 }
 
 /// An active member of the tenant.
@@ -214,6 +162,9 @@ pub struct ActiveMember {
     pub email: Option<String>,
     pub phone: Option<String>,
     pub roles: Vec<String>,
+    /// The same object a deleted member has; carried over on restore.
+    #[serde(default, skip_serializing_if = "Attributes::is_empty")]
+    pub attributes: Attributes,
 }
 
 /// The administrator asking for the restore. Must be an active member.
@@ -221,6 +172,9 @@ pub struct ActiveMember {
 pub struct Actor {
     pub id: String,
     pub roles: Vec<String>,
+    /// The actor's active-member attributes (`actor.attributes.NAME`).
+    #[serde(default, skip_serializing_if = "Attributes::is_empty")]
+    pub attributes: Attributes,
 }
 
 /// Active members that clash with the deleted member (F11, F12): their ids.
@@ -287,26 +241,29 @@ pub struct Facts {
 pub struct Request {
     /// Members restored together in this request (F6: batch restore).
     pub batch_size: u32,
+    /// Values the caller gives per request (`request.context.NAME`).
+    #[serde(default, skip_serializing_if = "Attributes::is_empty")]
+    pub context: Attributes,
 }
 
 impl Default for Request {
     fn default() -> Self {
-        Request { batch_size: 1 }
+        Request::ONE
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+impl Request {
+    /// One member, no context: [`Request::default`], usable in `const` items.
+    pub const ONE: Request = Request {
+        batch_size: 1,
+        context: Attributes::EMPTY,
+    };
 
-    #[test]
-    fn pick_agrees_with_index() {
-        let mut table = Plan::ALL;
-        for plan in Plan::ALL {
-            assert_eq!(*plan.pick(&table), Plan::ALL[plan.index()]);
-            assert_eq!(*plan.pick(&table), plan);
-            *plan.pick_mut(&mut table) = Plan::Starter;
+    /// A request restoring `batch_size` members together, without context.
+    pub fn batch(batch_size: u32) -> Self {
+        Request {
+            batch_size,
+            ..Request::default()
         }
-        assert_eq!(table, [Plan::Starter; 4]);
     }
 }

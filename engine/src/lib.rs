@@ -8,6 +8,7 @@
 //! The engine never reads the clock, files or a database on the evaluation
 //! path: facts and time come in, a decision goes out.
 
+pub mod attributes;
 mod compile;
 pub mod decision;
 pub mod error;
@@ -29,7 +30,7 @@ pub mod yaml;
 pub use compile::CompiledPolicy;
 pub use decision::Decision;
 pub use error::{EvaluationError, LoadError, RuleDiagnostic, RuleErrorKind, SourceDiagnostic};
-pub use facts::{Facts, Request};
+pub use facts::{AttrValue, Attributes, Facts, Request};
 pub use policy_set::{PolicySet, SelectError};
 
 #[cfg(test)]

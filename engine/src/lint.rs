@@ -6,8 +6,8 @@ use std::fmt;
 use std::sync::Arc;
 
 use crate::compile::{CompiledPolicy, Cond};
-use crate::facts::Plan;
 use crate::model::{setting_index, Condition, Operand, Segment, Template};
+use crate::vocabulary::Plan;
 use crate::vocabulary::{Fact, Setting, KNOWN_RESOURCES};
 use crate::yaml::Span;
 

@@ -9,12 +9,12 @@ use sha2::{Digest, Sha256};
 
 use crate::decision::Outcome;
 use crate::error::{LoadError, RuleDiagnostic, RuleErrorKind};
-use crate::facts::Plan;
 use crate::model::{
     BlockerRule, Condition, Exception, Op, Operand, PolicyFile, Requirement, ResourceRule, Segment,
     SettingValues, Template, RULES_FORMAT,
 };
 use crate::timestamp::{parse_timestamp, TimestampError};
+use crate::vocabulary::Plan;
 use crate::vocabulary::{parse_duration, suggest, DurationError, Fact, Setting, Type, Value};
 use crate::yaml::{self, is_null, Node, NodeKind, Span};
 

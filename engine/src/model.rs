@@ -5,7 +5,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 
 use crate::decision::Outcome;
-use crate::facts::Plan;
+use crate::vocabulary::Plan;
 use crate::vocabulary::{Fact, Setting, Value};
 use crate::yaml::Span;
 

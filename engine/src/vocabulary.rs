@@ -2,6 +2,7 @@
 //! values and durations. Conditions are checked against it at load time.
 
 use std::fmt;
+use std::str::FromStr;
 use std::sync::Arc;
 
 use chrono::{DateTime, TimeDelta, Utc};
@@ -51,6 +52,87 @@ impl fmt::Display for Type {
             Type::Str => f.write_str("string"),
             Type::StrList => f.write_str("list of strings"),
             Type::Enum(names) => write!(f, "one of {}", names.join(" | ")),
+        }
+    }
+}
+
+/// The four tiers of format v1 (F7), which a v1 rule file may override.
+/// A tenant's plan is text ([`crate::facts::TenantFacts::plan`]); the
+/// compiled policy matches it against the tiers it declares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Plan {
+    Starter,
+    Basic,
+    Pro,
+    Enterprise,
+}
+
+impl Plan {
+    /// The tier named exactly `name` (case and all), if any.
+    pub fn from_name(name: &str) -> Option<Plan> {
+        Plan::ALL.into_iter().find(|p| p.as_str() == name)
+    }
+
+    /// Every tier, in price order.
+    pub const ALL: [Plan; 4] = [Plan::Starter, Plan::Basic, Plan::Pro, Plan::Enterprise];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Plan::Starter => "starter",
+            Plan::Basic => "basic",
+            Plan::Pro => "pro",
+            Plan::Enterprise => "enterprise",
+        }
+    }
+
+    /// Position in [`Plan::ALL`]; used to index per-tier tables.
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
+    /// This tier's entry in a per-tier table ordered like [`Plan::ALL`].
+    /// A match rather than `table[self.index()]`: no bounds check to fail.
+    pub fn pick<T>(self, table: &[T; 4]) -> &T {
+        let [starter, basic, pro, enterprise] = table;
+        match self {
+            Plan::Starter => starter,
+            Plan::Basic => basic,
+            Plan::Pro => pro,
+            Plan::Enterprise => enterprise,
+        }
+    }
+
+    /// [`Plan::pick`], mutably.
+    pub fn pick_mut<T>(self, table: &mut [T; 4]) -> &mut T {
+        let [starter, basic, pro, enterprise] = table;
+        match self {
+            Plan::Starter => starter,
+            Plan::Basic => basic,
+            Plan::Pro => pro,
+            Plan::Enterprise => enterprise,
+        }
+    }
+}
+
+impl fmt::Display for Plan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Plan {
+    type Err = crate::facts::UnknownName;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "starter" => Ok(Plan::Starter),
+            "basic" => Ok(Plan::Basic),
+            "pro" => Ok(Plan::Pro),
+            "enterprise" => Ok(Plan::Enterprise),
+            _ => Err(crate::facts::UnknownName {
+                kind: "plan",
+                value: s.to_owned(),
+                expected: "starter, basic, pro, enterprise",
+            }),
         }
     }
 }
@@ -319,6 +401,19 @@ fn edit_distance(a: &str, b: &str) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pick_agrees_with_index() {
+        let mut table = Plan::ALL;
+        for plan in Plan::ALL {
+            assert_eq!(*plan.pick(&table), Plan::ALL[plan.index()]);
+            assert_eq!(*plan.pick(&table), plan);
+            assert_eq!(Plan::from_name(plan.as_str()), Some(plan));
+            *plan.pick_mut(&mut table) = Plan::Starter;
+        }
+        assert_eq!(table, [Plan::Starter; 4]);
+        assert_eq!(Plan::from_name("Pro"), None);
+    }
 
     #[test]
     fn durations_need_units() {

@@ -17,9 +17,11 @@ use std::path::Path;
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
-use restore_engine::decision::{BlockerHit, Decision, Outcome, PolicyRef, ResourceDecision};
+use restore_engine::decision::{
+    BlockerHit, Code, Decision, Outcome, PolicyRef, ResourceDecision, WarningHit,
+};
 use restore_engine::facts::{
-    Actor, Conflicts, DeletedMember, DeletionReason, DeletionState, Facts, Plan, ResourceItem,
+    Actor, Conflicts, DeletedMember, DeletionReason, DeletionState, Facts, ResourceItem,
     TenantFacts,
 };
 use restore_engine::json::{write_decision, DecisionEncoder};
@@ -57,7 +59,7 @@ fn at() -> DateTime<Utc> {
 /// actor ids): it ends up in decisions and in blocker messages.
 const HOSTILE: &str = "u_\"quoted\"\\back\u{0}nul\u{1f}\u{7f}\ttab\nline\r\u{8}\u{c}é€😀\u{2028}";
 
-fn member_facts(plan: Plan) -> Facts {
+fn member_facts(plan: &str) -> Facts {
     let mut resources = BTreeMap::new();
     resources.insert(
         "documents".to_owned(),
@@ -82,9 +84,10 @@ fn member_facts(plan: Plan) -> Facts {
     Facts {
         tenant: TenantFacts {
             id: "acme".into(),
-            plan,
+            plan: plan.into(),
             seats_total: 50,
             seats_used: 49,
+            attributes: Default::default(),
         },
         member: DeletedMember {
             id: "u_bob".into(),
@@ -95,18 +98,20 @@ fn member_facts(plan: Plan) -> Facts {
             deletion: DeletionState::Completed,
             removed_from_list: false,
             resources,
+            attributes: Default::default(),
         },
         conflicts: Conflicts::default(),
         actor: Some(Actor {
             id: "u_anna".into(),
             roles: vec!["primary_admin".into()],
+            attributes: Default::default(),
         }),
     }
 }
 
 /// Variations of one member that between them make every blocker hold,
 /// with and without items, with an exception's reason, allowed and denied.
-fn variations(plan: Plan) -> Vec<(Facts, Request)> {
+fn variations(plan: &str) -> Vec<(Facts, Request)> {
     let base = member_facts(plan);
     let one = Request::default();
     let mut out = vec![(base.clone(), one.clone())];
@@ -133,7 +138,7 @@ fn variations(plan: Plan) -> Vec<(Facts, Request)> {
     f.member.removed_from_list = true;
     f.member.reason = DeletionReason::SelfDeactivated;
     out.push((f, one.clone()));
-    out.push((base.clone(), Request { batch_size: 3 }));
+    out.push((base.clone(), Request::batch(3)));
     let mut f = base.clone();
     f.tenant.seats_used = 50;
     out.push((f, one.clone()));
@@ -153,15 +158,19 @@ fn real_decisions_of_every_tier_encode_as_serde_json_does() {
     let set = PolicySet::load_dir(rules).expect("default rules");
     let policy = set.select(None, None, at()).expect("in force");
     let mut decisions = Vec::new();
-    for plan in Plan::ALL {
+    for plan in ["starter", "basic", "pro", "enterprise"] {
         for (facts, request) in variations(plan) {
-            decisions.push(policy.evaluate(&facts, &request, at()));
-            decisions.push(policy.evaluate(&facts, &request, at() + Duration::days(400)));
+            decisions.push(policy.evaluate(&facts, &request, at()).unwrap());
+            decisions.push(
+                policy
+                    .evaluate(&facts, &request, at() + Duration::days(400))
+                    .unwrap(),
+            );
         }
     }
 
     // The decisions cover what they are meant to cover.
-    let tiers: BTreeSet<Plan> = decisions.iter().map(|d| d.policy.tier).collect();
+    let tiers: BTreeSet<Arc<str>> = decisions.iter().map(|d| d.policy.tier.clone()).collect();
     assert_eq!(tiers.len(), 4);
     let blockers: BTreeSet<&str> = decisions
         .iter()
@@ -320,7 +329,7 @@ impl Rng {
         PolicyRef {
             name: self.text().into(),
             version: self.text().into(),
-            tier: Plan::ALL[self.below(4) as usize],
+            tier: self.text().into(),
             digest: self.text().into(),
         }
     }
@@ -379,8 +388,33 @@ impl Rng {
             .map(|_| BlockerHit {
                 rule: self.text().into(),
                 fact: self.text().into(),
+                code: self.code(),
                 message: self.text(),
                 remedy: self.text(),
+            })
+            .collect()
+    }
+
+    fn code(&mut self) -> Option<Code> {
+        match self.below(4) {
+            0 => Some(Code::Int(self.next() as i64)),
+            1 => Some(Code::Text(self.text().into())),
+            _ => None,
+        }
+    }
+
+    /// Mostly none, as for every default-policy decision.
+    fn warnings(&mut self) -> Vec<WarningHit> {
+        if !self.chance(3) {
+            return Vec::new();
+        }
+        (0..1 + self.below(3))
+            .map(|_| WarningHit {
+                rule: self.text().into(),
+                fact: self.text().into(),
+                code: self.code(),
+                message: self.text(),
+                remedy: self.chance(2).then(|| self.text()),
             })
             .collect()
     }
@@ -427,8 +461,9 @@ fn generated_decisions_with_hostile_strings_encode_as_serde_json_does() {
             allowed: true,
             policy: pool.policies[0].clone(),
             evaluated_at,
-            restorable_until: evaluated_at,
+            restorable_until: Some(evaluated_at),
             blockers: Vec::new(),
+            warnings: Vec::new(),
             requires: pool.requires[0].clone(),
             resources: pool.resources[0].clone(),
         };
@@ -446,8 +481,9 @@ fn generated_decisions_with_hostile_strings_encode_as_serde_json_does() {
             } else {
                 evaluated_at
             },
-            restorable_until: rng.timestamp(),
+            restorable_until: (!rng.chance(8)).then(|| rng.timestamp()),
             blockers: rng.blockers(),
+            warnings: rng.warnings(),
             requires: if shared_requires {
                 pool.requires[rng.below(11) as usize].clone()
             } else {
@@ -519,8 +555,9 @@ fn a_new_part_at_a_freed_address_is_not_mistaken_for_the_old_one() {
             allowed: true,
             policy: policy.clone(),
             evaluated_at: at(),
-            restorable_until: at(),
+            restorable_until: Some(at()),
             blockers: Vec::new(),
+            warnings: Vec::new(),
             requires: requires.clone(),
             resources: table,
         };

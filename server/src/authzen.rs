@@ -198,7 +198,7 @@ impl AuthzenDecision {
                 decision_id: Some(decision_id),
                 policy: Some(decision.policy.clone()),
                 blockers: Some(decision.blockers.clone()),
-                restorable_until: Some(format_timestamp(decision.restorable_until)),
+                restorable_until: decision.restorable_until.map(format_timestamp),
                 ..Default::default()
             }),
         }

@@ -13,9 +13,14 @@ pub use restore_engine::EvaluationError;
 
 impl From<EvaluationError> for Problem {
     fn from(error: EvaluationError) -> Problem {
-        // Every variant is a fact the caller's data or question got wrong
-        // (today: a member deleted after the evaluation time).
-        Problem::new(Code::DeletedAfterEvaluation, error.to_string())
+        // Every variant is a fact the caller's data or question got wrong:
+        // a member deleted after the evaluation time, or facts the policy
+        // cannot decide on (e.g. a plan that is none of its tiers).
+        let code = match error {
+            EvaluationError::DeletedAfterEvaluation { .. } => Code::DeletedAfterEvaluation,
+            _ => Code::CannotDecide,
+        };
+        Problem::new(code, error.to_string())
     }
 }
 
@@ -30,7 +35,11 @@ pub fn evaluate(
 }
 
 /// The explanation `eval --explain` adds, for the same inputs.
-pub fn explain(policy: &CompiledPolicy, facts: &Facts, at: DateTime<Utc>) -> Explanation {
+pub fn explain(
+    policy: &CompiledPolicy,
+    facts: &Facts,
+    at: DateTime<Utc>,
+) -> Result<Explanation, EvaluationError> {
     policy.explain(facts, &Request::default(), at)
 }
 

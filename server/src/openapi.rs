@@ -18,8 +18,9 @@
 
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
-use restore_engine::decision::{BlockerHit, Outcome, PolicyRef, ResourceDecision};
-use restore_engine::facts::Plan;
+use restore_engine::decision::{
+    BlockerHit, Code, Outcome, PolicyRef, ResourceDecision, WarningHit,
+};
 use restore_engine::Decision;
 use serde::Serialize;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -52,7 +53,7 @@ Decisions are the JSON `restorectl eval --output json` prints. Errors are RFC 94
         crate::authzen::configuration,
     ),
     components(schemas(
-        Decision, PolicyRef, BlockerHit, ResourceDecision, Outcome, Plan,
+        Decision, PolicyRef, BlockerHit, WarningHit, Code, ResourceDecision, Outcome,
         ProblemDoc, ReceiptDoc, PolicySummary, RuleError, ReloadFailure,
     )),
     modifiers(&BearerAuth),
@@ -124,6 +125,8 @@ pub struct ReceiptDoc {
     audit_id: i64,
     /// Seats in use after the restore.
     seats_used: i64,
+    /// Resource items marked restored (F21).
+    restored_items: u32,
 }
 
 /// `POST /v1/eligibility` body.

@@ -27,6 +27,9 @@ pub enum Code {
     UnknownPolicy,
     DepartmentRequired,
     DeletedAfterEvaluation,
+    /// The policy cannot decide on these facts (a plan no tier declares, a
+    /// value missing or not fitting its declaration): not a denial.
+    CannotDecide,
     UnknownTenant,
     UnknownMember,
     NotFound,
@@ -58,6 +61,7 @@ impl Code {
             Code::UnknownPolicy => "unknown_policy",
             Code::DepartmentRequired => "department_required",
             Code::DeletedAfterEvaluation => "deleted_after_evaluation",
+            Code::CannotDecide => "cannot_decide",
             Code::UnknownTenant => "unknown_tenant",
             Code::UnknownMember => "unknown_member",
             Code::NotFound => "not_found",
@@ -87,6 +91,7 @@ impl Code {
             | Code::UnknownPolicy
             | Code::DepartmentRequired
             | Code::DeletedAfterEvaluation
+            | Code::CannotDecide
             | Code::ReloadFailed => StatusCode::UNPROCESSABLE_ENTITY,
             Code::UnknownTenant | Code::UnknownMember | Code::NotFound => StatusCode::NOT_FOUND,
             Code::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
@@ -115,6 +120,7 @@ impl Code {
             Code::UnknownPolicy => "unknown policy",
             Code::DepartmentRequired => "department required",
             Code::DeletedAfterEvaluation => "deleted after the evaluation time",
+            Code::CannotDecide => "the policy cannot decide",
             Code::UnknownTenant => "unknown tenant",
             Code::UnknownMember => "unknown member",
             Code::NotFound => "not found",
@@ -258,6 +264,7 @@ impl From<DirectoryError> for Problem {
             }
             DirectoryError::Conflict(_) => Problem::new(Code::RestoreConflict, error.to_string()),
             DirectoryError::Unsupported(_) => Problem::new(Code::Unsupported, error.to_string()),
+            DirectoryError::Evaluation(error) => Problem::from(error),
             DirectoryError::Backend { .. } => {
                 tracing::error!(error = %error_chain(&error), "directory failed");
                 Problem::new(Code::DirectoryUnavailable, "the directory did not answer")

@@ -99,7 +99,20 @@ impl Shadow {
             );
             return None;
         };
-        let shadow = policy.evaluate(facts, request, at);
+        let shadow = match policy.evaluate(facts, request, at) {
+            Ok(shadow) => shadow,
+            Err(error) => {
+                // E.g. the tenant's plan is no tier of the shadow version.
+                self.skipped.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(
+                    decision_id,
+                    shadow_version = %self.version,
+                    %error,
+                    "shadow version cannot decide; skipped"
+                );
+                return None;
+            }
+        };
         self.evaluated.fetch_add(1, Ordering::Relaxed);
         let verdict = compare(&self.version, live, &shadow);
         if !verdict.agrees {
@@ -172,7 +185,7 @@ mod tests {
         let at = fixture_time();
         let live_policy = set.select(None, Some("1.0.0"), at).unwrap();
         let f = facts("acme", "u_bob", Some("u_anna"));
-        let live = live_policy.evaluate(&f, &Request::default(), at);
+        let live = live_policy.evaluate(&f, &Request::default(), at).unwrap();
         assert!(live.allowed);
         let shadow = Shadow::new("2.0.0");
         let verdict = shadow
@@ -195,10 +208,11 @@ mod tests {
         let set = two_versions();
         let at = fixture_time();
         let f = facts("full-pro", "p_gone", Some("p_admin"));
-        let live =
-            set.select(None, Some("1.0.0"), at)
-                .unwrap()
-                .evaluate(&f, &Request::default(), at);
+        let live = set
+            .select(None, Some("1.0.0"), at)
+            .unwrap()
+            .evaluate(&f, &Request::default(), at)
+            .unwrap();
         let shadow = Shadow::new("1.0.0");
         let verdict = shadow
             .evaluate(&set, &live, &f, &Request::default(), at, "d2")
@@ -217,6 +231,7 @@ mod tests {
             fact: Arc::from("F1"),
             message: String::new(),
             remedy: String::new(),
+            code: None,
         });
         let verdict = compare(&Arc::from("x"), &live, &other);
         assert!(!verdict.agrees);

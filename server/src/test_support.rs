@@ -38,7 +38,9 @@ pub fn decide(tenant: &str, member: &str, actor: Option<&str>) -> Decision {
     let set = policy_set();
     let at = fixture_time();
     let policy = set.select(None, None, at).unwrap();
-    policy.evaluate(&facts(tenant, member, actor), &Request::default(), at)
+    policy
+        .evaluate(&facts(tenant, member, actor), &Request::default(), at)
+        .unwrap()
 }
 
 /// A denied decision with blockers (`full-pro` / `p_gone`).

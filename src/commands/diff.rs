@@ -8,8 +8,8 @@ use anyhow::Context;
 use chrono::{DateTime, Utc};
 use restore_directory::snapshot::parse_zoned_timestamp;
 use restore_engine::excerpt::Escaped;
-use restore_engine::facts::Plan;
 use restore_engine::vocabulary::format_timestamp;
+use restore_engine::vocabulary::Plan;
 use restore_engine::{CompiledPolicy, Decision, PolicySet, Request};
 use serde::Serialize;
 
@@ -63,7 +63,7 @@ struct Side {
     policy: String,
     version: String,
     #[serde(skip_serializing_if = "Option::is_none")]
-    tier: Option<Plan>,
+    tier: Option<&'static str>,
 }
 
 #[derive(Debug, Serialize)]
@@ -97,10 +97,11 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
         };
         let progress = crate::progress::member_spinner("comparing");
         crate::sweep::each_deleted_member(directory.as_ref(), &tenants, |mut facts| {
-            let plan = facts.tenant.plan;
-            facts.tenant.plan = args.from_tier.unwrap_or(plan);
+            let plan = facts.tenant.plan.clone();
+            let tier = |t: Option<Plan>| t.map_or_else(|| plan.clone(), |t| t.as_str().into());
+            facts.tenant.plan = tier(args.from_tier);
             let a = before.try_evaluate(&facts, &Request::default(), at)?;
-            facts.tenant.plan = args.to_tier.unwrap_or(plan);
+            facts.tenant.plan = tier(args.to_tier);
             let b = after.try_evaluate(&facts, &Request::default(), at)?;
             record(&mut impact, &a, &b);
             progress.inc(1);
@@ -126,7 +127,7 @@ fn side(policy: &CompiledPolicy, tier: Option<Plan>) -> Side {
     Side {
         policy: policy.name().to_owned(),
         version: policy.version().to_owned(),
-        tier,
+        tier: tier.map(Plan::as_str),
     }
 }
 

@@ -57,7 +57,7 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
     if args.explain {
         let explanation = selected
             .policy()
-            .explain(&facts, &Request::default(), selected.at);
+            .explain(&facts, &Request::default(), selected.at)?;
         let rendered = match args.output {
             OutputFormat::Text => format!(
                 "{}{}",

@@ -169,11 +169,14 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
             let policy = set
                 .select(None, case.policy_version.as_deref(), at)
                 .with_context(|| format!("{}: cases[{i}] `{}`", file.display(), case.name))?;
-            let request = Request {
-                batch_size: case.batch_size,
-            };
-            let decision = policy.evaluate(&facts, &request, at);
-            let explanation = policy.explain(&facts, &request, at);
+            let request = Request::batch(case.batch_size);
+            let cannot_decide = || format!("{}: cases[{i}] `{}`", file.display(), case.name);
+            let decision = policy
+                .evaluate(&facts, &request, at)
+                .with_context(cannot_decide)?;
+            let explanation = policy
+                .explain(&facts, &request, at)
+                .with_context(cannot_decide)?;
             let seen = coverage
                 .entry((policy.name().to_owned(), policy.version().to_owned()))
                 .or_default();

@@ -42,7 +42,9 @@ pub fn decide(tenant: &str, member: &str, actor: Option<&str>, request: &Request
     let set = default_rules();
     let directory = fixture_directory();
     let facts = block_on(directory.facts(tenant, member, actor)).expect("facts");
-    default_policy(&set).evaluate(&facts, request, at())
+    default_policy(&set)
+        .evaluate(&facts, request, at())
+        .unwrap()
 }
 
 pub fn block_on<F: std::future::Future>(future: F) -> F::Output {

@@ -517,6 +517,87 @@ where
     }
 }
 
+/// F21 on every adapter: a restore marks the items the decision brings
+/// back, and says how many. u_bob has items kept whole (group chats),
+/// transfer-dependent ones with and without a transfer (documents,
+/// minutes) and ones that stay away (an approval task). The receipt's count
+/// is the sum of the decision's `restored` counts, written out by hand too;
+/// where the adapter keeps a record, the stored items agree; a second
+/// restore of the same member is refused and marks nothing more.
+pub async fn restored_items<F, Fut>(make: &F)
+where
+    F: Fn(Snapshot) -> Fut,
+    Fut: Future<Output = Subject>,
+{
+    let s = make(fixture()).await;
+    let req = request("acme", "u_bob", "u_anna", "engineering");
+    let receipt = match restore(&s, &req).await {
+        Ok(RestoreOutcome::Restored(r)) => r,
+        other => panic!("restored_items: restore acme/u_bob must succeed, got {other:?}"),
+    };
+    let counted: u32 = receipt
+        .decision
+        .resources
+        .iter()
+        .filter_map(|r| r.restored)
+        .sum();
+    assert_eq!(
+        receipt.restored_items, counted,
+        "restored_items: the receipt's count is the sum of the decision's `restored` counts"
+    );
+    // group_chats g1 g2, documents d1 d0 (not d2, transferred), minutes m1.
+    assert_eq!(receipt.restored_items, 5, "restored_items: u_bob's count");
+    let mut stored = Vec::new();
+    let mut looked = false;
+    for r in receipt.decision.resources.iter() {
+        match s.probe.restored_items("acme", "u_bob", &r.resource).await {
+            Ok(Some(ids)) => {
+                looked = true;
+                assert_eq!(
+                    u32::try_from(ids.len()).unwrap(),
+                    r.restored.unwrap_or(0),
+                    "restored_items: stored items of `{}` against the decision",
+                    r.resource
+                );
+                stored.extend(ids);
+            }
+            Ok(None) => {}
+            Err(e) => panic!("restored_items: stored items of `{}`: {e}", r.resource),
+        }
+    }
+    if looked {
+        stored.sort();
+        assert_eq!(
+            stored,
+            ["d0", "d1", "g1", "g2", "m1"],
+            "restored_items: what the adapter stored"
+        );
+    }
+
+    let again = restore(&s, &req).await;
+    assert!(
+        matches!(again, Err(DirectoryError::UnknownMember { .. })),
+        "restored_items: a second restore of u_bob must be refused, got {again:?}"
+    );
+    assert_eq!(
+        audit_len(&s, "acme").await,
+        1,
+        "restored_items: the refused restore wrote an audit row"
+    );
+    if looked {
+        let docs = s
+            .probe
+            .restored_items("acme", "u_bob", "documents")
+            .await
+            .unwrap();
+        assert_eq!(
+            docs.map(|d| d.len()),
+            Some(2),
+            "restored_items: the refused restore marked more items"
+        );
+    }
+}
+
 /// A denied restore writes nothing: facts, seats, audit and departments stay.
 pub async fn denied_restore_changes_nothing<F, Fut>(make: &F)
 where

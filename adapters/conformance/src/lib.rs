@@ -58,9 +58,9 @@ pub trait Probe: Send + Sync {
         member: &str,
     ) -> Result<Option<String>, DirectoryError>;
     /// Ids of a restored member's items of `resource` that came back, in
-    /// stored order (F21: not the transferred ones). `None`: this adapter
-    /// keeps no item rows after a restore (the memory adapter), so
-    /// `restore_effects` cannot look.
+    /// stored order (F21: not the transferred ones), as the adapter stored
+    /// them. `None`: this adapter keeps no record of them, so
+    /// `restore_effects` and `restored_items` cannot look.
     async fn restored_items(
         &self,
         _tenant: &str,
@@ -112,6 +112,15 @@ impl Probe for MemoryDirectory {
     ) -> Result<Option<String>, DirectoryError> {
         MemoryDirectory::department(self, tenant, member)
     }
+
+    async fn restored_items(
+        &self,
+        tenant: &str,
+        member: &str,
+        resource: &str,
+    ) -> Result<Option<Vec<String>>, DirectoryError> {
+        MemoryDirectory::restored_items(self, tenant, member, resource).map(Some)
+    }
 }
 
 /// A subject over the memory adapter (the reference, and its own test).
@@ -137,6 +146,14 @@ impl Probe for SharedMemory {
         member: &str,
     ) -> Result<Option<String>, DirectoryError> {
         Probe::department(&*self.0, tenant, member).await
+    }
+    async fn restored_items(
+        &self,
+        tenant: &str,
+        member: &str,
+        resource: &str,
+    ) -> Result<Option<Vec<String>>, DirectoryError> {
+        Probe::restored_items(&*self.0, tenant, member, resource).await
     }
 }
 
@@ -210,6 +227,7 @@ where
     tenants_listed(&make).await;
     tenant_isolation(&make).await;
     restore_effects(&make).await;
+    restored_items(&make).await;
     denied_restore_changes_nothing(&make).await;
     missing_department(&make).await;
     last_seat_race(&make).await;

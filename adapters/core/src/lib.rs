@@ -5,8 +5,9 @@
 //! `restore-sqlite`, `restore-postgres`, `restore-plugin`.
 
 mod error;
+pub mod import;
 pub mod params;
-mod restore;
+pub mod restore;
 pub mod snapshot;
 pub mod stored;
 mod url;
@@ -16,8 +17,12 @@ use futures::stream::BoxStream;
 use restore_engine::facts::Facts;
 
 pub use error::DirectoryError;
+pub use import::ImportSummary;
 pub use params::Access;
-pub use restore::{seats_after_restore, Decide, Receipt, RestoreOutcome, RestoreRequest};
+pub use restore::{
+    begin_restore, finish_restore, read_facts, restore_with, seats_after_restore, AuditRow, Decide,
+    ItemPlan, Reactivation, Receipt, RestoreOutcome, RestoreRequest, RestoreStore,
+};
 pub use snapshot::{Snapshot, SnapshotError};
 pub use url::{DirectoryUrl, UrlError};
 

@@ -10,7 +10,7 @@ use std::path::Path;
 use chrono::{DateTime, Utc};
 use restore_engine::excerpt::quote_safe;
 use restore_engine::facts::{
-    ActiveMember, DeletedMember, DeletionReason, DeletionState, Plan, ResourceItem,
+    ActiveMember, DeletedMember, DeletionReason, DeletionState, ResourceItem,
 };
 use restore_engine::source::{read_text_file, Limit, ReadError};
 use restore_engine::timestamp::parse_timestamp;
@@ -92,7 +92,9 @@ pub struct Snapshot {
 #[serde(deny_unknown_fields)]
 pub struct SnapshotTenant {
     pub id: String,
-    pub plan: Plan,
+    /// Any identifier: which plans exist is the policy's business.
+    #[serde(deserialize_with = "plan_name")]
+    pub plan: String,
     pub seats: Seats,
     /// Active members.
     #[serde(default)]
@@ -140,6 +142,23 @@ pub struct SnapshotDeletedMember {
     pub removed_from_list: bool,
     #[serde(default)]
     pub resources: BTreeMap<String, Vec<ResourceItem>>,
+}
+
+/// Any identifier; checked inside the visitor so that the error carries the
+/// value's own line and column.
+fn plan_name<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    struct PlanName;
+    impl serde::de::Visitor<'_> for PlanName {
+        type Value = String;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a plan name (an identifier)")
+        }
+        fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<String, E> {
+            restore_engine::facts::plan_name(text).map_err(E::custom)?;
+            Ok(text.to_owned())
+        }
+    }
+    d.deserialize_str(PlanName)
 }
 
 fn non_negative<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
@@ -296,6 +315,7 @@ impl SnapshotMember {
             email: self.email.clone(),
             phone: self.phone.clone(),
             roles: self.roles.clone(),
+            attributes: Default::default(),
         }
     }
 }
@@ -311,6 +331,7 @@ impl SnapshotDeletedMember {
             deletion: self.deletion,
             removed_from_list: self.removed_from_list,
             resources: self.resources.clone(),
+            attributes: Default::default(),
         }
     }
 }

@@ -11,9 +11,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use restore_engine::facts::{
-    Actor, Conflicts, DeletedMember, Facts, Plan, ResourceItem, TenantFacts,
-};
+use restore_engine::facts::{Actor, Conflicts, DeletedMember, Facts, ResourceItem, TenantFacts};
 
 use crate::DirectoryError;
 
@@ -27,14 +25,14 @@ pub struct StoredTenant {
 }
 
 impl StoredTenant {
-    /// Checked facts: a known plan and non-negative seat counts.
+    /// Checked facts: an identifier as plan and non-negative seat counts.
     pub fn into_facts(self) -> Result<TenantFacts, DirectoryError> {
         let bad = |reason: String| DirectoryError::BadRow {
             table: "tenants",
             key: self.id.clone(),
             reason,
         };
-        let plan: Plan = self.plan.parse().map_err(|e| bad(format!("{e}")))?;
+        let plan = restore_engine::facts::plan_name(&self.plan).map_err(|e| bad(e.to_string()))?;
         if self.seats_total < 0 {
             return Err(bad(format!(
                 "seats_total `{}` is negative",
@@ -49,6 +47,7 @@ impl StoredTenant {
             plan,
             seats_total: self.seats_total,
             seats_used: self.seats_used,
+            attributes: Default::default(),
         })
     }
 }
@@ -179,6 +178,7 @@ impl StoredDeletedMember<'_> {
                 deletion,
                 removed_from_list: self.removed_from_list,
                 resources,
+                attributes: Default::default(),
             },
             conflicts,
             actor,
@@ -219,9 +219,10 @@ mod tests {
     fn tenant() -> TenantFacts {
         TenantFacts {
             id: "t".into(),
-            plan: Plan::Pro,
+            plan: "pro".into(),
             seats_total: 10,
             seats_used: 1,
+            attributes: Default::default(),
         }
     }
 

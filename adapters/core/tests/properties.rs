@@ -78,7 +78,7 @@ fn fragment() -> impl Strategy<Value = String> {
             "transferred_to: ",
             "resources: {}",
             "seats: {total: 1, used: 2}",
-            "plan: gold",
+            "plan: Gold",
         ])
         .prop_map(str::to_owned),
     ]

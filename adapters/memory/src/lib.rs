@@ -6,28 +6,31 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use futures::stream::{self, BoxStream, StreamExt};
+use restore_directory::restore::{self, restore_with, AuditRow, ItemPlan, Reactivation};
 use restore_directory::{
-    seats_after_restore, Decide, Directory, DirectoryError, Receipt, RestoreOutcome,
-    RestoreRequest, Snapshot,
+    seats_after_restore, Decide, Directory, DirectoryError, RestoreOutcome, RestoreRequest,
+    RestoreStore, Snapshot,
 };
-use restore_engine::facts::{
-    ActiveMember, Actor, Conflicts, DeletedMember, Facts, Plan, TenantFacts,
-};
+use restore_engine::facts::{ActiveMember, Actor, Conflicts, DeletedMember, Facts, TenantFacts};
 
 /// One tenant's data.
 #[derive(Debug, Clone)]
 struct Tenant {
-    plan: Plan,
+    /// Shared by every member's facts.
+    plan: Arc<str>,
     seats_total: i64,
     seats_used: i64,
     active: Vec<ActiveMember>,
     departments: HashMap<String, String>,
     /// Keyed by member id so that streaming is in id order.
     deleted: BTreeMap<String, DeletedMember>,
+    /// Ids of the items restores brought back, per member and resource, in
+    /// stored order (F21).
+    restored: HashMap<String, BTreeMap<String, Vec<String>>>,
     audit: Vec<AuditEntry>,
 }
 
@@ -42,14 +45,19 @@ pub struct AuditEntry {
 }
 
 impl Tenant {
+    fn tenant_facts(&self, tenant: &str) -> TenantFacts {
+        TenantFacts {
+            id: tenant.into(),
+            plan: self.plan.clone(),
+            seats_total: self.seats_total,
+            seats_used: self.seats_used,
+            attributes: Default::default(),
+        }
+    }
+
     fn facts(&self, tenant: &str, member: &DeletedMember, actor: Option<Actor>) -> Facts {
         Facts {
-            tenant: TenantFacts {
-                id: tenant.into(),
-                plan: self.plan,
-                seats_total: self.seats_total,
-                seats_used: self.seats_used,
-            },
+            tenant: self.tenant_facts(tenant),
             member: member.clone(),
             conflicts: Conflicts::find(member, &self.active),
             actor,
@@ -65,12 +73,141 @@ impl Tenant {
                 Some(Actor {
                     id: m.id.clone(),
                     roles: m.roles.clone(),
+                    attributes: Default::default(),
                 })
             })
             .ok_or_else(|| DirectoryError::UnknownActor {
                 tenant: tenant.to_owned(),
                 actor: actor.to_owned(),
             })
+    }
+}
+
+/// The storage steps of a restore over one tenant: reads from the tenant
+/// as it is, writes staged until the whole restore succeeded.
+struct Store<'t> {
+    tenant: &'t Tenant,
+    staged: Staged,
+}
+
+/// The writes of a restore, applied by [`Staged::apply`].
+#[derive(Default)]
+struct Staged {
+    /// The member leaving the deleted members, its active record, its department.
+    reactivated: Option<(ActiveMember, String)>,
+    seats_used: Option<i64>,
+    items: BTreeMap<String, Vec<String>>,
+    audit: Option<AuditEntry>,
+}
+
+impl Staged {
+    fn apply(self, t: &mut Tenant) {
+        if let Some((member, department)) = self.reactivated {
+            t.deleted.remove(&member.id);
+            t.departments.insert(member.id.clone(), department);
+            if !self.items.is_empty() {
+                t.restored.insert(member.id.clone(), self.items);
+            }
+            t.active.push(member);
+        }
+        if let Some(seats_used) = self.seats_used {
+            t.seats_used = seats_used;
+        }
+        if let Some(entry) = self.audit {
+            t.audit.push(entry);
+        }
+    }
+}
+
+#[async_trait]
+impl RestoreStore for Store<'_> {
+    async fn tenant(&mut self, tenant: &str) -> Result<TenantFacts, DirectoryError> {
+        Ok(self.tenant.tenant_facts(tenant))
+    }
+
+    async fn actor(&mut self, tenant: &TenantFacts, actor: &str) -> Result<Actor, DirectoryError> {
+        self.tenant
+            .actor(&tenant.id, Some(actor))?
+            .ok_or_else(|| DirectoryError::UnknownActor {
+                tenant: tenant.id.to_string(),
+                actor: actor.to_owned(),
+            })
+    }
+
+    async fn member(
+        &mut self,
+        tenant: &TenantFacts,
+        member: &str,
+        actor: Option<Actor>,
+    ) -> Result<Facts, DirectoryError> {
+        let deleted =
+            self.tenant
+                .deleted
+                .get(member)
+                .ok_or_else(|| DirectoryError::UnknownMember {
+                    tenant: tenant.id.to_string(),
+                    member: member.to_owned(),
+                })?;
+        Ok(self.tenant.facts(&tenant.id, deleted, actor))
+    }
+
+    async fn reactivate(&mut self, r: &Reactivation<'_>) -> Result<(), DirectoryError> {
+        let id = &r.member.id;
+        if !self.tenant.deleted.contains_key(id) {
+            return Err(DirectoryError::UnknownMember {
+                tenant: r.tenant.to_owned(),
+                member: id.clone(),
+            });
+        }
+        if self.tenant.active.iter().any(|m| m.id == *id) {
+            return Err(DirectoryError::Conflict(format!(
+                "an active member `{id}` already exists in tenant `{}`",
+                r.tenant
+            )));
+        }
+        self.staged.reactivated = Some((
+            ActiveMember {
+                id: id.clone(),
+                email: r.member.email.clone(),
+                phone: r.member.phone.clone(),
+                roles: Vec::new(),
+                attributes: Default::default(),
+            },
+            r.department.to_owned(),
+        ));
+        Ok(())
+    }
+
+    async fn take_seat(&mut self, tenant: &str) -> Result<i64, DirectoryError> {
+        let seats_used = seats_after_restore(tenant, self.tenant.seats_used)?;
+        self.staged.seats_used = Some(seats_used);
+        Ok(seats_used)
+    }
+
+    async fn restore_items(&mut self, plan: &ItemPlan<'_>) -> Result<u32, DirectoryError> {
+        let mut count = 0_u32;
+        for (resource, item) in plan.items() {
+            self.staged
+                .items
+                .entry(resource.to_owned())
+                .or_default()
+                .push(item.id.clone());
+            count = count.saturating_add(1);
+        }
+        Ok(count)
+    }
+
+    async fn audit(&mut self, row: &AuditRow<'_>) -> Result<i64, DirectoryError> {
+        // An audit log cannot outgrow memory, let alone i64.
+        let id = i64::try_from(self.tenant.audit.len()).map_or(i64::MAX, |n| n.saturating_add(1));
+        self.staged.audit = Some(AuditEntry {
+            id,
+            member: row.member.to_owned(),
+            actor: row.actor.to_owned(),
+            policy_version: row.decision.policy.version.to_string(),
+            digest: row.decision.policy.digest.to_string(),
+        });
+        Ok(id)
     }
 }
 
@@ -92,7 +229,7 @@ impl MemoryDirectory {
             .iter()
             .map(|t| {
                 let tenant = Tenant {
-                    plan: t.plan,
+                    plan: t.plan.as_str().into(),
                     seats_total: t.seats.total,
                     seats_used: t.seats.used,
                     active: t.members.iter().map(|m| m.to_active()).collect(),
@@ -106,6 +243,7 @@ impl MemoryDirectory {
                         .iter()
                         .map(|m| (m.id.clone(), m.to_deleted()))
                         .collect(),
+                    restored: HashMap::new(),
                     audit: Vec::new(),
                 };
                 (t.id.clone(), tenant)
@@ -140,6 +278,23 @@ impl MemoryDirectory {
     /// Seats in use (tests and tooling).
     pub fn seats_used(&self, tenant: &str) -> Result<i64, DirectoryError> {
         self.with_tenant(tenant, |t| Ok(t.seats_used))
+    }
+
+    /// Ids of the items of `resource` a restore of `member` brought back,
+    /// in stored order; empty when none did.
+    pub fn restored_items(
+        &self,
+        tenant: &str,
+        member: &str,
+        resource: &str,
+    ) -> Result<Vec<String>, DirectoryError> {
+        self.with_tenant(tenant, |t| {
+            Ok(t.restored
+                .get(member)
+                .and_then(|r| r.get(resource))
+                .cloned()
+                .unwrap_or_default())
+        })
     }
 
     /// Department of an active member, if any.
@@ -227,58 +382,98 @@ impl Directory for MemoryDirectory {
         request: &RestoreRequest,
         decide: &Decide,
     ) -> Result<RestoreOutcome, DirectoryError> {
-        if request.department.trim().is_empty() {
-            return Err(DirectoryError::MissingDepartment);
-        }
-        let tenant_id = request.tenant.as_str();
-        self.with_tenant(tenant_id, |t| {
-            let actor = t.actor(tenant_id, Some(&request.actor))?;
-            let member =
-                t.deleted
-                    .get(&request.member)
-                    .ok_or_else(|| DirectoryError::UnknownMember {
-                        tenant: tenant_id.to_owned(),
-                        member: request.member.clone(),
-                    })?;
-            let decision = decide(&t.facts(tenant_id, member, actor))?;
-            if !decision.allowed {
-                return Ok(RestoreOutcome::Denied(decision));
-            }
-            // Checked before anything changes.
-            let seats_used = seats_after_restore(tenant_id, t.seats_used)?;
-            let Some(member) = t.deleted.remove(&request.member) else {
-                // Looked up above under the same lock; kept total anyway.
-                return Err(DirectoryError::UnknownMember {
-                    tenant: tenant_id.to_owned(),
-                    member: request.member.clone(),
-                });
+        request.check()?;
+        self.with_tenant(&request.tenant, |t| {
+            // The store reads the tenant and stages its writes; they are
+            // applied all at once, under the same lock, only when the whole
+            // restore succeeded.
+            let mut store = Store {
+                tenant: t,
+                staged: Staged::default(),
             };
-            // Admin permissions, approval roles and user groups are reset (F17):
-            // the member comes back with no roles.
-            t.active.push(ActiveMember {
-                id: member.id.clone(),
-                email: member.email,
-                phone: member.phone,
-                roles: Vec::new(),
-            });
-            t.departments
-                .insert(member.id.clone(), request.department.clone());
-            t.seats_used = seats_used;
-            // An audit log cannot outgrow memory, let alone i64.
-            let id = i64::try_from(t.audit.len()).map_or(i64::MAX, |n| n.saturating_add(1));
-            t.audit.push(AuditEntry {
-                id,
-                member: member.id,
-                actor: request.actor.clone(),
-                policy_version: decision.policy.version.to_string(),
-                digest: decision.policy.digest.to_string(),
-            });
-            Ok(RestoreOutcome::Restored(Receipt {
-                decision,
-                department: request.department.clone(),
-                audit_id: id,
-                seats_used: t.seats_used,
-            }))
+            let outcome = restore::block_on(restore_with(&mut store, request, decide))?;
+            if let RestoreOutcome::Restored(_) = outcome {
+                let staged = store.staged;
+                staged.apply(t);
+            }
+            Ok(outcome)
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A tenant whose member was deleted two days before `now`.
+    fn snapshot(now: chrono::DateTime<chrono::Utc>) -> Snapshot {
+        let deleted_at = (now - chrono::Duration::days(2)).to_rfc3339();
+        let yaml = format!(
+            r#"
+format: restore-directory/v1
+tenants:
+  - id: t
+    plan: pro
+    seats: {{ total: 5, used: 1 }}
+    members:
+      - {{ id: admin, roles: [primary_admin] }}
+    deleted_members:
+      - id: m
+        deleted_at: "{deleted_at}"
+        reason: removed_by_admin
+        deletion: completed
+        resources:
+          documents: [{{ id: d0, transferred_to: admin }}, {{ id: d1 }}]
+"#
+        );
+        Snapshot::parse(
+            &yaml,
+            "inline.yaml",
+            restore_directory::snapshot::SnapshotSyntax::Yaml,
+        )
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_restore_marks_items_and_applies_its_writes_together() {
+        let at = chrono::Utc::now();
+        let directory = MemoryDirectory::from_snapshot(&snapshot(at));
+        let request = RestoreRequest {
+            tenant: "t".into(),
+            member: "m".into(),
+            actor: "admin".into(),
+            department: "ops".into(),
+            at,
+        };
+        let policy = restore_engine::PolicySet::load_dir(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../rules"),
+        )
+        .unwrap();
+        let decide = move |facts: &Facts| {
+            let p = policy.select(None, None, at).unwrap();
+            p.try_evaluate(facts, &restore_engine::facts::Request::default(), at)
+        };
+        let receipt = match directory.apply_restore(&request, &decide).await.unwrap() {
+            RestoreOutcome::Restored(receipt) => receipt,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(receipt.restored_items, 1, "{receipt:?}");
+        assert_eq!(receipt.seats_used, 2);
+        assert_eq!(
+            directory.restored_items("t", "m", "documents").unwrap(),
+            ["d1"],
+            "d0 was transferred (F21)"
+        );
+        assert_eq!(directory.seats_used("t").unwrap(), 2);
+        assert_eq!(
+            directory.department("t", "m").unwrap().as_deref(),
+            Some("ops")
+        );
+        assert_eq!(directory.audit("t").unwrap().len(), 1);
+        let again = directory.apply_restore(&request, &decide).await;
+        assert!(
+            matches!(again, Err(DirectoryError::UnknownMember { .. })),
+            "{again:?}"
+        );
     }
 }

@@ -85,11 +85,26 @@ pub enum Reply {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Response {
-    Facts { facts: Facts },
-    Page { members: Vec<Facts> },
-    Tenants { tenants: Vec<String> },
-    Begun { token: u64, facts: Facts },
-    Committed { audit_id: i64, seats_used: i64 },
+    Facts {
+        facts: Facts,
+    },
+    Page {
+        members: Vec<Facts>,
+    },
+    Tenants {
+        tenants: Vec<String>,
+    },
+    Begun {
+        token: u64,
+        facts: Facts,
+    },
+    /// No count of restored items: a plugin built against a newer crate
+    /// would otherwise be refused by an older host after it committed. The
+    /// host counts them from the facts read under the plugin's lock.
+    Committed {
+        audit_id: i64,
+        seats_used: i64,
+    },
     Aborted,
 }
 
@@ -174,7 +189,9 @@ impl From<&DirectoryError> for WireError {
             DirectoryError::UnknownMember { .. } => ErrorKind::UnknownMember,
             DirectoryError::UnknownActor { .. } => ErrorKind::UnknownActor,
             DirectoryError::MissingDepartment => ErrorKind::MissingDepartment,
-            DirectoryError::BadRow { .. } | DirectoryError::Snapshot(_) => ErrorKind::BadData,
+            DirectoryError::BadRow { .. }
+            | DirectoryError::Snapshot(_)
+            | DirectoryError::Overflow { .. } => ErrorKind::BadData,
             DirectoryError::Conflict(_) => ErrorKind::Conflict,
             DirectoryError::Unsupported(_) => ErrorKind::Unsupported,
             _ => ErrorKind::Backend,

@@ -27,7 +27,7 @@ use chrono::{TimeZone, Utc};
 use restore_directory::RestoreRequest;
 use restore_engine::decision::Decision;
 use restore_engine::facts::{
-    Conflicts, DeletedMember, DeletionReason, DeletionState, Facts, Plan, TenantFacts,
+    Conflicts, DeletedMember, DeletionReason, DeletionState, Facts, TenantFacts,
 };
 use restore_plugin_abi::message::{self, Reply, Request, Response};
 use restore_plugin_abi::{export_plugin, Committed, PluginDirectory, Restoring, WireError};
@@ -55,9 +55,10 @@ fn facts(tenant: &str, member: &str) -> Facts {
     Facts {
         tenant: TenantFacts {
             id: tenant.into(),
-            plan: Plan::Pro,
+            plan: "pro".into(),
             seats_total: 10,
             seats_used: 1,
+            attributes: Default::default(),
         },
         member: DeletedMember {
             id: member.to_owned(),
@@ -68,6 +69,7 @@ fn facts(tenant: &str, member: &str) -> Facts {
             deletion: DeletionState::Completed,
             removed_from_list: false,
             resources: Default::default(),
+            attributes: Default::default(),
         },
         conflicts: Conflicts::default(),
         actor: None,

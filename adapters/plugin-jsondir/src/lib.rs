@@ -27,13 +27,18 @@
 pub mod lock;
 mod store;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use async_trait::async_trait;
+use restore_directory::restore::{begin_restore, block_on, finish_restore};
 use restore_directory::snapshot::{SnapshotDeletedMember, SnapshotMember, SnapshotTenant};
-use restore_directory::{seats_after_restore, RestoreRequest};
+use restore_directory::{
+    seats_after_restore, AuditRow, DirectoryError, ItemPlan, Reactivation, RestoreRequest,
+    RestoreStore,
+};
 use restore_engine::decision::Decision;
 use restore_engine::facts::{ActiveMember, Actor, Conflicts, Facts, TenantFacts};
 use restore_plugin_abi::{
@@ -53,6 +58,8 @@ export_plugin!(JsonDir);
 struct Pending {
     request: RestoreRequest,
     file: TenantFile,
+    /// What `restore_begin` read; the commit writes its decision about them.
+    facts: Facts,
     /// Released when the pending restore is dropped (commit, abort, destroy).
     _lock: TenantLock,
 }
@@ -235,6 +242,7 @@ fn actor(t: &SnapshotTenant, actor: Option<&str>) -> Result<Option<Actor>, WireE
             Some(Actor {
                 id: m.id.clone(),
                 roles: m.roles.clone(),
+                attributes: Default::default(),
             })
         })
         .ok_or_else(|| WireError::unknown_actor(&t.id, actor))
@@ -248,15 +256,20 @@ fn facts(
 ) -> Facts {
     let member = member.to_deleted();
     Facts {
-        tenant: TenantFacts {
-            id: t.id.as_str().into(),
-            plan: t.plan,
-            seats_total: t.seats.total,
-            seats_used: t.seats.used,
-        },
+        tenant: tenant_facts(t),
         conflicts: Conflicts::find(&member, active),
         member,
         actor,
+    }
+}
+
+fn tenant_facts(t: &SnapshotTenant) -> TenantFacts {
+    TenantFacts {
+        id: t.id.as_str().into(),
+        plan: t.plan.as_str().into(),
+        seats_total: t.seats.total,
+        seats_used: t.seats.used,
+        attributes: Default::default(),
     }
 }
 
@@ -268,6 +281,139 @@ fn deleted<'a>(
         .iter()
         .find(|m| m.id == member)
         .ok_or_else(|| WireError::unknown_member(&t.id, member))
+}
+
+/// The storage steps of a restore over a tenant file read under the
+/// tenant's lock: they change the file in memory only.
+struct FileStore<'f> {
+    file: &'f mut TenantFile,
+    /// What `restore_items` marked, kept for the audit entry.
+    items: BTreeMap<String, Vec<String>>,
+}
+
+impl<'f> FileStore<'f> {
+    fn new(file: &'f mut TenantFile) -> Self {
+        FileStore {
+            file,
+            items: BTreeMap::new(),
+        }
+    }
+}
+
+#[async_trait]
+impl RestoreStore for FileStore<'_> {
+    async fn tenant(&mut self, tenant: &str) -> Result<TenantFacts, DirectoryError> {
+        let t = &self.file.tenant;
+        if t.id != tenant {
+            return Err(DirectoryError::UnknownTenant {
+                tenant: tenant.to_owned(),
+            });
+        }
+        Ok(tenant_facts(t))
+    }
+
+    async fn actor(&mut self, tenant: &TenantFacts, actor: &str) -> Result<Actor, DirectoryError> {
+        self.file
+            .tenant
+            .members
+            .iter()
+            .find(|m| m.id == actor)
+            .map(|m| Actor {
+                id: m.id.clone(),
+                roles: m.roles.clone(),
+                attributes: Default::default(),
+            })
+            .ok_or_else(|| DirectoryError::UnknownActor {
+                tenant: tenant.id.to_string(),
+                actor: actor.to_owned(),
+            })
+    }
+
+    async fn member(
+        &mut self,
+        tenant: &TenantFacts,
+        member: &str,
+        actor: Option<Actor>,
+    ) -> Result<Facts, DirectoryError> {
+        let t = &self.file.tenant;
+        let deleted = t
+            .deleted_members
+            .iter()
+            .find(|m| m.id == member)
+            .ok_or_else(|| DirectoryError::UnknownMember {
+                tenant: tenant.id.to_string(),
+                member: member.to_owned(),
+            })?;
+        let active: Vec<ActiveMember> = t.members.iter().map(SnapshotMember::to_active).collect();
+        Ok(facts(t, deleted, &active, actor))
+    }
+
+    async fn reactivate(&mut self, r: &Reactivation<'_>) -> Result<(), DirectoryError> {
+        let t = &mut self.file.tenant;
+        let id = &r.member.id;
+        if t.members.iter().any(|m| m.id == *id) {
+            return Err(DirectoryError::Conflict(format!(
+                "an active member `{id}` already exists in tenant `{}`",
+                r.tenant
+            )));
+        }
+        let at = t
+            .deleted_members
+            .iter()
+            .position(|m| m.id == *id)
+            .ok_or_else(|| DirectoryError::UnknownMember {
+                tenant: r.tenant.to_owned(),
+                member: id.clone(),
+            })?;
+        let member = t.deleted_members.remove(at);
+        t.members.push(SnapshotMember {
+            id: member.id,
+            email: member.email,
+            phone: member.phone,
+            roles: Vec::new(),
+            department: Some(r.department.to_owned()),
+        });
+        Ok(())
+    }
+
+    async fn take_seat(&mut self, tenant: &str) -> Result<i64, DirectoryError> {
+        let seats = &mut self.file.tenant.seats;
+        seats.used = seats_after_restore(tenant, seats.used)?;
+        Ok(seats.used)
+    }
+
+    async fn restore_items(&mut self, plan: &ItemPlan<'_>) -> Result<u32, DirectoryError> {
+        let mut count = 0_u32;
+        for (resource, item) in plan.items() {
+            self.items
+                .entry(resource.to_owned())
+                .or_default()
+                .push(item.id.clone());
+            count = count.saturating_add(1);
+        }
+        Ok(count)
+    }
+
+    async fn audit(&mut self, row: &AuditRow<'_>) -> Result<i64, DirectoryError> {
+        let audit = &mut self.file.audit;
+        let id = i64::try_from(audit.len())
+            .ok()
+            .and_then(|n| n.checked_add(1))
+            .ok_or_else(|| DirectoryError::Overflow {
+                tenant: row.tenant.to_owned(),
+                what: "the audit log".into(),
+            })?;
+        audit.push(AuditEntry {
+            id,
+            member: row.member.to_owned(),
+            actor: row.actor.to_owned(),
+            department: row.department.to_owned(),
+            policy_version: row.decision.policy.version.to_string(),
+            digest: row.decision.policy.digest.to_string(),
+            restored_items: std::mem::take(&mut self.items),
+        });
+        Ok(id)
+    }
 }
 
 impl PluginDirectory for JsonDir {
@@ -316,9 +462,7 @@ impl PluginDirectory for JsonDir {
     }
 
     fn restore_begin(&self, request: &RestoreRequest) -> Result<Restoring, WireError> {
-        if request.department.trim().is_empty() {
-            return Err(WireError::missing_department());
-        }
+        request.check().map_err(|e| WireError::from(&e))?;
         let tenant = request.tenant.as_str();
         if !tenant_path(&self.root, tenant).exists() {
             return Err(WireError::unknown_tenant(tenant));
@@ -335,17 +479,16 @@ impl PluginDirectory for JsonDir {
                 )
             })?;
         // Read under the lock: these facts stay true until commit or abort.
-        let file = self.tenant(tenant)?;
-        let t = &file.tenant;
-        let actor = actor(t, Some(&request.actor))?;
-        let active: Vec<ActiveMember> = t.members.iter().map(SnapshotMember::to_active).collect();
-        let facts = facts(t, deleted(t, &request.member)?, &active, actor);
+        let mut file = self.tenant(tenant)?;
+        let facts = block_on(begin_restore(&mut FileStore::new(&mut file), request))
+            .map_err(|e| WireError::from(&e))?;
         let token = self.next_token.fetch_add(1, Ordering::Relaxed);
         self.pending().insert(
             token,
             Pending {
                 request: request.clone(),
                 file,
+                facts: facts.clone(),
                 _lock: lock,
             },
         );
@@ -358,6 +501,7 @@ impl PluginDirectory for JsonDir {
         let Pending {
             request,
             mut file,
+            facts,
             _lock,
         } = self
             .pending()
@@ -375,50 +519,21 @@ impl PluginDirectory for JsonDir {
                 ),
             ));
         }
-        let t = &mut file.tenant;
-        // Checked before anything changes: a wrapped count would leave the
-        // tenant file unreadable (negative seats).
-        let seats_used = seats_after_restore(&t.id, t.seats.used)
-            .map_err(|e| WireError::new(ErrorKind::BadData, e.to_string()))?;
-        let audit_id = i64::try_from(file.audit.len())
-            .ok()
-            .and_then(|n| n.checked_add(1))
-            .ok_or_else(|| {
-                WireError::new(
-                    ErrorKind::BadData,
-                    "the audit log is full; nothing was changed",
-                )
-            })?;
-        let at = t
-            .deleted_members
-            .iter()
-            .position(|m| m.id == request.member)
-            .ok_or_else(|| WireError::unknown_member(&request.tenant, &request.member))?;
-        let member = t.deleted_members.remove(at);
-        // Admin permissions, approval roles and user groups are reset (F17):
-        // the member comes back with no roles.
-        t.members.push(SnapshotMember {
-            id: member.id.clone(),
-            email: member.email,
-            phone: member.phone,
-            roles: Vec::new(),
-            department: Some(request.department.clone()),
-        });
-        t.seats.used = seats_used;
-        file.audit.push(AuditEntry {
-            id: audit_id,
-            member: member.id,
-            actor: request.actor.clone(),
-            department: request.department.clone(),
-            policy_version: decision.policy.version.to_string(),
-            digest: decision.policy.digest.to_string(),
-        });
+        // The steps change the file in memory; it is written only when they
+        // all succeeded.
+        let receipt = block_on(finish_restore(
+            &mut FileStore::new(&mut file),
+            &request,
+            &facts,
+            decision.clone(),
+        ))
+        .map_err(|e| WireError::from(&e))?;
         write_tenant(&self.root, &file).map_err(|e| {
             WireError::backend(format!("cannot write tenant `{}`: {e}", request.tenant))
         })?;
         Ok(Committed {
-            audit_id,
-            seats_used,
+            audit_id: receipt.audit_id,
+            seats_used: receipt.seats_used,
         })
     }
 

@@ -1,6 +1,6 @@
 //! The folder layout: one `tenant-<id>.json` file per tenant.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
@@ -37,6 +37,10 @@ pub struct AuditEntry {
     pub department: String,
     pub policy_version: String,
     pub digest: String,
+    /// Ids of the items the restore brought back, per resource, in stored
+    /// order (F21); absent when none came back.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub restored_items: BTreeMap<String, Vec<String>>,
 }
 
 /// `tenant-<id>` with every byte outside `[A-Za-z0-9_-]` written `%XX`, so

@@ -24,7 +24,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use futures::stream::{self, BoxStream, StreamExt};
 use restore_directory::{
-    Decide, Directory, DirectoryError, Receipt, RestoreOutcome, RestoreRequest,
+    Decide, Directory, DirectoryError, ItemPlan, Receipt, RestoreOutcome, RestoreRequest,
 };
 use restore_engine::facts::Facts;
 use restore_plugin_abi::message::{self, Reply, Request, Response};
@@ -439,11 +439,17 @@ impl Directory for PluginDirectory {
                 kind(&response)
             )));
         };
+        // The wire carries no count (an older host would refuse the reply
+        // after the plugin committed): the items the decision brings back,
+        // from the facts the plugin read under its lock. The conformance
+        // suite checks a plugin's stored items against it.
+        let restored_items = ItemPlan::new(&facts.tenant.id, &facts.member, &decision).count()?;
         Ok(RestoreOutcome::Restored(Receipt {
             decision,
             department: request.department.clone(),
             audit_id,
             seats_used,
+            restored_items,
         }))
     }
 }

@@ -65,6 +65,23 @@ impl Probe for JsonDirProbe {
             .find(|m| m.id == member)
             .and_then(|m| m.department))
     }
+
+    async fn restored_items(
+        &self,
+        tenant: &str,
+        member: &str,
+        resource: &str,
+    ) -> Result<Option<Vec<String>>, DirectoryError> {
+        // The file records them in the restore's audit entry.
+        Ok(Some(
+            self.tenant(tenant)?
+                .audit
+                .into_iter()
+                .filter(|e| e.member == member)
+                .flat_map(|mut e| e.restored_items.remove(resource).unwrap_or_default())
+                .collect(),
+        ))
+    }
 }
 
 /// A fresh folder with `snapshot` written into it, opened through the plugin.

@@ -389,3 +389,45 @@ async fn a_restore_behind_a_held_tenant_lock_gives_up_after_the_lock_timeout() {
         "{outcome:?}"
     );
 }
+
+#[tokio::test]
+async fn a_restore_records_the_items_it_brought_back_in_the_file() {
+    let dir = folder(&suite::fixture());
+    let plugin = open(dir.path()).await;
+    let decide = suite::decide_at(suite::default_policy(), suite::now());
+    let receipt = match plugin
+        .apply_restore(&request("u_bob"), &decide)
+        .await
+        .unwrap()
+    {
+        RestoreOutcome::Restored(receipt) => receipt,
+        other => panic!("{other:?}"),
+    };
+    // Read back from the tenant file the plugin wrote.
+    let file = restore_plugin_jsondir::read_tenant(dir.path(), "acme")
+        .unwrap()
+        .unwrap();
+    let [entry] = &file.audit[..] else {
+        panic!("one audit entry: {:?}", file.audit)
+    };
+    assert_eq!(entry.id, receipt.audit_id);
+    let items: Vec<(&str, Vec<&str>)> = entry
+        .restored_items
+        .iter()
+        .map(|(r, ids)| (r.as_str(), ids.iter().map(String::as_str).collect()))
+        .collect();
+    assert_eq!(
+        items,
+        [
+            ("documents", vec!["d1", "d0"]),
+            ("group_chats", vec!["g1", "g2"]),
+            ("minutes", vec!["m1"]),
+        ],
+        "d2 was transferred (F21), approval tasks stay away (F25)"
+    );
+    assert_eq!(receipt.restored_items, 5, "receipt count");
+    assert!(
+        file.tenant.deleted_members.iter().all(|m| m.id != "u_bob"),
+        "u_bob left the deleted members"
+    );
+}

@@ -1,22 +1,15 @@
 //! Loading a snapshot file into the database, in one transaction.
 
+use restore_directory::import::{
+    already_exists, chunks, deleted_rows, item_rows, member_rows, ImportSummary,
+};
 use restore_directory::{DirectoryError, Snapshot};
-use restore_engine::facts::email_key;
 
 use crate::{backend, sql, PostgresDirectory};
 
 /// Rows per UNNEST insert: large enough to amortise round trips, small
 /// enough to keep the bound arrays modest.
 const BATCH: usize = 10_000;
-
-/// What an import wrote.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct ImportSummary {
-    pub tenants: usize,
-    pub members: usize,
-    pub deleted_members: usize,
-    pub resource_items: usize,
-}
 
 impl PostgresDirectory {
     /// Loads a whole snapshot in one transaction. A tenant that already
@@ -60,73 +53,51 @@ impl PostgresDirectory {
             summary.tenants += chunk.len();
         }
 
-        let members = snapshot
-            .tenants
-            .iter()
-            .flat_map(|t| t.members.iter().map(move |m| (t.id.as_str(), m)));
-        for chunk in chunks(members) {
-            let roles = chunk
-                .iter()
-                .map(|(_, m)| serde_json::to_string(&m.roles))
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| DirectoryError::backend("encoding roles", e))?;
+        for chunk in chunks(member_rows(snapshot), BATCH) {
             sqlx::query(sql::INSERT_MEMBERS)
-                .bind(column(&chunk, |(t, _)| *t))
-                .bind(column(&chunk, |(_, m)| m.id.as_str()))
-                .bind(column(&chunk, |(_, m)| m.email.as_deref()))
-                .bind(column(&chunk, |(_, m)| m.email.as_deref().map(email_key)))
-                .bind(column(&chunk, |(_, m)| m.phone.as_deref()))
-                .bind(roles)
-                .bind(column(&chunk, |(_, m)| m.department.as_deref()))
+                .bind(column(&chunk, |r| r.tenant))
+                .bind(column(&chunk, |r| r.member.id.as_str()))
+                .bind(column(&chunk, |r| r.member.email.as_deref()))
+                .bind(column(&chunk, |r| r.email_key.as_deref()))
+                .bind(column(&chunk, |r| r.member.phone.as_deref()))
+                .bind(column(&chunk, |r| r.roles.as_str()))
+                .bind(column(&chunk, |r| r.member.department.as_deref()))
                 .execute(&mut *tx)
                 .await
                 .map_err(backend("inserting members"))?;
             summary.members += chunk.len();
         }
 
-        let deleted = snapshot
-            .tenants
-            .iter()
-            .flat_map(|t| t.deleted_members.iter().map(move |m| (t.id.as_str(), m)));
-        for chunk in chunks(deleted) {
+        for chunk in chunks(deleted_rows(snapshot), BATCH) {
             sqlx::query(sql::INSERT_DELETED)
-                .bind(column(&chunk, |(t, _)| *t))
-                .bind(column(&chunk, |(_, m)| m.id.as_str()))
-                .bind(column(&chunk, |(_, m)| m.email.as_deref()))
-                .bind(column(&chunk, |(_, m)| m.email.as_deref().map(email_key)))
-                .bind(column(&chunk, |(_, m)| m.phone.as_deref()))
-                .bind(column(&chunk, |(_, m)| m.deleted_at))
-                .bind(column(&chunk, |(_, m)| m.reason.as_str()))
-                .bind(column(&chunk, |(_, m)| m.deletion.as_str()))
-                .bind(column(&chunk, |(_, m)| m.removed_from_list))
+                .bind(column(&chunk, |r| r.tenant))
+                .bind(column(&chunk, |r| r.member.id.as_str()))
+                .bind(column(&chunk, |r| r.member.email.as_deref()))
+                .bind(column(&chunk, |r| r.email_key.as_deref()))
+                .bind(column(&chunk, |r| r.member.phone.as_deref()))
+                .bind(column(&chunk, |r| r.member.deleted_at))
+                .bind(column(&chunk, |r| r.member.reason.as_str()))
+                .bind(column(&chunk, |r| r.member.deletion.as_str()))
+                .bind(column(&chunk, |r| r.member.removed_from_list))
                 .execute(&mut *tx)
                 .await
                 .map_err(backend("inserting deleted members"))?;
             summary.deleted_members += chunk.len();
         }
 
-        let items = snapshot.tenants.iter().flat_map(|t| {
-            t.deleted_members.iter().flat_map(move |m| {
-                m.resources.iter().flat_map(move |(resource, items)| {
-                    items.iter().enumerate().map(move |(i, item)| {
-                        (t.id.as_str(), m.id.as_str(), resource.as_str(), i, item)
-                    })
-                })
-            })
-        });
-        for chunk in chunks(items) {
+        for chunk in chunks(item_rows(snapshot), BATCH) {
             let positions = chunk
                 .iter()
-                .map(|(.., i, _)| i32::try_from(*i))
+                .map(|r| i32::try_from(r.position))
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(|e| DirectoryError::backend("too many items in one resource", e))?;
             sqlx::query(sql::INSERT_ITEMS)
-                .bind(column(&chunk, |r| r.0))
-                .bind(column(&chunk, |r| r.1))
-                .bind(column(&chunk, |r| r.2))
+                .bind(column(&chunk, |r| r.tenant))
+                .bind(column(&chunk, |r| r.member))
+                .bind(column(&chunk, |r| r.resource))
                 .bind(positions)
-                .bind(column(&chunk, |r| r.4.id.as_str()))
-                .bind(column(&chunk, |r| r.4.transferred_to.as_deref()))
+                .bind(column(&chunk, |r| r.item.id.as_str()))
+                .bind(column(&chunk, |r| r.item.transferred_to.as_deref()))
                 .execute(&mut *tx)
                 .await
                 .map_err(backend("inserting resource items"))?;
@@ -137,24 +108,7 @@ impl PostgresDirectory {
     }
 }
 
-/// The documented refusal of an import that names an existing tenant
-/// (the transaction rolls back when dropped: nothing is written).
-fn already_exists(tenant: &str) -> DirectoryError {
-    DirectoryError::Conflict(format!(
-        "tenant `{tenant}` already exists in the directory; nothing was imported"
-    ))
-}
-
 /// One column of a batch, for an UNNEST parameter.
 fn column<'a, R, U>(chunk: &'a [R], value: impl Fn(&'a R) -> U) -> Vec<U> {
     chunk.iter().map(value).collect()
-}
-
-/// Splits an iterator into vectors of [`BATCH`] items, lazily.
-fn chunks<T>(iter: impl Iterator<Item = T>) -> impl Iterator<Item = Vec<T>> {
-    let mut iter = iter.peekable();
-    std::iter::from_fn(move || {
-        iter.peek()?;
-        Some(iter.by_ref().take(BATCH).collect())
-    })
 }

@@ -22,18 +22,18 @@ mod sql;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use futures::stream::{self, BoxStream, StreamExt, TryStreamExt};
+use restore_directory::restore::AuditRow as NewAuditRow;
 use restore_directory::stored::member_key;
 use restore_directory::{
-    seats_after_restore, Access, Decide, Directory, DirectoryError, Receipt, RestoreOutcome,
-    RestoreRequest,
+    read_facts, restore_with, Access, Decide, Directory, DirectoryError, ItemPlan, Reactivation,
+    RestoreOutcome, RestoreRequest, RestoreStore,
 };
-use restore_engine::decision::Outcome;
 use restore_engine::facts::{email_key, Actor, Facts, TenantFacts};
 use sqlx::postgres::{PgConnectOptions, PgPool};
 use sqlx::{FromRow, PgConnection, PgExecutor};
 
 pub use connect::{parse_url, Timeouts};
-pub use import::ImportSummary;
+pub use restore_directory::ImportSummary;
 use rows::{db_error, ActorRow, DeletedRow, TenantRow};
 
 /// The statement behind [`Directory::deleted_members`] (one parameter: the
@@ -152,65 +152,6 @@ impl PostgresDirectory {
     }
 }
 
-async fn load_tenant<'e>(
-    executor: impl PgExecutor<'e>,
-    statement: &'static str,
-    tenant: &str,
-) -> Result<TenantFacts, DirectoryError> {
-    sqlx::query_as::<_, TenantRow>(statement)
-        .bind(tenant)
-        .fetch_optional(executor)
-        .await
-        .map_err(|e| db_error(e, "tenants", tenant))?
-        .ok_or_else(|| DirectoryError::UnknownTenant {
-            tenant: tenant.to_owned(),
-        })?
-        .into_facts()
-}
-
-async fn load_actor<'e>(
-    executor: impl PgExecutor<'e>,
-    tenant: &str,
-    actor: Option<&str>,
-) -> Result<Option<Actor>, DirectoryError> {
-    let Some(actor) = actor else { return Ok(None) };
-    let key = format!("{tenant}/{actor}");
-    Ok(Some(
-        sqlx::query_as::<_, ActorRow>(sql::ACTOR)
-            .bind(tenant)
-            .bind(actor)
-            .fetch_optional(executor)
-            .await
-            .map_err(|e| db_error(e, "members", &key))?
-            .ok_or_else(|| DirectoryError::UnknownActor {
-                tenant: tenant.to_owned(),
-                actor: actor.to_owned(),
-            })?
-            .into_actor(),
-    ))
-}
-
-async fn load_member<'e>(
-    executor: impl PgExecutor<'e>,
-    tenant: &TenantFacts,
-    member: &str,
-    actor: Option<Actor>,
-) -> Result<Facts, DirectoryError> {
-    let row = sqlx::query(sql::DELETED_MEMBER)
-        .bind(&tenant.id)
-        .bind(member)
-        .map(DeletedRow)
-        .fetch_optional(executor)
-        .await
-        .map_err(|e| db_error(e, "deleted_members", &member_key(&tenant.id, member)))?
-        .ok_or_else(|| DirectoryError::UnknownMember {
-            tenant: tenant.id.to_string(),
-            member: member.to_owned(),
-        })?;
-    let columns = row.check_columns(&tenant.id)?;
-    row.member(&tenant.id, columns)?.into_facts(tenant, actor)
-}
-
 fn backend(context: &str) -> impl FnOnce(sqlx::Error) -> DirectoryError + '_ {
     move |e| {
         let hint = timeout_hint(&e);
@@ -229,19 +170,6 @@ pub(crate) fn timeout_hint(e: &sqlx::Error) -> &'static str {
         Some("57014") => " (statement cancelled: see `statement_timeout` in the directory URL)",
         _ => "",
     }
-}
-
-/// Reads one member's facts on `conn` (inside a transaction).
-async fn read_facts(
-    conn: &mut PgConnection,
-    tenant: &str,
-    member: &str,
-    actor: Option<&str>,
-) -> Result<Facts, DirectoryError> {
-    let tenant = load_tenant(&mut *conn, sql::TENANT, tenant).await?;
-    let actor = load_actor(&mut *conn, &tenant.id, actor).await?;
-    let facts = load_member(&mut *conn, &tenant, member, actor).await?;
-    Ok(facts)
 }
 
 /// Commits on success; rolls back explicitly on failure, so that no
@@ -264,96 +192,155 @@ async fn finish<T>(
     }
 }
 
-/// The restore proper, on `conn` inside the restore's transaction.
-async fn restore_in(
-    conn: &mut PgConnection,
-    request: &RestoreRequest,
-    decide: &Decide,
-) -> Result<RestoreOutcome, DirectoryError> {
-    let tenant = load_tenant(&mut *conn, sql::TENANT_FOR_UPDATE, &request.tenant).await?;
-    let actor = load_actor(&mut *conn, &tenant.id, Some(&request.actor)).await?;
-    let facts = load_member(&mut *conn, &tenant, &request.member, actor).await?;
-    let decision = decide(&facts)?;
-    if !decision.allowed {
-        return Ok(RestoreOutcome::Denied(decision));
-    }
-    let tenant_id = &*tenant.id;
-    let member = &facts.member;
-    // Checked before any write: the UPDATE below would wrap (SQLite turns
-    // the sum into a float) or fail raw (PostgreSQL: bigint out of range).
-    seats_after_restore(tenant_id, tenant.seats_used)?;
+/// The storage steps of a restore (and of every read of one member), on
+/// `conn` inside a transaction the caller owns.
+struct Store<'c> {
+    conn: &'c mut PgConnection,
+    /// The statement that reads the tenant: [`sql::TENANT_FOR_UPDATE`] in
+    /// a restore (its first statement: restores in a tenant queue there),
+    /// [`sql::TENANT`] in a read-only transaction.
+    tenant_statement: &'static str,
+}
 
-    sqlx::query(sql::MARK_RESTORED)
-        .bind(request.at)
-        .bind(tenant_id)
-        .bind(&member.id)
-        .execute(&mut *conn)
+#[async_trait]
+impl RestoreStore for Store<'_> {
+    async fn tenant(&mut self, tenant: &str) -> Result<TenantFacts, DirectoryError> {
+        load_tenant(&mut *self.conn, self.tenant_statement, tenant).await
+    }
+
+    async fn actor(&mut self, tenant: &TenantFacts, actor: &str) -> Result<Actor, DirectoryError> {
+        load_actor(&mut *self.conn, &tenant.id, actor).await
+    }
+
+    async fn member(
+        &mut self,
+        tenant: &TenantFacts,
+        member: &str,
+        actor: Option<Actor>,
+    ) -> Result<Facts, DirectoryError> {
+        let row = sqlx::query(sql::DELETED_MEMBER)
+            .bind(&*tenant.id)
+            .bind(member)
+            .map(DeletedRow)
+            .fetch_optional(&mut *self.conn)
+            .await
+            .map_err(|e| db_error(e, "deleted_members", &member_key(&tenant.id, member)))?
+            .ok_or_else(|| DirectoryError::UnknownMember {
+                tenant: tenant.id.to_string(),
+                member: member.to_owned(),
+            })?;
+        let columns = row.check_columns(&tenant.id)?;
+        row.member(&tenant.id, columns)?.into_facts(tenant, actor)
+    }
+
+    async fn reactivate(&mut self, r: &Reactivation<'_>) -> Result<(), DirectoryError> {
+        let member = r.member;
+        sqlx::query(sql::MARK_RESTORED)
+            .bind(r.at)
+            .bind(r.tenant)
+            .bind(&member.id)
+            .execute(&mut *self.conn)
+            .await
+            .map_err(backend("marking the member restored"))?;
+        sqlx::query(sql::INSERT_ACTIVE)
+            .bind(r.tenant)
+            .bind(&member.id)
+            .bind(&member.email)
+            .bind(member.email.as_deref().map(email_key))
+            .bind(&member.phone)
+            .bind(r.department)
+            .execute(&mut *self.conn)
+            .await
+            .map_err(|e| match e {
+                sqlx::Error::Database(db) if db.is_unique_violation() => {
+                    DirectoryError::Conflict(format!(
+                        "an active member `{}` already exists in tenant `{}`",
+                        member.id, r.tenant
+                    ))
+                }
+                other => DirectoryError::backend("postgres: reactivating the member", other),
+            })?;
+        Ok(())
+    }
+
+    async fn take_seat(&mut self, tenant: &str) -> Result<i64, DirectoryError> {
+        let (seats_used,): (i64,) = sqlx::query_as(sql::TAKE_SEAT)
+            .bind(tenant)
+            .fetch_one(&mut *self.conn)
+            .await
+            .map_err(backend("allocating a seat"))?;
+        Ok(seats_used)
+    }
+
+    async fn restore_items(&mut self, plan: &ItemPlan<'_>) -> Result<u32, DirectoryError> {
+        let done = sqlx::query(sql::RESTORE_ITEMS)
+            .bind(plan.tenant)
+            .bind(&plan.member.id)
+            .bind(&plan.restored)
+            .bind(&plan.transfer_dependent)
+            .execute(&mut *self.conn)
+            .await
+            .map_err(backend("restoring resource items"))?;
+        u32::try_from(done.rows_affected()).map_err(|_| DirectoryError::Overflow {
+            tenant: plan.tenant.to_owned(),
+            what: format!("the count of restored items of `{}`", plan.member.id),
+        })
+    }
+
+    async fn audit(&mut self, row: &NewAuditRow<'_>) -> Result<i64, DirectoryError> {
+        let decision = row.decision;
+        let decision_json = serde_json::to_string(decision)
+            .map_err(|e| DirectoryError::backend("encoding the decision", e))?;
+        let (audit_id,): (i64,) = sqlx::query_as(sql::INSERT_AUDIT)
+            .bind(row.tenant)
+            .bind(row.member)
+            .bind(row.actor)
+            .bind(row.at)
+            .bind(row.department)
+            .bind(&*decision.policy.name)
+            .bind(&*decision.policy.version)
+            .bind(&*decision.policy.digest)
+            .bind(decision_json)
+            .fetch_one(&mut *self.conn)
+            .await
+            .map_err(backend("writing the audit row"))?;
+        Ok(audit_id)
+    }
+}
+
+async fn load_tenant<'e>(
+    executor: impl PgExecutor<'e>,
+    statement: &'static str,
+    tenant: &str,
+) -> Result<TenantFacts, DirectoryError> {
+    sqlx::query_as::<_, TenantRow>(statement)
+        .bind(tenant)
+        .fetch_optional(executor)
         .await
-        .map_err(backend("marking the member restored"))?;
-    // F17: admin permissions, approval roles and user groups are reset,
-    // so the member comes back with no roles; F15/F8: new department.
-    sqlx::query(sql::INSERT_ACTIVE)
-        .bind(tenant_id)
-        .bind(&member.id)
-        .bind(&member.email)
-        .bind(member.email.as_deref().map(email_key))
-        .bind(&member.phone)
-        .bind(&request.department)
-        .execute(&mut *conn)
+        .map_err(|e| db_error(e, "tenants", tenant))?
+        .ok_or_else(|| DirectoryError::UnknownTenant {
+            tenant: tenant.to_owned(),
+        })?
+        .into_facts()
+}
+
+async fn load_actor<'e>(
+    executor: impl PgExecutor<'e>,
+    tenant: &str,
+    actor: &str,
+) -> Result<Actor, DirectoryError> {
+    let key = member_key(tenant, actor);
+    Ok(sqlx::query_as::<_, ActorRow>(sql::ACTOR)
+        .bind(tenant)
+        .bind(actor)
+        .fetch_optional(executor)
         .await
-        .map_err(|e| match e {
-            sqlx::Error::Database(db) if db.is_unique_violation() => {
-                DirectoryError::Conflict(format!(
-                    "an active member `{}` already exists in tenant `{tenant_id}`",
-                    member.id
-                ))
-            }
-            other => DirectoryError::backend("postgres: reactivating the member", other),
-        })?;
-    let (seats_used,): (i64,) = sqlx::query_as(sql::TAKE_SEAT)
-        .bind(tenant_id)
-        .fetch_one(&mut *conn)
-        .await
-        .map_err(backend("allocating a seat"))?;
-    // Items come back per the decision's resource outcomes (F21: a
-    // transfer-dependent item only if it was not transferred).
-    let names = |outcome: Outcome| -> Vec<String> {
-        decision
-            .resources
-            .iter()
-            .filter(|r| r.outcome == outcome)
-            .map(|r| r.resource.to_string())
-            .collect()
-    };
-    sqlx::query(sql::RESTORE_ITEMS)
-        .bind(tenant_id)
-        .bind(&member.id)
-        .bind(names(Outcome::Restored))
-        .bind(names(Outcome::TransferDependent))
-        .execute(&mut *conn)
-        .await
-        .map_err(backend("restoring resource items"))?;
-    let decision_json = serde_json::to_string(&decision)
-        .map_err(|e| DirectoryError::backend("encoding the decision", e))?;
-    let (audit_id,): (i64,) = sqlx::query_as(sql::INSERT_AUDIT)
-        .bind(tenant_id)
-        .bind(&member.id)
-        .bind(&request.actor)
-        .bind(request.at)
-        .bind(&request.department)
-        .bind(&*decision.policy.name)
-        .bind(&*decision.policy.version)
-        .bind(&*decision.policy.digest)
-        .bind(decision_json)
-        .fetch_one(&mut *conn)
-        .await
-        .map_err(backend("writing the audit row"))?;
-    Ok(RestoreOutcome::Restored(Receipt {
-        decision,
-        department: request.department.clone(),
-        audit_id,
-        seats_used,
-    }))
+        .map_err(|e| db_error(e, "members", &key))?
+        .ok_or_else(|| DirectoryError::UnknownActor {
+            tenant: tenant.to_owned(),
+            actor: actor.to_owned(),
+        })?
+        .into_actor())
 }
 
 #[async_trait]
@@ -377,7 +364,11 @@ impl Directory for PostgresDirectory {
             .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
             .await
             .map_err(backend("begin"))?;
-        let result = read_facts(&mut tx, tenant, member, actor).await;
+        let mut store = Store {
+            conn: &mut tx,
+            tenant_statement: sql::TENANT,
+        };
+        let result = read_facts(&mut store, tenant, member, actor).await;
         finish(tx, result).await
     }
 
@@ -402,7 +393,10 @@ impl Directory for PostgresDirectory {
     ) -> BoxStream<'a, Result<Facts, DirectoryError>> {
         let head = async move {
             let tenant_facts = load_tenant(&self.pool, sql::TENANT, tenant).await?;
-            let actor = load_actor(&self.pool, tenant, actor).await?;
+            let actor = match actor {
+                Some(actor) => Some(load_actor(&self.pool, tenant, actor).await?),
+                None => None,
+            };
             // One statement streamed row by row, a whole member per row;
             // nothing is collected. Column types are checked on the first
             // row (again on the next while they fail), not on every row.
@@ -436,12 +430,14 @@ impl Directory for PostgresDirectory {
         request: &RestoreRequest,
         decide: &Decide,
     ) -> Result<RestoreOutcome, DirectoryError> {
-        if request.department.trim().is_empty() {
-            return Err(DirectoryError::MissingDepartment);
-        }
+        request.check()?;
         let mut tx = self.pool.begin().await.map_err(backend("begin"))?;
         // Lock first, then read: the facts below stay true until commit.
-        let outcome = restore_in(&mut tx, request, decide).await;
+        let mut store = Store {
+            conn: &mut tx,
+            tenant_statement: sql::TENANT_FOR_UPDATE,
+        };
+        let outcome = restore_with(&mut store, request, decide).await;
         match outcome {
             Ok(RestoreOutcome::Denied(decision)) => {
                 // Nothing was written; release the lock.

@@ -46,6 +46,7 @@ impl ActorRow {
         Actor {
             id: self.id,
             roles: self.roles,
+            attributes: Default::default(),
         }
     }
 }

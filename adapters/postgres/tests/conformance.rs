@@ -88,10 +88,19 @@ async fn restore_brings_back_untransferred_items_only() {
         .apply_restore(&request, &decide)
         .await
         .expect("restore");
-    assert!(
-        matches!(outcome, RestoreOutcome::Restored(_)),
-        "{outcome:?}"
-    );
+    let RestoreOutcome::Restored(receipt) = outcome else {
+        panic!("{outcome:?}")
+    };
+    // The receipt counts the rows the restore marked, read back here.
+    let (marked,): (i64,) = sqlx::query_as(
+        "SELECT count(*) FROM resource_items
+        WHERE tenant_id = 'acme' AND member_id = 'u_bob' AND restored = TRUE",
+    )
+    .fetch_one(directory.pool())
+    .await
+    .unwrap();
+    assert_eq!(marked, 5, "g1 g2 d1 d0 m1");
+    assert_eq!(i64::from(receipt.restored_items), marked, "receipt count");
     let docs = directory
         .restored_items("acme", "u_bob", "documents")
         .await
@@ -117,7 +126,7 @@ async fn bad_rows_are_reported_not_panicked() {
     let (directory, guard) = common::fresh(Some(&suite::fixture())).await;
     let pool = common::raw_pool(&guard.name).await;
     for statement in [
-        "INSERT INTO tenants (id, plan, seats_total, seats_used) VALUES ('gold_t', 'gold', 5, 1)",
+        "INSERT INTO tenants (id, plan, seats_total, seats_used) VALUES ('gold_t', 'Gold Plan', 5, 1)",
         "INSERT INTO tenants (id, plan, seats_total, seats_used) VALUES ('neg_t', 'pro', -1, 0)",
         "UPDATE tenants SET seats_used = -3 WHERE id = 'gamma'",
         "UPDATE deleted_members SET reason = 'fired' WHERE tenant_id = 'acme' AND id = 'u_cleo'",
@@ -129,7 +138,13 @@ async fn bad_rows_are_reported_not_panicked() {
             .expect(statement);
     }
     let cases = [
-        ("gold_t", "x", "tenants", "gold_t", "unknown plan `gold`"),
+        (
+            "gold_t",
+            "x",
+            "tenants",
+            "gold_t",
+            "plan `Gold Plan` is not an identifier",
+        ),
         (
             "neg_t",
             "x",

@@ -30,7 +30,7 @@ use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 use restore_conformance as suite;
 use restore_directory::snapshot::{Seats, SnapshotDeletedMember, SnapshotMember, SnapshotTenant};
 use restore_directory::{Directory, DirectoryError, RestoreOutcome, RestoreRequest, Snapshot};
-use restore_engine::facts::{DeletionReason, DeletionState, Facts, Plan, ResourceItem};
+use restore_engine::facts::{DeletionReason, DeletionState, Facts, ResourceItem};
 use restore_memory::MemoryDirectory;
 use restore_sqlite::SqliteDirectory;
 
@@ -144,7 +144,7 @@ fn dedup<T>(items: Vec<T>, id: impl Fn(&T) -> &str) -> Vec<T> {
 
 fn tenant(now: DateTime<Utc>, id: String) -> impl Strategy<Value = SnapshotTenant> {
     (
-        proptest::sample::select(&[Plan::Starter, Plan::Basic, Plan::Pro, Plan::Enterprise][..]),
+        proptest::sample::select(&["starter", "basic", "pro", "enterprise"][..]),
         0i64..8,
         0i64..5,
         proptest::collection::vec(active_member(), 0..5),
@@ -153,7 +153,7 @@ fn tenant(now: DateTime<Utc>, id: String) -> impl Strategy<Value = SnapshotTenan
         .prop_map(
             move |(plan, total, used, members, deleted)| SnapshotTenant {
                 id: id.clone(),
-                plan,
+                plan: plan.to_owned(),
                 seats: Seats { total, used },
                 members: dedup(members, |m| &m.id),
                 deleted_members: dedup(deleted, |m| &m.id),

@@ -23,19 +23,19 @@ mod sql;
 use std::path::Path;
 
 use async_trait::async_trait;
-use chrono::SecondsFormat;
+use chrono::{DateTime, SecondsFormat, Utc};
 use futures::stream::{self, BoxStream, StreamExt, TryStreamExt};
+use restore_directory::restore::AuditRow as NewAuditRow;
 use restore_directory::stored::member_key;
 use restore_directory::{
-    seats_after_restore, Access, Decide, Directory, DirectoryError, DirectoryUrl, Receipt,
-    RestoreOutcome, RestoreRequest,
+    read_facts, restore_with, Access, Decide, Directory, DirectoryError, DirectoryUrl, ItemPlan,
+    Reactivation, RestoreOutcome, RestoreRequest, RestoreStore,
 };
-use restore_engine::decision::Outcome;
 use restore_engine::facts::{email_key, Actor, Facts, TenantFacts};
 use sqlx::sqlite::SqlitePool;
 use sqlx::{FromRow, SqliteConnection, SqliteExecutor};
 
-pub use import::ImportSummary;
+pub use restore_directory::ImportSummary;
 use rows::{db_error, ActorRow, DeletedRow, TenantRow};
 
 /// The statement behind [`Directory::deleted_members`] (one parameter: the
@@ -142,62 +142,6 @@ impl SqliteDirectory {
     }
 }
 
-async fn load_tenant<'e>(
-    executor: impl SqliteExecutor<'e>,
-    tenant: &str,
-) -> Result<TenantFacts, DirectoryError> {
-    sqlx::query_as::<_, TenantRow>(sql::TENANT)
-        .bind(tenant)
-        .fetch_optional(executor)
-        .await
-        .map_err(|e| db_error(e, "tenants", tenant))?
-        .ok_or_else(|| DirectoryError::UnknownTenant {
-            tenant: tenant.to_owned(),
-        })?
-        .into_facts()
-}
-
-async fn load_actor<'e>(
-    executor: impl SqliteExecutor<'e>,
-    tenant: &str,
-    actor: Option<&str>,
-) -> Result<Option<Actor>, DirectoryError> {
-    let Some(actor) = actor else { return Ok(None) };
-    let key = format!("{tenant}/{actor}");
-    sqlx::query_as::<_, ActorRow>(sql::ACTOR)
-        .bind(tenant)
-        .bind(actor)
-        .fetch_optional(executor)
-        .await
-        .map_err(|e| db_error(e, "members", &key))?
-        .ok_or_else(|| DirectoryError::UnknownActor {
-            tenant: tenant.to_owned(),
-            actor: actor.to_owned(),
-        })?
-        .into_actor(tenant)
-        .map(Some)
-}
-
-async fn load_member<'e>(
-    executor: impl SqliteExecutor<'e>,
-    tenant: &TenantFacts,
-    member: &str,
-    actor: Option<Actor>,
-) -> Result<Facts, DirectoryError> {
-    let row = sqlx::query(sql::DELETED_MEMBER)
-        .bind(&tenant.id)
-        .bind(member)
-        .map(DeletedRow)
-        .fetch_optional(executor)
-        .await
-        .map_err(|e| db_error(e, "deleted_members", &member_key(&tenant.id, member)))?
-        .ok_or_else(|| DirectoryError::UnknownMember {
-            tenant: tenant.id.to_string(),
-            member: member.to_owned(),
-        })?;
-    row.member(&tenant.id)?.into_facts(tenant, actor)
-}
-
 fn backend(context: &str) -> impl FnOnce(sqlx::Error) -> DirectoryError + '_ {
     move |e| {
         let hint = busy_hint(&e);
@@ -216,19 +160,6 @@ pub(crate) fn busy_hint(e: &sqlx::Error) -> &'static str {
         }
         _ => "",
     }
-}
-
-/// Reads one member's facts on `conn` (inside a transaction).
-async fn read_facts(
-    conn: &mut SqliteConnection,
-    tenant: &str,
-    member: &str,
-    actor: Option<&str>,
-) -> Result<Facts, DirectoryError> {
-    let tenant = load_tenant(&mut *conn, tenant).await?;
-    let actor = load_actor(&mut *conn, &tenant.id, actor).await?;
-    let facts = load_member(&mut *conn, &tenant, member, actor).await?;
-    Ok(facts)
 }
 
 /// Commits on success; rolls back explicitly on failure, so that no
@@ -251,98 +182,155 @@ async fn finish<T>(
     }
 }
 
-/// The restore proper, on `conn` inside the restore's transaction.
-async fn restore_in(
-    conn: &mut SqliteConnection,
-    request: &RestoreRequest,
-    decide: &Decide,
-) -> Result<RestoreOutcome, DirectoryError> {
-    let tenant = load_tenant(&mut *conn, &request.tenant).await?;
-    let actor = load_actor(&mut *conn, &tenant.id, Some(&request.actor)).await?;
-    let facts = load_member(&mut *conn, &tenant, &request.member, actor).await?;
-    let decision = decide(&facts)?;
-    if !decision.allowed {
-        return Ok(RestoreOutcome::Denied(decision));
-    }
-    let tenant_id = &*tenant.id;
-    let member = &facts.member;
-    // Checked before any write: the UPDATE below would wrap (SQLite turns
-    // the sum into a float) or fail raw (PostgreSQL: bigint out of range).
-    seats_after_restore(tenant_id, tenant.seats_used)?;
-    let at = request.at.to_rfc3339_opts(SecondsFormat::AutoSi, true);
+/// The storage steps of a restore (and of every read of one member), on
+/// `conn` inside a transaction the caller owns.
+struct Store<'c> {
+    conn: &'c mut SqliteConnection,
+}
 
-    sqlx::query(sql::MARK_RESTORED)
-        .bind(&at)
-        .bind(tenant_id)
-        .bind(&member.id)
-        .execute(&mut *conn)
+#[async_trait]
+impl RestoreStore for Store<'_> {
+    async fn tenant(&mut self, tenant: &str) -> Result<TenantFacts, DirectoryError> {
+        load_tenant(&mut *self.conn, tenant).await
+    }
+
+    async fn actor(&mut self, tenant: &TenantFacts, actor: &str) -> Result<Actor, DirectoryError> {
+        load_actor(&mut *self.conn, &tenant.id, actor).await
+    }
+
+    async fn member(
+        &mut self,
+        tenant: &TenantFacts,
+        member: &str,
+        actor: Option<Actor>,
+    ) -> Result<Facts, DirectoryError> {
+        let row = sqlx::query(sql::DELETED_MEMBER)
+            .bind(&*tenant.id)
+            .bind(member)
+            .map(DeletedRow)
+            .fetch_optional(&mut *self.conn)
+            .await
+            .map_err(|e| db_error(e, "deleted_members", &member_key(&tenant.id, member)))?
+            .ok_or_else(|| DirectoryError::UnknownMember {
+                tenant: tenant.id.to_string(),
+                member: member.to_owned(),
+            })?;
+        row.member(&tenant.id)?.into_facts(tenant, actor)
+    }
+
+    async fn reactivate(&mut self, r: &Reactivation<'_>) -> Result<(), DirectoryError> {
+        let member = r.member;
+        sqlx::query(sql::MARK_RESTORED)
+            .bind(timestamp(r.at))
+            .bind(r.tenant)
+            .bind(&member.id)
+            .execute(&mut *self.conn)
+            .await
+            .map_err(backend("marking the member restored"))?;
+        sqlx::query(sql::INSERT_ACTIVE)
+            .bind(r.tenant)
+            .bind(&member.id)
+            .bind(&member.email)
+            .bind(member.email.as_deref().map(email_key))
+            .bind(&member.phone)
+            .bind(r.department)
+            .execute(&mut *self.conn)
+            .await
+            .map_err(|e| match e {
+                sqlx::Error::Database(db) if db.is_unique_violation() => {
+                    DirectoryError::Conflict(format!(
+                        "an active member `{}` already exists in tenant `{}`",
+                        member.id, r.tenant
+                    ))
+                }
+                other => DirectoryError::backend("sqlite: reactivating the member", other),
+            })?;
+        Ok(())
+    }
+
+    async fn take_seat(&mut self, tenant: &str) -> Result<i64, DirectoryError> {
+        let (seats_used,): (i64,) = sqlx::query_as(sql::TAKE_SEAT)
+            .bind(tenant)
+            .fetch_one(&mut *self.conn)
+            .await
+            .map_err(backend("allocating a seat"))?;
+        Ok(seats_used)
+    }
+
+    async fn restore_items(&mut self, plan: &ItemPlan<'_>) -> Result<u32, DirectoryError> {
+        let names = |list: &[&str]| serde_json::to_string(list).unwrap_or_else(|_| "[]".into());
+        let done = sqlx::query(sql::RESTORE_ITEMS)
+            .bind(plan.tenant)
+            .bind(&plan.member.id)
+            .bind(names(&plan.restored))
+            .bind(names(&plan.transfer_dependent))
+            .execute(&mut *self.conn)
+            .await
+            .map_err(backend("restoring resource items"))?;
+        u32::try_from(done.rows_affected()).map_err(|_| DirectoryError::Overflow {
+            tenant: plan.tenant.to_owned(),
+            what: format!("the count of restored items of `{}`", plan.member.id),
+        })
+    }
+
+    async fn audit(&mut self, row: &NewAuditRow<'_>) -> Result<i64, DirectoryError> {
+        let decision = row.decision;
+        let decision_json = serde_json::to_string(decision)
+            .map_err(|e| DirectoryError::backend("encoding the decision", e))?;
+        let (audit_id,): (i64,) = sqlx::query_as(sql::INSERT_AUDIT)
+            .bind(row.tenant)
+            .bind(row.member)
+            .bind(row.actor)
+            .bind(timestamp(row.at))
+            .bind(row.department)
+            .bind(&*decision.policy.name)
+            .bind(&*decision.policy.version)
+            .bind(&*decision.policy.digest)
+            .bind(decision_json)
+            .fetch_one(&mut *self.conn)
+            .await
+            .map_err(backend("writing the audit row"))?;
+        Ok(audit_id)
+    }
+}
+
+/// A timestamp as the tables store it: RFC 3339 in UTC.
+fn timestamp(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::AutoSi, true)
+}
+
+async fn load_tenant<'e>(
+    executor: impl SqliteExecutor<'e>,
+    tenant: &str,
+) -> Result<TenantFacts, DirectoryError> {
+    sqlx::query_as::<_, TenantRow>(sql::TENANT)
+        .bind(tenant)
+        .fetch_optional(executor)
         .await
-        .map_err(backend("marking the member restored"))?;
-    // F17: admin permissions, approval roles and user groups are reset,
-    // so the member comes back with no roles; F15/F8: new department.
-    sqlx::query(sql::INSERT_ACTIVE)
-        .bind(tenant_id)
-        .bind(&member.id)
-        .bind(&member.email)
-        .bind(member.email.as_deref().map(email_key))
-        .bind(&member.phone)
-        .bind(&request.department)
-        .execute(&mut *conn)
+        .map_err(|e| db_error(e, "tenants", tenant))?
+        .ok_or_else(|| DirectoryError::UnknownTenant {
+            tenant: tenant.to_owned(),
+        })?
+        .into_facts()
+}
+
+async fn load_actor<'e>(
+    executor: impl SqliteExecutor<'e>,
+    tenant: &str,
+    actor: &str,
+) -> Result<Actor, DirectoryError> {
+    let key = member_key(tenant, actor);
+    sqlx::query_as::<_, ActorRow>(sql::ACTOR)
+        .bind(tenant)
+        .bind(actor)
+        .fetch_optional(executor)
         .await
-        .map_err(|e| match e {
-            sqlx::Error::Database(db) if db.is_unique_violation() => {
-                DirectoryError::Conflict(format!(
-                    "an active member `{}` already exists in tenant `{tenant_id}`",
-                    member.id
-                ))
-            }
-            other => DirectoryError::backend("sqlite: reactivating the member", other),
-        })?;
-    let (seats_used,): (i64,) = sqlx::query_as(sql::TAKE_SEAT)
-        .bind(tenant_id)
-        .fetch_one(&mut *conn)
-        .await
-        .map_err(backend("allocating a seat"))?;
-    // Items come back per the decision's resource outcomes (F21: a
-    // transfer-dependent item only if it was not transferred).
-    let names = |outcome: Outcome| {
-        let list: Vec<&str> = decision
-            .resources
-            .iter()
-            .filter(|r| r.outcome == outcome)
-            .map(|r| &*r.resource)
-            .collect();
-        serde_json::to_string(&list).unwrap_or_else(|_| "[]".to_owned())
-    };
-    sqlx::query(sql::RESTORE_ITEMS)
-        .bind(tenant_id)
-        .bind(&member.id)
-        .bind(names(Outcome::Restored))
-        .bind(names(Outcome::TransferDependent))
-        .execute(&mut *conn)
-        .await
-        .map_err(backend("restoring resource items"))?;
-    let decision_json = serde_json::to_string(&decision)
-        .map_err(|e| DirectoryError::backend("encoding the decision", e))?;
-    let (audit_id,): (i64,) = sqlx::query_as(sql::INSERT_AUDIT)
-        .bind(tenant_id)
-        .bind(&member.id)
-        .bind(&request.actor)
-        .bind(&at)
-        .bind(&request.department)
-        .bind(&*decision.policy.name)
-        .bind(&*decision.policy.version)
-        .bind(&*decision.policy.digest)
-        .bind(decision_json)
-        .fetch_one(&mut *conn)
-        .await
-        .map_err(backend("writing the audit row"))?;
-    Ok(RestoreOutcome::Restored(Receipt {
-        decision,
-        department: request.department.clone(),
-        audit_id,
-        seats_used,
-    }))
+        .map_err(|e| db_error(e, "members", &key))?
+        .ok_or_else(|| DirectoryError::UnknownActor {
+            tenant: tenant.to_owned(),
+            actor: actor.to_owned(),
+        })?
+        .into_actor(tenant)
 }
 
 #[async_trait]
@@ -362,7 +350,7 @@ impl Directory for SqliteDirectory {
     ) -> Result<Facts, DirectoryError> {
         // One read transaction, so tenant, actor and member are one snapshot.
         let mut tx = self.pool.begin().await.map_err(backend("begin"))?;
-        let result = read_facts(&mut tx, tenant, member, actor).await;
+        let result = read_facts(&mut Store { conn: &mut tx }, tenant, member, actor).await;
         finish(tx, result).await
     }
 
@@ -387,7 +375,10 @@ impl Directory for SqliteDirectory {
     ) -> BoxStream<'a, Result<Facts, DirectoryError>> {
         let head = async move {
             let tenant_facts = load_tenant(&self.pool, tenant).await?;
-            let actor = load_actor(&self.pool, tenant, actor).await?;
+            let actor = match actor {
+                Some(actor) => Some(load_actor(&self.pool, tenant, actor).await?),
+                None => None,
+            };
             // One statement streamed row by row, a whole member per row;
             // nothing is collected.
             let rows = sqlx::query(sql::DELETED_MEMBERS)
@@ -415,16 +406,14 @@ impl Directory for SqliteDirectory {
         request: &RestoreRequest,
         decide: &Decide,
     ) -> Result<RestoreOutcome, DirectoryError> {
-        if request.department.trim().is_empty() {
-            return Err(DirectoryError::MissingDepartment);
-        }
+        request.check()?;
         // Take the write lock first: the facts read below stay true until commit.
         let mut tx = self
             .pool
             .begin_with("BEGIN IMMEDIATE")
             .await
             .map_err(backend("begin immediate"))?;
-        let outcome = restore_in(&mut tx, request, decide).await;
+        let outcome = restore_with(&mut Store { conn: &mut tx }, request, decide).await;
         match outcome {
             Ok(RestoreOutcome::Denied(decision)) => {
                 // Nothing was written; release the lock.

@@ -49,7 +49,11 @@ impl ActorRow {
             || member_key(tenant, &self.id),
             "roles",
         )?;
-        Ok(Actor { id: self.id, roles })
+        Ok(Actor {
+            id: self.id,
+            roles,
+            attributes: Default::default(),
+        })
     }
 }
 

@@ -11,7 +11,7 @@ use chrono::{DateTime, Duration, Utc};
 use restore_directory::snapshot::{
     Seats, Snapshot, SnapshotDeletedMember, SnapshotMember, SnapshotTenant, SNAPSHOT_FORMAT,
 };
-use restore_engine::facts::{DeletionReason, DeletionState, Plan, ResourceItem};
+use restore_engine::facts::{DeletionReason, DeletionState, ResourceItem};
 
 /// The one tenant of the benchmark directory.
 pub const TENANT: &str = "bench";
@@ -194,7 +194,7 @@ pub fn generate(n: usize, now: DateTime<Utc>) -> (Snapshot, Shape) {
             id: TENANT.into(),
             // Enterprise blocks without a free seat (F10); enough seats for
             // every deleted member keeps the restore test from running out.
-            plan: Plan::Enterprise,
+            plan: "enterprise".into(),
             seats: Seats {
                 total,
                 used: active,

@@ -247,12 +247,12 @@ async fn facts_pass(
         let facts: Facts = facts.map_err(|e: DirectoryError| anyhow::anyhow!(e))?;
         match pass {
             Pass::Eval => {
-                let decision = policy.evaluate(&facts, &request, at);
+                let decision = policy.evaluate(&facts, &request, at).unwrap();
                 allowed += u64::from(decision.allowed);
                 black_box(decision);
             }
             Pass::EvalEncode | Pass::EvalSerde => {
-                let decision = policy.evaluate(&facts, &request, at);
+                let decision = policy.evaluate(&facts, &request, at).unwrap();
                 allowed += u64::from(decision.allowed);
                 if pass == Pass::EvalEncode {
                     encoder.encode(&mut lines, &decision);

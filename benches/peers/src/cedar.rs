@@ -134,7 +134,7 @@ impl CedarEngine {
             ),
             (
                 "plan".to_owned(),
-                RestrictedExpression::new_string(facts.tenant.plan.as_str().to_owned()),
+                RestrictedExpression::new_string(facts.tenant.plan.to_string()),
             ),
             (
                 "seats_total".to_owned(),

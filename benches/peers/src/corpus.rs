@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use restore_engine::facts::{
-    Actor, Conflicts, DeletedMember, DeletionReason, DeletionState, Facts, Plan, ResourceItem,
+    Actor, Conflicts, DeletedMember, DeletionReason, DeletionState, Facts, ResourceItem,
     TenantFacts,
 };
 
@@ -90,7 +90,7 @@ impl XorShift {
 pub fn generate(len: usize, seed: u64) -> Vec<Facts> {
     let mut rng = XorShift::new(seed);
     (0..len)
-        .map(|i| request(&mut rng, (i % 256) as u8, Plan::ALL[(i / 256) % 4], i))
+        .map(|i| request(&mut rng, (i % 256) as u8, PLANS[(i / 256) % 4], i))
         .collect()
 }
 
@@ -100,16 +100,19 @@ pub fn generate(len: usize, seed: u64) -> Vec<Facts> {
 pub fn generate_allowed(len: usize, seed: u64) -> Vec<Facts> {
     let mut rng = XorShift::new(seed);
     (0..len)
-        .map(|i| request(&mut rng, 0, Plan::ALL[i % 4], i))
+        .map(|i| request(&mut rng, 0, PLANS[i % 4], i))
         .collect()
 }
+
+/// The default policy's four tiers, in price order.
+const PLANS: [&str; 4] = ["starter", "basic", "pro", "enterprise"];
 
 fn ids(rng: &mut XorShift, prefix: &str) -> Vec<String> {
     let n = 1 + rng.below(2);
     (0..n).map(|k| format!("{prefix}_{k}")).collect()
 }
 
-fn request(rng: &mut XorShift, mask: u8, plan: Plan, i: usize) -> Facts {
+fn request(rng: &mut XorShift, mask: u8, plan: &str, i: usize) -> Facts {
     let on = |blocker: usize| mask & (1 << blocker) != 0;
 
     // F1: a non-admin actor; otherwise no actor or a primary admin.
@@ -125,6 +128,7 @@ fn request(rng: &mut XorShift, mask: u8, plan: Plan, i: usize) -> Facts {
     .map(|roles| Actor {
         id: format!("u_admin_{}", rng.below(50)),
         roles: roles.iter().map(|r| (*r).to_owned()).collect(),
+        attributes: Default::default(),
     });
 
     // F2: deleted for more than the window (by 1 s, or by up to a year),
@@ -177,9 +181,10 @@ fn request(rng: &mut XorShift, mask: u8, plan: Plan, i: usize) -> Facts {
     Facts {
         tenant: TenantFacts {
             id: format!("t{}", rng.below(100)).into(),
-            plan,
+            plan: plan.into(),
             seats_total,
             seats_used,
+            attributes: Default::default(),
         },
         member: DeletedMember {
             id: format!("u_{i}"),
@@ -198,6 +203,7 @@ fn request(rng: &mut XorShift, mask: u8, plan: Plan, i: usize) -> Facts {
             },
             removed_from_list: on(3),
             resources: resources(rng),
+            attributes: Default::default(),
         },
         conflicts,
         actor,

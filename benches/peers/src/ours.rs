@@ -29,6 +29,7 @@ impl Ours {
     pub fn decide(&self, facts: &Facts) -> Decision {
         self.policy
             .evaluate(facts, &Request::default(), corpus::at())
+            .expect("the corpus plans are tiers of the default policy")
     }
 
     /// The decision reduced to allowed + blocker ids.

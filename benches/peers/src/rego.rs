@@ -153,7 +153,7 @@ pub fn input(facts: &Facts, at: DateTime<Utc>) -> Value {
         (
             "tenant",
             object([
-                ("plan", Value::from(facts.tenant.plan.as_str())),
+                ("plan", Value::from(&*facts.tenant.plan)),
                 ("seats_total", Value::from(facts.tenant.seats_total)),
                 ("seats_used", Value::from(facts.tenant.seats_used)),
             ]),

@@ -23,7 +23,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
-use crate::decision::{BlockerHit, Decision, PolicyRef, ResourceDecision};
+use crate::decision::{BlockerHit, Code, Decision, PolicyRef, ResourceDecision, WarningHit};
 use escape::{write_str, write_u32};
 use shared::{ResourceTables, SharedParts};
 use time::write_timestamp;
@@ -112,6 +112,7 @@ impl DecisionEncoder {
             evaluated_at,
             restorable_until,
             blockers,
+            warnings,
             requires,
             resources,
         } = decision;
@@ -144,9 +145,17 @@ impl DecisionEncoder {
             });
         }
         out.extend_from_slice(b",\"restorable_until\":");
-        write_timestamp(out, restorable_until);
+        match restorable_until {
+            Some(t) => write_timestamp(out, t),
+            None => out.extend_from_slice(b"null"),
+        }
         out.extend_from_slice(b",\"blockers\":");
         write_blockers(out, blockers);
+        // Left out when empty, as the serde attribute says.
+        if !warnings.is_empty() {
+            out.extend_from_slice(b",\"warnings\":");
+            write_warnings(out, warnings);
+        }
         out.extend_from_slice(b",\"requires\":");
         self.requires.write(out, requires, write_requires);
         out.extend_from_slice(b",\"resources\":");
@@ -166,9 +175,9 @@ fn write_policy(out: &mut Vec<u8>, policy: &PolicyRef) {
     write_str(out, name);
     out.extend_from_slice(b",\"version\":");
     write_str(out, version);
-    out.extend_from_slice(b",\"tier\":\"");
-    out.extend_from_slice(tier.as_str().as_bytes());
-    out.extend_from_slice(b"\",\"digest\":");
+    out.extend_from_slice(b",\"tier\":");
+    write_str(out, tier);
+    out.extend_from_slice(b",\"digest\":");
     write_str(out, digest);
     out.push(b'}');
 }
@@ -197,6 +206,7 @@ fn write_blockers(out: &mut Vec<u8>, blockers: &[BlockerHit]) {
         let BlockerHit {
             rule,
             fact,
+            code,
             message,
             remedy,
         } = blocker;
@@ -204,12 +214,54 @@ fn write_blockers(out: &mut Vec<u8>, blockers: &[BlockerHit]) {
         write_str(out, rule);
         out.extend_from_slice(b",\"fact\":");
         write_str(out, fact);
+        write_code(out, code.as_ref());
         out.extend_from_slice(b",\"message\":");
         write_str(out, message);
         out.extend_from_slice(b",\"remedy\":");
         write_str(out, remedy);
         out.push(b'}');
     });
+}
+
+fn write_warnings(out: &mut Vec<u8>, warnings: &[WarningHit]) {
+    write_list(out, warnings, |out, warning| {
+        let WarningHit {
+            rule,
+            fact,
+            code,
+            message,
+            remedy,
+        } = warning;
+        out.extend_from_slice(b"{\"rule\":");
+        write_str(out, rule);
+        out.extend_from_slice(b",\"fact\":");
+        write_str(out, fact);
+        write_code(out, code.as_ref());
+        out.extend_from_slice(b",\"message\":");
+        write_str(out, message);
+        if let Some(remedy) = remedy {
+            out.extend_from_slice(b",\"remedy\":");
+            write_str(out, remedy);
+        }
+        out.push(b'}');
+    });
+}
+
+/// `,"code":…` when there is one: a JSON number or string, as written.
+fn write_code(out: &mut Vec<u8>, code: Option<&Code>) {
+    match code {
+        None => {}
+        Some(Code::Int(n)) => {
+            use std::io::Write as _;
+            out.extend_from_slice(b",\"code\":");
+            // Writing to a `Vec` cannot fail.
+            let _ = write!(out, "{n}");
+        }
+        Some(Code::Text(text)) => {
+            out.extend_from_slice(b",\"code\":");
+            write_str(out, text);
+        }
+    }
 }
 
 pub(super) fn write_resource(out: &mut Vec<u8>, resource: &ResourceDecision) {

@@ -26,10 +26,10 @@ fn f1_only_primary_admins_may_restore() {
 fn f2_thirty_days_exactly_is_allowed_one_second_more_is_not() {
     let exactly = decide("acme", "u_day30", Some("u_anna"), &ONE);
     assert!(exactly.allowed, "{exactly:#?}");
-    assert_eq!(exactly.restorable_until, at());
+    assert_eq!(exactly.restorable_until, Some(at()));
     let later = decide("acme", "u_day30s1", Some("u_anna"), &ONE);
     assert_eq!(blockers(&later), ["window_expired"]);
-    assert!(later.restorable_until < at());
+    assert!(later.restorable_until.unwrap() < at());
     snapshot_settings().bind(|| {
         insta::assert_yaml_snapshot!("default_policy__f2_window_exactly_30_days", exactly);
         insta::assert_yaml_snapshot!("default_policy__f2_window_expired_by_one_second", later);
@@ -70,7 +70,7 @@ fn f5_self_deactivated_members_restore_like_any_other() {
 
 #[test]
 fn f6_batch_restore_is_not_offered() {
-    let d = decide("acme", "u_quit", Some("u_anna"), &Request { batch_size: 3 });
+    let d = decide("acme", "u_quit", Some("u_anna"), &Request::batch(3));
     assert_eq!(blockers(&d), ["batch_restore_not_allowed"]);
     assert!(d.blockers[0].message.contains('3'));
     snapshot_settings()
@@ -89,12 +89,12 @@ fn f7_f10_seats_block_only_on_pro_and_enterprise() {
     for (tenant, member, actor, allowed) in cases {
         let d = decide(tenant, member, Some(actor), &ONE);
         assert_eq!(d.allowed, allowed, "{tenant}: {d:#?}");
-        assert_eq!(d.policy.tier.as_str(), tenant.trim_start_matches("full-"));
+        assert_eq!(&*d.policy.tier, tenant.trim_start_matches("full-"));
         if !allowed {
             assert_eq!(blockers(&d), ["no_available_seat"]);
             assert!(d.blockers[0].remedy.contains("purchase"));
         }
-        seen.push((tenant, d.policy.tier, d.allowed, d.blockers));
+        seen.push((tenant, d.policy.tier.clone(), d.allowed, d.blockers));
     }
     snapshot_settings()
         .bind(|| insta::assert_yaml_snapshot!("default_policy__f7_f10_seats_per_tier", seen));
@@ -132,12 +132,7 @@ fn f12_duplicate_email_case_insensitive_and_phone_block() {
 
 #[test]
 fn every_blocker_that_holds_is_reported() {
-    let d = decide(
-        "acme",
-        "u_everything",
-        Some("u_adam"),
-        &Request { batch_size: 2 },
-    );
+    let d = decide("acme", "u_everything", Some("u_adam"), &Request::batch(2));
     assert_eq!(
         blockers(&d),
         [
@@ -228,10 +223,10 @@ fn one_compiled_policy_serves_many_threads() {
     let set = crate::support::default_rules();
     let policy = crate::support::default_policy(&set);
     let facts = crate::support::fixture_facts("acme", "u_bob", None);
-    let expected = policy.evaluate(&facts, &ONE, at());
+    let expected = policy.evaluate(&facts, &ONE, at()).unwrap();
     std::thread::scope(|s| {
         for _ in 0..4 {
-            s.spawn(|| assert_eq!(policy.evaluate(&facts, &ONE, at()), expected));
+            s.spawn(|| assert_eq!(policy.evaluate(&facts, &ONE, at()).unwrap(), expected));
         }
     });
 }
@@ -244,8 +239,8 @@ fn plain_members_share_a_resource_table_equal_to_a_built_one() {
     let policy = crate::support::default_policy(&set);
     let mut facts = crate::support::fixture_facts("acme", "u_bob", Some("u_anna"));
     facts.member.resources.clear();
-    let first = policy.evaluate(&facts, &ONE, at());
-    let second = policy.evaluate(&facts, &ONE, at());
+    let first = policy.evaluate(&facts, &ONE, at()).unwrap();
+    let second = policy.evaluate(&facts, &ONE, at()).unwrap();
     assert!(std::sync::Arc::ptr_eq(&first.resources, &second.resources));
     let documents = first.resource("documents").unwrap();
     assert_eq!(
@@ -261,13 +256,44 @@ fn plain_members_share_a_resource_table_equal_to_a_built_one() {
         .member
         .resources
         .insert("documents".into(), Vec::new());
-    let built = policy.evaluate(&facts, &ONE, at());
+    let built = policy.evaluate(&facts, &ONE, at()).unwrap();
     assert!(!std::sync::Arc::ptr_eq(&first.resources, &built.resources));
     assert_eq!(built.resources, first.resources);
 
     // An empty list for a `restored` resource gives counts: no longer plain.
     facts.member.resources.insert("chats".into(), Vec::new());
-    let counted = policy.evaluate(&facts, &ONE, at());
+    let counted = policy.evaluate(&facts, &ONE, at()).unwrap();
     let chats = counted.resource("chats").unwrap();
     assert_eq!((chats.restored, chats.not_restored), (Some(0), Some(0)));
+}
+
+/// A plan no tier declares is an error naming the plan and the tiers, for
+/// evaluate, try_evaluate and explain alike: never a silent pass. Plans
+/// match exactly (`Pro` is not `pro`).
+#[test]
+fn a_plan_no_tier_declares_cannot_be_decided() {
+    let set = crate::support::default_rules();
+    let policy = crate::support::default_policy(&set);
+    assert_eq!(
+        policy.tier_names().iter().map(|t| &**t).collect::<Vec<_>>(),
+        ["starter", "basic", "pro", "enterprise"]
+    );
+    for plan in ["trial", "Pro", "pro "] {
+        let mut f = crate::support::plain_facts();
+        f.tenant.plan = plan.into();
+        let e = policy.evaluate(&f, &ONE, at()).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "plan `{plan}` of tenant `t` is not a tier of policy `default-restore` 1.0.0 \
+                 (tiers: starter, basic, pro, enterprise)"
+            )
+        );
+        assert!(matches!(
+            e,
+            restore_engine::EvaluationError::UnknownTier { .. }
+        ));
+        assert_eq!(policy.try_evaluate(&f, &ONE, at()).unwrap_err(), e);
+        assert_eq!(policy.explain(&f, &ONE, at()).unwrap_err(), e);
+    }
 }

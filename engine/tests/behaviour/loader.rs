@@ -285,7 +285,9 @@ fn templates_keep_text_around_placeholders() {
         "message: \"{member.id}: deleted for {member.deleted_for} (window {setting.restore_window}), bye\"",
     );
     let set = PolicySet::from_sources([("t.yaml", text.as_str())]).unwrap();
-    let d = set.policies()[0].evaluate(&plain_facts(), &Default::default(), at());
+    let d = set.policies()[0]
+        .evaluate(&plain_facts(), &Default::default(), at())
+        .unwrap();
     assert_eq!(d.blockers[0].message, "m: deleted for 1d (window 30d), bye");
     assert_eq!(d.blockers[0].remedy, "r");
     let braces = file(OK_WHEN, "F1", "").replace("message: \"m\"", "message: \"a {member.id\"");
@@ -366,7 +368,9 @@ fn many_resource_rules() {
             }],
         );
     }
-    let d = set.policies()[0].evaluate(&facts, &Default::default(), at());
+    let d = set.policies()[0]
+        .evaluate(&facts, &Default::default(), at())
+        .unwrap();
     assert_eq!(d.resources.len(), 40);
     for r in d.resources.iter() {
         let listed = ["r00", "r39"].contains(&&*r.resource);

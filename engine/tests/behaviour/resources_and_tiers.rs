@@ -7,7 +7,8 @@ use crate::support::{
 };
 use chrono::TimeDelta;
 use restore_engine::decision::Outcome;
-use restore_engine::facts::{DeletionReason, DeletionState, Plan, ResourceItem};
+use restore_engine::facts::{DeletionReason, DeletionState, ResourceItem};
+use restore_engine::vocabulary::Plan;
 use restore_engine::vocabulary::{Setting, Value};
 use restore_engine::Request;
 
@@ -45,7 +46,7 @@ fn the_first_exception_that_holds_wins() {
     let set = policy_from(EXCEPTIONS);
     let policy = set.select(None, None, at()).unwrap();
     let chats = |facts: &restore_engine::Facts| {
-        let d = policy.evaluate(facts, &ONE, at());
+        let d = policy.evaluate(facts, &ONE, at()).unwrap();
         assert!(d.allowed);
         assert_eq!(d.resources.len(), 3, "one outcome per rule");
         // Other rules keep their plain outcome whatever the exceptions do.
@@ -143,7 +144,7 @@ fn item_counts_per_outcome() {
     f.member
         .resources
         .insert("unknown".into(), items(&[("u1", None)]));
-    let d = policy.evaluate(&f, &ONE, at());
+    let d = policy.evaluate(&f, &ONE, at()).unwrap();
     let documents = d.resource("documents").unwrap();
     assert_eq!(
         (documents.restored, documents.not_restored),
@@ -190,20 +191,20 @@ fn tiers_override_the_restore_window() {
         (Plan::Enterprise, 90),
     ] {
         let mut f = plain_facts();
-        f.tenant.plan = plan;
+        f.tenant.plan = plan.as_str().into();
         f.member.deleted_at = deleted_at;
         let window = TimeDelta::days(days);
         let until = deleted_at + window;
         // Exactly at the end of the tier's window: allowed, restorable until now.
-        let d = policy.evaluate(&f, &ONE, until);
+        let d = policy.evaluate(&f, &ONE, until).unwrap();
         assert!(d.allowed, "{plan}: exactly {days}d: {:?}", d.blockers);
-        assert_eq!(d.restorable_until, until, "{plan}");
-        assert_eq!(d.policy.tier, plan);
+        assert_eq!(d.restorable_until, Some(until), "{plan}");
+        assert_eq!(&*d.policy.tier, plan.as_str());
         // One second later: expired, and the message names the tier's window.
         let late = until + TimeDelta::seconds(1);
-        let d = policy.evaluate(&f, &ONE, late);
+        let d = policy.evaluate(&f, &ONE, late).unwrap();
         assert_eq!(blockers(&d), ["window_expired"], "{plan}");
-        assert_eq!(d.restorable_until, until);
+        assert_eq!(d.restorable_until, Some(until));
         let message = &d.blockers[0].message;
         assert!(
             message.contains(&format!("restore window of {days}d")),
@@ -225,11 +226,11 @@ fn tiers_override_the_deletion_duration() {
     f.member.deletion = DeletionState::InProgress;
     f.member.deleted_at = ts("2026-11-23T12:00:00Z");
     for (plan, ends_by) in [
-        (Plan::Pro, "2026-11-25T12:00:00Z"),
-        (Plan::Enterprise, "2026-11-26T12:00:00Z"),
+        ("pro", "2026-11-25T12:00:00Z"),
+        ("enterprise", "2026-11-26T12:00:00Z"),
     ] {
-        f.tenant.plan = plan;
-        let d = policy.evaluate(&f, &ONE, at());
+        f.tenant.plan = plan.into();
+        let d = policy.evaluate(&f, &ONE, at()).unwrap();
         assert_eq!(blockers(&d), ["deletion_in_progress"], "{plan}");
         assert!(
             d.blockers[0].remedy.contains(ends_by),
@@ -246,7 +247,7 @@ fn all_nine_blockers_at_once() {
     let set = default_rules();
     let policy = set.select(None, None, at()).unwrap();
     let mut f = plain_facts();
-    f.tenant.plan = Plan::Pro;
+    f.tenant.plan = "pro".into();
     f.tenant.seats_total = 3;
     f.tenant.seats_used = 4;
     f.member.id = "u_x".into();
@@ -258,7 +259,7 @@ fn all_nine_blockers_at_once() {
     f.conflicts.phone = vec!["u_p".into()];
     f.actor.as_mut().unwrap().id = "u_admin".into();
     f.actor.as_mut().unwrap().roles = vec!["admin".into()];
-    let d = policy.evaluate(&f, &Request { batch_size: 4 }, at());
+    let d = policy.evaluate(&f, &Request::batch(4), at()).unwrap();
     assert!(!d.allowed);
     let got: Vec<(&str, &str)> = d.blockers.iter().map(|b| (&*b.rule, &*b.fact)).collect();
     assert_eq!(

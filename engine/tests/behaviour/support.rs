@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
 use restore_engine::facts::{
-    ActiveMember, Actor, Conflicts, DeletedMember, DeletionReason, DeletionState, Facts, Plan,
+    ActiveMember, Actor, Conflicts, DeletedMember, DeletionReason, DeletionState, Facts,
     TenantFacts,
 };
 use restore_engine::{CompiledPolicy, Decision, PolicySet, Request};
@@ -66,7 +66,7 @@ struct Snapshot {
 #[derive(Deserialize)]
 struct SnapshotTenant {
     id: String,
-    plan: Plan,
+    plan: String,
     seats: Seats,
     members: Vec<ActiveMember>,
     deleted_members: Vec<DeletedMember>,
@@ -104,14 +104,16 @@ pub fn fixture_facts(tenant: &str, member: &str, actor: Option<&str>) -> Facts {
         Actor {
             id: m.id.clone(),
             roles: m.roles.clone(),
+            attributes: m.attributes.clone(),
         }
     });
     Facts {
         tenant: TenantFacts {
             id: t.id.as_str().into(),
-            plan: t.plan,
+            plan: t.plan.as_str().into(),
             seats_total: t.seats.total,
             seats_used: t.seats.used,
+            attributes: Default::default(),
         },
         conflicts: Conflicts::find(&deleted, &t.members),
         member: deleted,
@@ -123,7 +125,9 @@ pub fn fixture_facts(tenant: &str, member: &str, actor: Option<&str>) -> Facts {
 pub fn decide(tenant: &str, member: &str, actor: Option<&str>, request: &Request) -> Decision {
     let set = default_rules();
     let facts = fixture_facts(tenant, member, actor);
-    default_policy(&set).evaluate(&facts, request, at())
+    default_policy(&set)
+        .evaluate(&facts, request, at())
+        .expect("the fixture's plans are tiers of the default policy")
 }
 
 /// Plain facts, built in code: a Pro tenant with free seats, a member deleted
@@ -132,9 +136,10 @@ pub fn plain_facts() -> Facts {
     Facts {
         tenant: TenantFacts {
             id: "t".into(),
-            plan: Plan::Pro,
+            plan: "pro".into(),
             seats_total: 10,
             seats_used: 5,
+            attributes: Default::default(),
         },
         member: DeletedMember {
             id: "m".into(),
@@ -145,11 +150,13 @@ pub fn plain_facts() -> Facts {
             deletion: DeletionState::Completed,
             removed_from_list: false,
             resources: Default::default(),
+            attributes: Default::default(),
         },
         conflicts: Conflicts::default(),
         actor: Some(Actor {
             id: "admin".into(),
             roles: vec!["primary_admin".into()],
+            attributes: Default::default(),
         }),
     }
 }
@@ -195,4 +202,4 @@ pub fn two_versions(dir: &Path) {
     std::fs::write(dir.join("default-restore.v2.yaml"), v2).unwrap();
 }
 
-pub const ONE: Request = Request { batch_size: 1 };
+pub const ONE: Request = Request::ONE;

@@ -16,14 +16,14 @@ fn tiers_can_widen_who_may_restore() {
     let mut facts = fixture_facts("full-enterprise", "e_gone", Some("e_admin"));
     facts.tenant.seats_used = 0;
     facts.actor.as_mut().unwrap().roles = vec!["admin".into()];
-    let request = restore_engine::Request { batch_size: 2 };
-    let d = v2.evaluate(&facts, &request, at());
+    let request = restore_engine::Request::batch(2);
+    let d = v2.evaluate(&facts, &request, at()).unwrap();
     assert!(
         d.allowed,
         "enterprise on 2.0.0 allows admins and batches: {d:#?}"
     );
-    facts.tenant.plan = restore_engine::facts::Plan::Pro;
-    let d = v2.evaluate(&facts, &request, at());
+    facts.tenant.plan = "pro".into();
+    let d = v2.evaluate(&facts, &request, at()).unwrap();
     assert_eq!(
         blockers(&d),
         ["actor_not_permitted", "batch_restore_not_allowed"]
@@ -118,16 +118,18 @@ fn effective_from_boundary_to_the_second() {
     facts.member.deleted_at = ts("2026-10-31T00:00:00Z");
     let boundary = ts("2026-12-01T00:00:00Z");
     let before = ts("2026-11-30T23:59:59Z");
-    let d =
-        set.select(None, None, boundary)
-            .unwrap()
-            .evaluate(&facts, &crate::support::ONE, boundary);
+    let d = set
+        .select(None, None, boundary)
+        .unwrap()
+        .evaluate(&facts, &crate::support::ONE, boundary)
+        .unwrap();
     assert!(d.allowed, "{d:#?}");
     assert_eq!(&*d.policy.version, "2.0.0");
     let d = set
         .select(None, None, before)
         .unwrap()
-        .evaluate(&facts, &crate::support::ONE, before);
+        .evaluate(&facts, &crate::support::ONE, before)
+        .unwrap();
     assert_eq!(blockers(&d), ["window_expired"]);
     assert_eq!(&*d.policy.version, "1.0.0");
 }

@@ -139,6 +139,7 @@ fn decision_schemas_match_real_decisions() {
             department: "Sales".into(),
             audit_id: 1,
             seats_used: 2,
+            restored_items: 3,
         };
         conforms(&doc, "Receipt", &serde_json::to_value(&receipt).unwrap());
     }

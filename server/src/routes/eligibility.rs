@@ -76,7 +76,7 @@ pub(super) async fn single(
     );
     let mut out = Vec::with_capacity(2048);
     if request.explain {
-        write_explained(&mut out, &decision, &explain(policy, &facts, at));
+        write_explained(&mut out, &decision, &explain(policy, &facts, at)?);
     } else {
         write_decision(&mut out, &decision);
     }

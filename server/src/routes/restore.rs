@@ -169,8 +169,8 @@ fn write_receipt(out: &mut Vec<u8>, receipt: &Receipt) {
     let _ = serde_json::to_writer(&mut *out, &receipt.department);
     out.extend_from_slice(
         format!(
-            ",\"audit_id\":{},\"seats_used\":{}}}",
-            receipt.audit_id, receipt.seats_used
+            ",\"audit_id\":{},\"seats_used\":{},\"restored_items\":{}}}",
+            receipt.audit_id, receipt.seats_used, receipt.restored_items
         )
         .as_bytes(),
     );
@@ -199,6 +199,7 @@ mod tests {
             department: "Sales \"EMEA\" \u{e9}".into(),
             audit_id: 42,
             seats_used: -1,
+            restored_items: 5,
         };
         let mut out = Vec::new();
         write_receipt(&mut out, &receipt);

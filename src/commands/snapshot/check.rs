@@ -272,7 +272,7 @@ pub fn check(args: CheckArgs) -> anyhow::Result<Exit> {
         };
         let progress = crate::progress::member_spinner("checking");
         crate::sweep::each_deleted_member(directory.as_ref(), &tenants, |facts| {
-            merge.decided(super::decide(policy, &facts, at))?;
+            merge.decided(super::decide(policy, &facts, at)?)?;
             progress.inc(1);
             Ok(())
         })

@@ -92,13 +92,19 @@ fn select<'s>(
         .with_context(|| format!("rules `{}`", rules.display()))
 }
 
-/// What a snapshot records of `policy`'s decision on `facts`.
+/// What a snapshot records of `policy`'s decision on `facts`. A member the
+/// policy cannot decide on (e.g. a plan that is none of its tiers) stops
+/// the run with the reason.
 fn decide(
     policy: &CompiledPolicy,
     facts: &restore_engine::Facts,
     at: DateTime<Utc>,
-) -> DecisionSummary {
-    DecisionSummary::of(&policy.evaluate(facts, &Request::default(), at))
+) -> Result<DecisionSummary, restore_engine::EvaluationError> {
+    Ok(DecisionSummary::of(&policy.evaluate(
+        facts,
+        &Request::default(),
+        at,
+    )?))
 }
 
 fn record(args: RecordArgs) -> anyhow::Result<Exit> {
@@ -123,7 +129,7 @@ fn record(args: RecordArgs) -> anyhow::Result<Exit> {
         let mut writer = file::Writer::create(&args.out, &header)?;
         let progress = crate::progress::member_spinner("recording");
         crate::sweep::each_deleted_member(directory.as_ref(), &tenants, |facts| {
-            writer.write(&decide(policy, &facts, at))?;
+            writer.write(&decide(policy, &facts, at)?)?;
             progress.inc(1);
             Ok(())
         })
