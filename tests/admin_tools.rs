@@ -38,8 +38,68 @@ fn committed_schema_matches_the_rust_types() {
         generated == committed,
         "rules/restore-rules.v1.schema.json is stale: run `restorectl schema > rules/restore-rules.v1.schema.json`"
     );
-    let (code, stdout, _) = restorectl(&["schema"]);
+    let (code, stdout, _) = restorectl(&["schema", "--format", "v1"]);
     assert_eq!((code, stdout), (0, generated));
+}
+
+#[test]
+fn committed_v2_schema_matches_and_is_the_default() {
+    let generated = restore_engine::schema_v2::rules_schema_v2_json();
+    let committed =
+        std::fs::read_to_string(root().join("rules/restore-rules.v2.schema.json")).unwrap();
+    assert!(
+        generated == committed,
+        "rules/restore-rules.v2.schema.json is stale: run `restorectl schema > rules/restore-rules.v2.schema.json`"
+    );
+    let (code, stdout, _) = restorectl(&["schema"]);
+    assert_eq!((code, stdout), (0, generated.clone()));
+    let schema: serde_json::Value = serde_json::from_str(&generated).unwrap();
+    let validator = jsonschema::validator_for(&schema).expect("a valid JSON Schema");
+    let policy = r#"format: restore-rules/v2
+policy: p
+version: "1"
+effective_from: 2020-01-01T00:00:00Z
+tiers: { trial: {}, pro: { restore_window: unlimited } }
+default_tier: trial
+settings:
+  restore_window: { type: duration, default: 30d }
+computed:
+  member.restorable_until: { fact: member.deleted_at, plus: { setting: restore_window } }
+restorable_until: member.restorable_until
+catalogue: [member_account]
+requires: [{ id: department, source: "https://example.test/a", default: root }]
+blockers:
+  - id: window_expired
+    source: "vendor:window"
+    code: 44028
+    allow: [blocker_never_fires]
+    when: { fact: member.deleted_for, gt: { setting: restore_window } }
+    message: "expired"
+    remedy: "none"
+resources:
+  - { resource: member_account, fact: F14, outcome: restored }
+"#;
+    let errors: Vec<String> = validator
+        .iter_errors(&yaml_as_json(policy))
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+    assert!(PolicySet::from_sources([("p.yaml", policy)]).is_ok());
+    for broken in [
+        policy.replace("tiers: { trial", "tiers: { Trial"),
+        policy.replace("    code: 44028\n", "    code: [1]\n"),
+        policy.replace("    source: \"vendor:window\"\n", ""),
+        policy.replace("allow: [blocker_never_fires]", "allow: [never]"),
+        policy.replace("catalogue:", "catalog:"),
+    ] {
+        assert!(
+            validator
+                .iter_errors(&yaml_as_json(&broken))
+                .next()
+                .is_some(),
+            "the v2 schema accepts a broken file:\n{broken}"
+        );
+    }
 }
 
 #[test]
@@ -380,5 +440,11 @@ fn diff_compares_two_tiers() {
         "gold",
     ]);
     assert_eq!((code, stdout.as_str()), (2, ""));
-    assert!(stderr.contains("unknown plan `gold`"), "{stderr}");
+    assert!(
+        stderr.contains(
+            "--to-tier: `gold` is not a tier of policy `default-restore` 1.0.0 \
+             (tiers: starter, basic, pro, enterprise)"
+        ),
+        "{stderr}"
+    );
 }

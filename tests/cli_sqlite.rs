@@ -354,3 +354,70 @@ fn reading_commands_leave_a_database_file_byte_identical() {
         "a read changed the database file"
     );
 }
+
+#[test]
+fn import_and_restore_carry_attributes() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = root().join("adapters/conformance/fixtures/attributes.yaml");
+    let (snapshot, _) = support::shifted_snapshot(&source, AT.parse().unwrap(), dir.path());
+    let db = dir.path().join("d.db");
+    let url = format!("sqlite:{}", db.display());
+    let out = restorectl(&["import", "--from", snapshot.to_str().unwrap(), "--to", &url]);
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        stdout(&out).starts_with(
+            "imported 2 tenants, 3 active members, 3 deleted members, 2 resource items \
+             (5 with attributes) into sqlite:"
+        ),
+        "{}",
+        stdout(&out)
+    );
+    let rules = root().join("rules");
+    let restore = restorectl(&[
+        "restore",
+        "--rules",
+        rules.to_str().unwrap(),
+        "--directory",
+        &url,
+        "--tenant",
+        "acme",
+        "--member",
+        "u_held",
+        "--actor",
+        "u_anna",
+        "--department",
+        "legal",
+        "--output",
+        "json",
+    ]);
+    assert_eq!(
+        code(&restore),
+        0,
+        "{}",
+        String::from_utf8_lossy(&restore.stderr)
+    );
+    let receipt: serde_json::Value = serde_json::from_str(&stdout(&restore)).unwrap();
+    assert_eq!(receipt["restored_items"], 1, "d0; d1 was transferred");
+    // Read back from the file: the member's attributes on its active record.
+    let stored = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(async {
+            let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+            let row: (Option<String>,) = sqlx::query_as(
+                "SELECT attributes FROM members WHERE tenant_id = 'acme' AND id = 'u_held'",
+            )
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+            pool.close().await;
+            row.0
+        });
+    assert_eq!(
+        stored.as_deref(),
+        Some(
+            r#"{"former_roles":["admin","approver"],"hold_until":"2026-12-01T00:00:00Z","note":"","rank":-9223372036854775808,"suspended":true}"#
+        )
+    );
+}

@@ -263,16 +263,31 @@ fn an_unreachable_directory_is_503_and_not_ready_then_recovers() {
     );
     server.post("/v1/eligibility", &body).ok();
 
-    // A row the adapter cannot read is a 500 without detail.
-    db.query("UPDATE tenants SET plan = 'platinum' WHERE id = 'globex'");
+    // A row the adapter cannot read is a 500 without detail. (A plan that
+    // is an identifier but no tier of the policy is the policy's question,
+    // a 422; a plan that is not an identifier is a bad row.)
+    db.query("UPDATE tenants SET plan = 'Platinum plan!' WHERE id = 'globex'");
     let reply = server.post(
         "/v1/eligibility",
         &json!({"tenant": "globex", "member": "g_only"}),
     );
     let problem = reply.problem(500, "internal");
     assert!(
-        !reply.body.contains("platinum"),
+        !reply.body.contains("Platinum"),
         "no row content: {problem}"
+    );
+    db.query("UPDATE tenants SET plan = 'platinum' WHERE id = 'globex'");
+    let reply = server.post(
+        "/v1/eligibility",
+        &json!({"tenant": "globex", "member": "g_only"}),
+    );
+    let problem = reply.problem(422, "cannot_decide");
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap_or("")
+            .contains("not a tier"),
+        "an undeclared plan is the policy's question: {problem}"
     );
     server.post("/v1/eligibility", &body).ok();
 

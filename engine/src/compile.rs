@@ -5,22 +5,23 @@ use std::sync::Arc;
 
 use chrono::{DateTime, TimeDelta, Utc};
 
-use crate::decision::{Outcome, PolicyRef, ResourceDecision};
+use crate::decision::{Code, Outcome, PolicyRef, ResourceDecision};
 use crate::error::EvaluationError;
 use crate::evaluate::resource_decision;
 use crate::facts::Facts;
 use crate::model::{
-    setting_value, Condition, Op, Operand, PolicyFile, Segment, SettingValues, Template,
+    setting_value, Condition, Delta, Op, Operand, PolicyFile, Segment, SettingDecl, SettingValues,
+    Template, TierDecl,
 };
-use crate::vocabulary::Plan;
-use crate::vocabulary::{Fact, Setting, Value};
+use crate::vocabulary::{Fact, SettingId, Value, UNLIMITED};
 
 /// One policy version, ready to evaluate. Immutable, `Send + Sync`: compile
 /// once and share it between threads.
 #[derive(Debug, Clone)]
 pub struct CompiledPolicy {
     pub(crate) source: Arc<PolicyFile>,
-    pub(crate) tiers: [CompiledTier; 4],
+    /// One per declared tier, in declaration order.
+    pub(crate) tiers: Box<[CompiledTier]>,
     /// The declared tiers' names, in declaration order.
     pub(crate) tier_names: Box<[Arc<str>]>,
 }
@@ -28,10 +29,14 @@ pub struct CompiledPolicy {
 #[derive(Debug, Clone)]
 pub(crate) struct CompiledTier {
     pub(crate) policy: Arc<PolicyRef>,
-    /// Resolved settings, indexed like [`Setting::ALL`].
+    /// Resolved settings, one per declared setting (by `SettingId`).
     pub(crate) settings: Vec<Value>,
-    pub(crate) restore_window: TimeDelta,
-    pub(crate) deletion_max_duration: TimeDelta,
+    /// The declared settings' names (shared by every tier), for tools.
+    pub(crate) setting_names: Arc<[Arc<str>]>,
+    /// The computed facts with their duration folded for this tier.
+    pub(crate) computed: Box<[Computed]>,
+    /// Position in `computed` of the decision's `restorable_until`.
+    pub(crate) restorable_until: Option<u16>,
     pub(crate) requires: Arc<[Arc<str>]>,
     pub(crate) blockers: Vec<CompiledBlocker>,
     pub(crate) resources: Vec<CompiledResource>,
@@ -43,10 +48,21 @@ pub(crate) struct CompiledTier {
     pub(crate) plain_resources: Arc<[ResourceDecision]>,
 }
 
+/// A computed fact on one tier: `base` plus `delta` (negative for `minus`).
+#[derive(Debug, Clone)]
+pub(crate) struct Computed {
+    pub(crate) name: Arc<str>,
+    pub(crate) base: Fact,
+    pub(crate) delta: TimeDelta,
+    /// `delta` is unlimited: the time is `NEVER` (or the earliest, minus).
+    pub(crate) unlimited: bool,
+}
+
 #[derive(Debug, Clone)]
 pub(crate) struct CompiledBlocker {
     pub(crate) id: Arc<str>,
     pub(crate) fact: Arc<str>,
+    pub(crate) code: Option<Code>,
     pub(crate) when: Cond,
     pub(crate) message: Vec<Piece>,
     pub(crate) remedy: Vec<Piece>,
@@ -75,6 +91,8 @@ pub(crate) enum Cond {
 #[derive(Debug, Clone)]
 pub(crate) enum Term {
     Fact(Fact),
+    /// A computed fact, by position in `CompiledTier::computed`.
+    Computed(u16),
     Const(Value),
 }
 
@@ -83,14 +101,19 @@ pub(crate) enum Term {
 pub(crate) enum Piece {
     Text(String),
     Fact(Fact),
+    Computed(u16),
 }
 
 impl CompiledPolicy {
     /// Compiles a loaded policy file.
     pub fn compile(source: PolicyFile) -> CompiledPolicy {
         let source = Arc::new(source);
-        let tiers = Plan::ALL.map(|plan| compile_tier(&source, plan));
-        let tier_names = tiers.iter().map(|t| t.policy.tier.clone()).collect();
+        let tiers: Box<[CompiledTier]> = source
+            .tiers
+            .iter()
+            .map(|tier| compile_tier(&source, tier))
+            .collect();
+        let tier_names = source.tiers.iter().map(|t| t.name.clone()).collect();
         CompiledPolicy {
             source,
             tiers,
@@ -98,21 +121,43 @@ impl CompiledPolicy {
         }
     }
 
+    /// The `default` of the requirement `id` (e.g. the root department a
+    /// restore uses when the caller names none), if the policy gives one.
+    pub fn requirement_default(&self, id: &str) -> Option<&str> {
+        self.source
+            .requires
+            .iter()
+            .find(|r| &*r.id == id)?
+            .default
+            .as_deref()
+    }
+
     /// The tiers this policy declares, in declaration order.
     pub fn tier_names(&self) -> &[Arc<str>] {
         &self.tier_names
     }
 
-    /// The compiled tier for a tenant's plan: the tier named exactly so.
+    /// The tier a plan no tier names falls to, if the policy declares one.
+    pub fn default_tier(&self) -> Option<&str> {
+        let i = usize::from(self.source.default_tier?);
+        self.tier_names.get(i).map(|n| &**n)
+    }
+
+    /// Position of the tier for a tenant's plan: the tier named exactly so
+    /// (case and all), else the default tier, else none.
+    pub fn tier_id(&self, plan: &str) -> Option<usize> {
+        // Few tiers: a linear scan, length first, then bytes.
+        self.tier_names
+            .iter()
+            .position(|name| name.len() == plan.len() && **name == *plan)
+            .or_else(|| self.source.default_tier.map(usize::from))
+    }
+
+    /// The compiled tier for a tenant's plan (see [`Self::tier_id`]).
     pub(crate) fn tier(&self, facts: &Facts) -> Result<&CompiledTier, EvaluationError> {
         let plan = &*facts.tenant.plan;
-        // Few tiers: a linear scan, length first, then bytes.
-        self.tiers
-            .iter()
-            .find(|t| {
-                let name: &str = &t.policy.tier;
-                name.len() == plan.len() && name == plan
-            })
+        self.tier_id(plan)
+            .and_then(|i| self.tiers.get(i))
             .ok_or_else(|| EvaluationError::UnknownTier {
                 tenant: facts.tenant.id.clone(),
                 plan: facts.tenant.plan.clone(),
@@ -148,43 +193,64 @@ impl CompiledPolicy {
         &self.source
     }
 
-    /// The value of `setting` in force for `plan`.
-    pub fn setting(&self, plan: Plan, setting: Setting) -> &Value {
-        setting_value(&plan.pick(&self.tiers).settings, setting)
+    /// The value of the setting named `name` in force on the tier named
+    /// `tier`; none for a tier or setting the policy does not declare.
+    pub fn setting(&self, tier: &str, name: &str) -> Option<&Value> {
+        let i = self.tier_names.iter().position(|n| &**n == tier)?;
+        let tier = self.tiers.get(i)?;
+        let id = self.source.setting_id(name)?;
+        tier.settings.get(id.index())
     }
 }
 
-/// Tier override, else the default (the loader guarantees defaults are complete).
-fn resolve(defaults: &SettingValues, tier: &SettingValues, setting: Setting) -> Value {
-    tier.get(setting)
-        .or_else(|| defaults.get(setting))
+/// Tier override, else the declared default (the loader guarantees that a
+/// setting without default is set by every tier).
+fn resolve(decl: &SettingDecl, tier: &SettingValues, id: SettingId) -> Value {
+    tier.get(id)
+        .or(decl.default.as_ref())
         .cloned()
         .unwrap_or(Value::Bool(false))
 }
 
-fn compile_tier(source: &PolicyFile, plan: Plan) -> CompiledTier {
-    let overrides = plan.pick(&source.tiers);
-    let settings: Vec<Value> = Setting::ALL
+fn compile_tier(source: &PolicyFile, tier: &TierDecl) -> CompiledTier {
+    let overrides = &tier.overrides;
+    let settings: Vec<Value> = source
+        .settings
         .iter()
-        .map(|s| resolve(&source.defaults, overrides, *s))
+        .enumerate()
+        .map(|(i, decl)| resolve(decl, overrides, SettingId(u16::try_from(i).unwrap_or(0))))
         .collect();
-    let duration = |s: Setting| match setting_value(&settings, s) {
-        Value::Duration(d) => *d,
-        _ => TimeDelta::zero(),
-    };
-    let restore_window = duration(Setting::RestoreWindow);
-    let deletion_max_duration = duration(Setting::DeletionMaxDuration);
+    let computed = source
+        .computed
+        .iter()
+        .map(|c| {
+            let delta = match c.delta {
+                Delta::Literal(d) => d,
+                Delta::Setting(id) => match setting_value(&settings, id) {
+                    Value::Duration(d) => *d,
+                    _ => TimeDelta::zero(),
+                },
+            };
+            Computed {
+                name: c.name.clone(),
+                base: c.base,
+                unlimited: delta == UNLIMITED,
+                delta: if c.minus { -delta } else { delta },
+            }
+        })
+        .collect();
     let cond = |c: &Condition| fold(c, &settings);
     let text = |t: &Template| render_settings(t, &settings);
     CompiledTier {
         policy: Arc::new(PolicyRef {
             name: Arc::from(source.name.as_str()),
             version: Arc::from(source.version.as_str()),
-            tier: Arc::from(plan.as_str()),
+            tier: tier.name.clone(),
             digest: source.digest.clone(),
         }),
-        restore_window,
-        deletion_max_duration,
+        computed,
+        setting_names: source.settings.iter().map(|s| s.name.clone()).collect(),
+        restorable_until: source.restorable_until,
         requires: source.requires.iter().map(|r| r.id.clone()).collect(),
         blockers: source
             .blockers
@@ -195,6 +261,7 @@ fn compile_tier(source: &PolicyFile, plan: Plan) -> CompiledTier {
                 CompiledBlocker {
                     id: b.id.clone(),
                     fact: b.fact.clone(),
+                    code: b.code.clone(),
                     when: cond(&b.when),
                     message_capacity: capacity_hint(&message),
                     remedy_capacity: capacity_hint(&remedy),
@@ -245,7 +312,7 @@ fn capacity_hint(pieces: &[Piece]) -> usize {
         .iter()
         .map(|p| match p {
             Piece::Text(t) => t.len(),
-            Piece::Fact(_) => 24,
+            Piece::Fact(_) | Piece::Computed(_) => 24,
         })
         .sum()
 }
@@ -253,6 +320,7 @@ fn capacity_hint(pieces: &[Piece]) -> usize {
 fn term(operand: &Operand, settings: &[Value]) -> Term {
     match operand {
         Operand::Fact(f) => Term::Fact(*f),
+        Operand::Computed(i) => Term::Computed(*i),
         Operand::Setting(s) => Term::Const(setting_value(settings, *s).clone()),
         Operand::Literal(v) => Term::Const(v.clone()),
     }
@@ -316,6 +384,10 @@ fn render_settings(template: &Template, settings: &[Value]) -> Vec<Piece> {
             Segment::Setting(s) => setting_value(settings, *s).to_string(),
             Segment::Fact(f) => {
                 pieces.push(Piece::Fact(*f));
+                continue;
+            }
+            Segment::Computed(i) => {
+                pieces.push(Piece::Computed(*i));
                 continue;
             }
         };

@@ -104,7 +104,7 @@ pub enum RuleErrorKind {
     #[error("unknown setting `{}`{}", crate::excerpt::Excerpt(.name), hint(.suggestion))]
     UnknownSetting {
         name: String,
-        suggestion: Option<&'static str>,
+        suggestion: Option<String>,
     },
     #[error("unknown plan tier `{}`, expected one of: starter, basic, pro, enterprise", crate::excerpt::Excerpt(.name))]
     UnknownTier { name: String },
@@ -152,6 +152,39 @@ pub enum RuleErrorKind {
     UnclosedPlaceholder,
     #[error("`{name}` must not be empty")]
     EmptyText { name: &'static str },
+    #[error("`{}` is not an identifier (a lowercase letter, then up to 63 of a-z, 0-9, `_`)", crate::excerpt::Excerpt(.name))]
+    BadIdentifier { name: String },
+    #[error("`{}` is not a declared tier{}", crate::excerpt::Excerpt(.name), hint(.suggestion))]
+    UndeclaredTier {
+        name: String,
+        suggestion: Option<String>,
+    },
+    #[error("tier `{}` does not set `{}`, which has no default", crate::excerpt::Excerpt(.tier), crate::excerpt::Excerpt(.setting))]
+    SettingWithoutValue { tier: String, setting: String },
+    #[error("a policy declares at least one tier")]
+    NoTiers,
+    #[error("unknown type `{}`, expected one of: bool, integer, duration, timestamp, string, list", crate::excerpt::Excerpt(.name))]
+    UnknownType { name: String },
+    #[error("a source is non-empty text of at most 512 characters without control characters")]
+    BadSource,
+    #[error("give exactly one of `source` and `fact`")]
+    SourceAndFact,
+    #[error("a code is an integer or a non-empty text of at most 128 characters")]
+    BadCode,
+    #[error("computed fact `{}` must be named `member.NAME`, `tenant.NAME` or `request.NAME` and not shadow a built-in fact", crate::excerpt::Excerpt(.name))]
+    BadComputedName { name: String },
+    #[error("resource `{}` is not in the policy's catalogue{}", crate::excerpt::Excerpt(.name), hint(.suggestion))]
+    NotInCatalogue {
+        name: String,
+        suggestion: Option<String>,
+    },
+    #[error("unknown lint `{}`{}", crate::excerpt::Excerpt(.name), hint(.suggestion))]
+    UnknownLint {
+        name: String,
+        suggestion: Option<&'static str>,
+    },
+    #[error("`{key}` is not supported by this build yet")]
+    NotSupportedYet { key: &'static str },
     #[error("policy `{}` has versions `{}` and `{}` with the same effective date {date}", crate::excerpt::Excerpt(.policy), crate::excerpt::Excerpt(.first), crate::excerpt::Excerpt(.second))]
     SameEffectiveDate {
         policy: String,
@@ -200,6 +233,18 @@ impl RuleErrorKind {
             RuleErrorKind::UnclosedPlaceholder => "restore::unclosed_placeholder",
             RuleErrorKind::EmptyText { .. } => "restore::empty_text",
             RuleErrorKind::SameEffectiveDate { .. } => "restore::same_effective_date",
+            RuleErrorKind::BadIdentifier { .. } => "restore::bad_identifier",
+            RuleErrorKind::UndeclaredTier { .. } => "restore::undeclared_tier",
+            RuleErrorKind::SettingWithoutValue { .. } => "restore::setting_without_value",
+            RuleErrorKind::NoTiers => "restore::no_tiers",
+            RuleErrorKind::UnknownType { .. } => "restore::unknown_type",
+            RuleErrorKind::BadSource => "restore::bad_source",
+            RuleErrorKind::SourceAndFact => "restore::source_and_fact",
+            RuleErrorKind::BadCode => "restore::bad_code",
+            RuleErrorKind::BadComputedName { .. } => "restore::bad_computed_name",
+            RuleErrorKind::NotInCatalogue { .. } => "restore::not_in_catalogue",
+            RuleErrorKind::UnknownLint { .. } => "restore::unknown_lint",
+            RuleErrorKind::NotSupportedYet { .. } => "restore::not_supported_yet",
             RuleErrorKind::DuplicateVersion { .. } => "restore::duplicate_version",
         }
     }
@@ -208,8 +253,10 @@ impl RuleErrorKind {
 /// The operators a comparison can use.
 pub const OPERATORS: &str = "is, is_not, lt, lte, gt, gte, in, contains, intersects, empty";
 
-fn hint(suggestion: &Option<&'static str>) -> String {
-    suggestion.map_or(String::new(), |s| format!("; did you mean `{s}`?"))
+fn hint(suggestion: &Option<impl AsRef<str>>) -> String {
+    suggestion.as_ref().map_or(String::new(), |s| {
+        format!("; did you mean `{}`?", s.as_ref())
+    })
 }
 
 /// One error with its place.

@@ -7,13 +7,13 @@ use std::sync::Arc;
 
 use chrono::{DateTime, TimeDelta, Utc};
 
-use crate::compile::{CompiledPolicy, CompiledTier, Cond, Piece, Term};
+use crate::compile::{CompiledPolicy, CompiledTier, Computed, Cond, Piece, Term};
 use crate::decision::{BlockerHit, Decision, Outcome, ResourceDecision};
 use crate::error::EvaluationError;
 use crate::facts::ResourceItem;
 use crate::facts::{Facts, Request};
 use crate::model::Op;
-use crate::vocabulary::{format_timestamp, write_duration, Fact, Value};
+use crate::vocabulary::{write_duration, write_until, Fact, Value, NEVER};
 
 /// A borrowed view of a value, so that reading a fact never allocates.
 #[derive(Debug, Clone, Copy)]
@@ -58,7 +58,7 @@ impl<'a> View<'a> {
                 let _ = write!(out, "{i}");
             }
             View::Duration(d) => write_duration(out, d),
-            View::Timestamp(t) => out.push_str(&format_timestamp(t)),
+            View::Timestamp(t) => write_until(out, t),
             View::Str(s) => out.push_str(s),
             View::Strings(_) | View::Shared(_) => {
                 if let Some(items) = self.list() {
@@ -152,11 +152,15 @@ pub(crate) struct Context<'a> {
     pub(crate) request: &'a Request,
     pub(crate) at: DateTime<Utc>,
     pub(crate) tier: &'a CompiledTier,
-    /// `at - deleted_at` and `deleted_at + restore_window`, computed once:
-    /// conditions, messages and the decision itself all read them, and
-    /// chrono's date arithmetic is a visible part of an evaluation.
+    /// `at - deleted_at` and the computed fact the decision reports as
+    /// `restorable_until` (format v1: `deleted_at + restore_window`),
+    /// computed once: conditions, messages and the decision itself all read
+    /// them, and chrono's date arithmetic is a visible part of an evaluation.
     pub(crate) deleted_for: TimeDelta,
     pub(crate) restorable_until: DateTime<Utc>,
+    /// `restorable_until` for the decision: none when the policy binds no
+    /// computed fact to it or the duration is unlimited.
+    pub(crate) restorable_until_reported: Option<DateTime<Utc>>,
 }
 
 impl<'a> Context<'a> {
@@ -166,13 +170,72 @@ impl<'a> Context<'a> {
         at: DateTime<Utc>,
         tier: &'a CompiledTier,
     ) -> Self {
-        Context {
+        let mut cx = Context {
             facts,
             request,
             at,
             tier,
             deleted_for: at - facts.member.deleted_at,
-            restorable_until: saturating_add(facts.member.deleted_at, tier.restore_window),
+            restorable_until: NEVER,
+            restorable_until_reported: None,
+        };
+        let bound = tier
+            .restorable_until
+            .and_then(|i| tier.computed.get(usize::from(i)));
+        if let Some(c) = bound {
+            cx.restorable_until = cx.computed_value(c);
+            cx.restorable_until_reported = (!c.unlimited).then_some(cx.restorable_until);
+        }
+        cx
+    }
+
+    /// A setting's declared name, for explanations.
+    pub(crate) fn source_setting_name(&self, id: crate::vocabulary::SettingId) -> &'a str {
+        self.tier.setting_names.get(id.index()).map_or("", |n| &**n)
+    }
+
+    /// A computed fact's time: its base plus its duration, saturating;
+    /// [`NEVER`] (or the earliest time, for `minus`) when unlimited.
+    #[inline]
+    fn computed_value(&self, c: &Computed) -> DateTime<Utc> {
+        // The loader admits only the built-in timestamp facts as a base; read
+        // directly rather than through `fact`, which reaches back here.
+        let base = match c.base {
+            Fact::EvaluationAt => self.at,
+            _ => self.facts.member.deleted_at,
+        };
+        if c.unlimited {
+            return if c.delta > TimeDelta::zero() {
+                NEVER
+            } else {
+                DateTime::<Utc>::MIN_UTC
+            };
+        }
+        saturating_add(base, c.delta)
+    }
+
+    /// The computed fact at `index` of the tier.
+    #[inline]
+    pub(crate) fn computed(&self, index: u16) -> View<'a> {
+        if self.tier.restorable_until == Some(index) {
+            return View::Timestamp(self.restorable_until);
+        }
+        match self.tier.computed.get(usize::from(index)) {
+            Some(c) => View::Timestamp(self.computed_value(c)),
+            None => View::Timestamp(NEVER),
+        }
+    }
+
+    /// The computed fact named `name`, for the built-in names of the v1
+    /// prelude's computed facts when a `PolicyFile` built in code uses them
+    /// as plain facts (the loader resolves them to computed facts).
+    #[cold]
+    #[inline(never)]
+    fn computed_named(&self, name: &str) -> View<'a> {
+        let found = self.tier.computed.iter().position(|c| &*c.name == name);
+        match found.and_then(|i| u16::try_from(i).ok()) {
+            Some(i) => self.computed(i),
+            None => View::Timestamp(NEVER),
         }
     }
 
@@ -188,11 +251,9 @@ impl<'a> Context<'a> {
             Fact::MemberRemovedFromList => View::Bool(f.member.removed_from_list),
             Fact::MemberDeletedAt => View::Timestamp(f.member.deleted_at),
             Fact::MemberDeletedFor => View::Duration(self.deleted_for),
-            Fact::MemberRestorableUntil => View::Timestamp(self.restorable_until),
-            Fact::MemberDeletionEndsBy => View::Timestamp(saturating_add(
-                f.member.deleted_at,
-                self.tier.deletion_max_duration,
-            )),
+            Fact::MemberRestorableUntil | Fact::MemberDeletionEndsBy => {
+                self.computed_named(fact.name())
+            }
             Fact::TenantId => View::Str(&f.tenant.id),
             Fact::TenantPlan => View::Str(&f.tenant.plan),
             Fact::SeatsTotal => View::Int(f.tenant.seats_total),
@@ -206,12 +267,14 @@ impl<'a> Context<'a> {
         }
     }
 
+    #[inline(always)]
     pub(crate) fn term<'t>(&self, term: &'t Term) -> View<'t>
     where
         'a: 't,
     {
         match term {
             Term::Fact(f) => self.fact(*f),
+            Term::Computed(i) => self.computed(*i),
             Term::Const(v) => v.as_view(),
         }
     }
@@ -234,6 +297,7 @@ impl<'a> Context<'a> {
             match piece {
                 Piece::Text(t) => out.push_str(t),
                 Piece::Fact(f) => self.fact(*f).write(&mut out),
+                Piece::Computed(i) => self.computed(*i).write(&mut out),
             }
         }
         out
@@ -291,7 +355,7 @@ impl CompiledPolicy {
             blockers.push(BlockerHit {
                 rule: b.id.clone(),
                 fact: b.fact.clone(),
-                code: None,
+                code: b.code.clone(),
                 message: cx.render(&b.message, b.message_capacity),
                 remedy: cx.render(&b.remedy, b.remedy_capacity),
             });
@@ -303,7 +367,7 @@ impl CompiledPolicy {
             allowed: blockers.is_empty(),
             policy: tier.policy.clone(),
             evaluated_at: at,
-            restorable_until: Some(cx.restorable_until),
+            restorable_until: cx.restorable_until_reported,
             blockers,
             warnings: Vec::new(),
             requires: tier.requires.clone(),

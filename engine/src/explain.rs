@@ -149,9 +149,18 @@ impl CompiledPolicy {
 fn operand<'a>(cx: &Context<'a>, operand: &'a Operand) -> (View<'a>, String) {
     let (view, label) = match operand {
         Operand::Fact(f) => (cx.fact(*f), f.name().to_owned()),
+        Operand::Computed(i) => {
+            let name = cx
+                .tier
+                .computed
+                .get(usize::from(*i))
+                .map_or("", |c| &*c.name);
+            (cx.computed(*i), name.to_owned())
+        }
         Operand::Setting(s) => {
             let value: &'a Value = setting_value(&cx.tier.settings, *s);
-            (value.as_view(), format!("setting {}", s.name()))
+            let name = cx.source_setting_name(*s);
+            (value.as_view(), format!("setting {name}"))
         }
         Operand::Literal(v) => return (v.as_view(), render(&v.as_view())),
     };

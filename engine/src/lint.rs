@@ -6,9 +6,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use crate::compile::{CompiledPolicy, Cond};
-use crate::model::{setting_index, Condition, Operand, Segment, Template};
-use crate::vocabulary::Plan;
-use crate::vocabulary::{Fact, Setting, KNOWN_RESOURCES};
+use crate::model::{Condition, Delta, Operand, Segment, Template};
 use crate::yaml::Span;
 
 /// One finding of the static checks.
@@ -32,8 +30,78 @@ impl fmt::Display for Warning {
     }
 }
 
-/// Runs every static check on one policy version.
+/// Every lint code, for `allow:` lists.
+pub const CODES: &[&str] = &[
+    "blocker_never_fires",
+    "blocker_always_fires",
+    "redundant_tier_override",
+    "unreachable_tier_override",
+    "resource_without_outcome",
+    "shadowed_exception",
+    "exception_without_effect",
+    "exception_never_applies",
+    "allow_without_effect",
+];
+
+/// The findings of the static checks, and how many a rule's `allow:` took
+/// out (so that nothing is hidden silently).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct LintReport {
+    pub warnings: Vec<Warning>,
+    pub allowed: usize,
+}
+
+/// Runs every static check on one policy version; findings a rule allows
+/// on purpose are left out (see [`lint_report`]).
 pub fn lint(policy: &CompiledPolicy) -> Vec<Warning> {
+    lint_report(policy).warnings
+}
+
+/// [`lint`], with the count of allowed findings; an `allow:` entry that
+/// takes out nothing is itself a finding (`allow_without_effect`).
+pub fn lint_report(policy: &CompiledPolicy) -> LintReport {
+    let source = policy.source();
+    let mut report = LintReport::default();
+    let mut used: HashSet<(usize, &str)> = HashSet::new();
+    for warning in all_findings(policy) {
+        let rule = warning
+            .path
+            .strip_prefix("blockers[")
+            .and_then(|rest| rest.split(']').next())
+            .and_then(|i| i.parse::<usize>().ok());
+        let allowed = rule.and_then(|i| {
+            let blocker = source.blockers.get(i)?;
+            let code = blocker.allow.iter().find(|a| &***a == warning.code)?;
+            Some((i, &**code))
+        });
+        match allowed {
+            Some(key) => {
+                used.insert(key);
+                report.allowed += 1;
+            }
+            None => report.warnings.push(warning),
+        }
+    }
+    for (i, blocker) in source.blockers.iter().enumerate() {
+        for code in &blocker.allow {
+            if !used.contains(&(i, &**code)) {
+                report.warnings.push(Warning {
+                    code: "allow_without_effect",
+                    file: source.file.clone(),
+                    span: blocker.span,
+                    path: format!("blockers[{i}].allow"),
+                    message: format!(
+                        "blocker `{}` allows `{code}`, but that finding does not occur",
+                        blocker.id
+                    ),
+                });
+            }
+        }
+    }
+    report
+}
+
+fn all_findings(policy: &CompiledPolicy) -> Vec<Warning> {
     let mut out = Vec::new();
     let source = policy.source();
     let warn = |code, span, path: String, message: String| Warning {
@@ -61,7 +129,7 @@ pub fn lint(policy: &CompiledPolicy) -> Vec<Warning> {
                 format!("blocker `{}` can never fire on any tier", blocker.id),
             ));
         } else {
-            for (tier, cond) in Plan::ALL.iter().zip(&folded) {
+            for (tier, cond) in policy.tier_names().iter().zip(&folded) {
                 if matches!(cond, Cond::Const(true)) {
                     out.push(warn(
                         "blocker_always_fires",
@@ -79,42 +147,43 @@ pub fn lint(policy: &CompiledPolicy) -> Vec<Warning> {
 
     // Tier overrides that change nothing, or that no rule reads.
     let used = settings_read(policy);
-    for plan in Plan::ALL {
-        let overrides = plan.pick(&source.tiers);
-        for setting in Setting::ALL {
-            let (Some(value), Some(span)) = (overrides.get(*setting), overrides.span(*setting))
-            else {
+    for tier in &source.tiers {
+        let plan = &tier.name;
+        let overrides = &tier.overrides;
+        for (setting, value, span) in overrides.iter() {
+            let Some(decl) = source.setting(setting) else {
                 continue;
             };
-            let path = format!("tiers.{plan}.{}", setting.name());
-            if source.defaults.get(*setting) == Some(value) {
+            let path = format!("tiers.{plan}.{}", decl.name);
+            if decl.default.as_ref() == Some(value) {
                 out.push(warn(
                     "redundant_tier_override",
                     span,
                     path,
                     format!(
                         "tier `{plan}` sets `{}` to its default `{value}`: the override has no effect",
-                        setting.name()
+                        decl.name
                     ),
                 ));
-            } else if !used.contains(&setting_index(*setting)) {
+            } else if !used.contains(&setting.index()) {
                 out.push(warn(
                     "unreachable_tier_override",
                     span,
                     path,
                     format!(
                         "tier `{plan}` overrides `{}`, but no rule reads that setting",
-                        setting.name()
+                        decl.name
                     ),
                 ));
             }
         }
     }
 
-    // Resources the decision contract names but the policy gives no outcome.
+    // Resources the policy's catalogue names but no rule gives an outcome
+    // (format v1: the decision contract's 19).
     let listed: HashSet<&str> = source.resources.iter().map(|r| &*r.resource).collect();
-    for name in KNOWN_RESOURCES {
-        if !listed.contains(name) {
+    for name in source.catalogue.iter().flatten() {
+        if !listed.contains(&**name) {
             out.push(warn(
                 "resource_without_outcome",
                 source.span,
@@ -167,63 +236,67 @@ pub fn lint(policy: &CompiledPolicy) -> Vec<Warning> {
     out
 }
 
-/// Settings some rule reads, by index.
+/// Settings some rule reads, by index: directly, or through a computed
+/// fact a rule reads or the decision reports (`restorable_until`).
 fn settings_read(policy: &CompiledPolicy) -> HashSet<usize> {
     let source = policy.source();
     let mut used = HashSet::new();
-    // The decision itself reports `restorable_until` from the window.
-    used.insert(setting_index(Setting::RestoreWindow));
-    let mut facts = HashSet::new();
+    let mut computed = HashSet::new();
+    if let Some(i) = source.restorable_until {
+        computed.insert(i);
+    }
     for blocker in &source.blockers {
-        condition_reads(&blocker.when, &mut used, &mut facts);
-        template_reads(&blocker.message, &mut used, &mut facts);
-        template_reads(&blocker.remedy, &mut used, &mut facts);
+        condition_reads(&blocker.when, &mut used, &mut computed);
+        template_reads(&blocker.message, &mut used, &mut computed);
+        template_reads(&blocker.remedy, &mut used, &mut computed);
     }
     for resource in &source.resources {
         for exception in &resource.exceptions {
-            condition_reads(&exception.when, &mut used, &mut facts);
+            condition_reads(&exception.when, &mut used, &mut computed);
         }
     }
-    if facts.contains(&Fact::MemberDeletionEndsBy) {
-        used.insert(setting_index(Setting::DeletionMaxDuration));
+    for i in computed {
+        if let Some(Delta::Setting(id)) = source.computed.get(usize::from(i)).map(|c| c.delta) {
+            used.insert(id.index());
+        }
     }
     used
 }
 
-fn condition_reads(c: &Condition, settings: &mut HashSet<usize>, facts: &mut HashSet<Fact>) {
+fn condition_reads(c: &Condition, settings: &mut HashSet<usize>, computed: &mut HashSet<u16>) {
     match c {
         Condition::All(items) | Condition::Any(items) => {
             for item in items {
-                condition_reads(item, settings, facts);
+                condition_reads(item, settings, computed);
             }
         }
-        Condition::Not(inner) => condition_reads(inner, settings, facts),
+        Condition::Not(inner) => condition_reads(inner, settings, computed),
         Condition::Compare { subject, value, .. } => {
             for operand in [subject, value] {
                 match operand {
                     Operand::Setting(s) => {
-                        settings.insert(setting_index(*s));
+                        settings.insert(s.index());
                     }
-                    Operand::Fact(f) => {
-                        facts.insert(*f);
+                    Operand::Computed(i) => {
+                        computed.insert(*i);
                     }
-                    Operand::Literal(_) => {}
+                    Operand::Fact(_) | Operand::Literal(_) => {}
                 }
             }
         }
     }
 }
 
-fn template_reads(t: &Template, settings: &mut HashSet<usize>, facts: &mut HashSet<Fact>) {
+fn template_reads(t: &Template, settings: &mut HashSet<usize>, computed: &mut HashSet<u16>) {
     for segment in &t.0 {
         match segment {
             Segment::Setting(s) => {
-                settings.insert(setting_index(*s));
+                settings.insert(s.index());
             }
-            Segment::Fact(f) => {
-                facts.insert(*f);
+            Segment::Computed(i) => {
+                computed.insert(*i);
             }
-            Segment::Text(_) => {}
+            Segment::Fact(_) | Segment::Text(_) => {}
         }
     }
 }

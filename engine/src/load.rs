@@ -1,6 +1,8 @@
 //! Rule file → [`PolicyFile`], reporting every error with file, line,
 //! column and YAML path.
 
+mod v2;
+
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -10,12 +12,15 @@ use sha2::{Digest, Sha256};
 use crate::decision::Outcome;
 use crate::error::{LoadError, RuleDiagnostic, RuleErrorKind};
 use crate::model::{
-    BlockerRule, Condition, Exception, Op, Operand, PolicyFile, Requirement, ResourceRule, Segment,
-    SettingValues, Template, RULES_FORMAT,
+    AttributeDecls, BlockerRule, Condition, Exception, Format, Op, Operand, PolicyFile,
+    Requirement, ResourceRule, Segment, SettingValues, Template, TierDecl, RULES_FORMAT,
+    RULES_FORMAT_V2,
 };
 use crate::timestamp::{parse_timestamp, TimestampError};
-use crate::vocabulary::Plan;
-use crate::vocabulary::{parse_duration, suggest, DurationError, Fact, Setting, Type, Value};
+use crate::vocabulary::{
+    parse_duration, suggest, DurationError, Fact, Plan, Setting, SettingId, Type, Value,
+    Vocabulary, KNOWN_RESOURCES,
+};
 use crate::yaml::{self, is_null, Node, NodeKind, Span};
 
 /// Parses and validates one rule file's text. `file` names it in errors.
@@ -24,6 +29,13 @@ pub fn load_policy_file(file: &str, source: &str) -> Result<PolicyFile, LoadErro
     let mut decoder = Decoder {
         file: file.clone(),
         diagnostics: Vec::new(),
+        vocab: Vocabulary::default(),
+        settings: v1_settings(),
+        computed: crate::prelude::computed()
+            .into_iter()
+            .map(|c| c.name)
+            .collect(),
+        v2: false,
     };
     let root = match yaml::parse(source) {
         Ok(Some(root)) => root,
@@ -58,6 +70,22 @@ pub fn digest(bytes: &[u8]) -> Arc<str> {
 struct Decoder {
     file: Arc<str>,
     diagnostics: Vec<RuleDiagnostic>,
+    /// The enumerations types refer to; the tiers once they are read.
+    vocab: Vocabulary,
+    /// The declared settings' names and types, by `SettingId`.
+    settings: Vec<(Arc<str>, Type)>,
+    /// The declared computed facts' names, by position.
+    computed: Vec<Arc<str>>,
+    /// Reading a `restore-rules/v2` file.
+    v2: bool,
+}
+
+/// The settings of the v1 prelude, by id.
+fn v1_settings() -> Vec<(Arc<str>, Type)> {
+    Setting::ALL
+        .iter()
+        .map(|s| (Arc::from(s.name()), s.ty()))
+        .collect()
 }
 
 /// A mapping's entries after key checks.
@@ -254,14 +282,14 @@ impl Decoder {
                 node.span,
                 path,
                 RuleErrorKind::WrongShape {
-                    expected: ty.with_article(),
+                    expected: self.vocab.with_article(ty),
                     found: node.describe(),
                 },
             );
             return None;
         };
         let mismatch = |text: &str| RuleErrorKind::TypeMismatch {
-            expected: ty.with_article(),
+            expected: self.vocab.with_article(ty),
             found: text.to_owned(),
         };
         let value = match ty {
@@ -287,8 +315,11 @@ impl Decoder {
             },
             Type::Timestamp => return self.timestamp(node, path).map(Value::Timestamp),
             Type::Str => Some(Value::Str(Arc::from(text.as_str()))),
-            Type::Enum(names) => names
-                .contains(&text.as_str())
+            Type::Enum(id) => self
+                .vocab
+                .names(id)
+                .iter()
+                .any(|n| **n == **text)
                 .then(|| Value::Str(Arc::from(text.as_str()))),
             Type::StrList => None,
         };
@@ -329,13 +360,14 @@ impl Decoder {
             if let Some((_, node)) = format {
                 match node.as_scalar() {
                     Some(RULES_FORMAT) => {}
+                    Some(RULES_FORMAT_V2) => return self.policy_v2(root, digest),
                     found => {
                         self.error(
                             node.span,
                             "format",
                             RuleErrorKind::UnknownFormat {
                                 found: found.unwrap_or(node.describe()).to_owned(),
-                                expected: RULES_FORMAT,
+                                expected: "restore-rules/v2` or `restore-rules/v1",
                             },
                         );
                         return None;
@@ -361,8 +393,27 @@ impl Decoder {
             .and_then(|n| self.settings(n, "settings", true));
         let tiers = match fields.get("tiers") {
             Some(n) => self.tiers(n),
-            None => Some(std::array::from_fn(|_| SettingValues::empty())),
+            None => Some(std::array::from_fn(|_| {
+                (SettingValues::empty(Setting::ALL.len()), root.span)
+            })),
         };
+        // Format v1 declares the four tiers, whether the file overrides
+        // anything on them or not.
+        let tiers = tiers.map(|tiers| {
+            Plan::ALL
+                .into_iter()
+                .zip(tiers)
+                .map(|(plan, (overrides, span))| TierDecl {
+                    name: Arc::from(plan.as_str()),
+                    overrides,
+                    span,
+                })
+                .collect::<Vec<_>>()
+        });
+        if let Some(tiers) = &tiers {
+            let names: Vec<Arc<str>> = tiers.iter().map(|t| t.name.clone()).collect();
+            self.vocab.set_tiers(&names);
+        }
         let requires = match fields.get("requires") {
             Some(n) => self.requires(n),
             None => Some(Vec::new()),
@@ -376,8 +427,16 @@ impl Decoder {
             version: version?,
             effective_from: effective_from?,
             description,
-            defaults: defaults?,
+            settings: crate::prelude::settings(&defaults?),
             tiers: tiers?,
+            default_tier: None,
+            vocabulary: self.vocab.clone(),
+            computed: crate::prelude::computed(),
+            restorable_until: Some(crate::prelude::RESTORABLE_UNTIL),
+            format: Format::V1,
+            catalogue: Some(KNOWN_RESOURCES.iter().map(|r| Arc::from(*r)).collect()),
+            attributes: AttributeDecls::default(),
+            context: Vec::new(),
             requires: requires?,
             blockers: blockers?,
             resources: resources?,
@@ -397,27 +456,30 @@ impl Decoder {
         debug_assert_eq!(NAMES.len(), Setting::ALL.len());
         let required: &[&str] = if all_required { NAMES } else { &[] };
         let fields = self.mapping(node, path, NAMES, required)?;
-        let mut values = SettingValues::empty();
+        let mut values = SettingValues::empty(Setting::ALL.len());
         let mut ok = true;
         for (name, value_node) in &fields.entries {
             let Some(setting) = Setting::from_name(name) else {
                 continue;
             };
             match self.literal(value_node, &join(path, name), setting.ty()) {
-                Some(value) => values.set(setting, value, value_node.span),
+                Some(value) => values.set(setting.id(), value, value_node.span),
                 None => ok = false,
             }
         }
         (ok && !(all_required && fields.entries.len() < NAMES.len())).then_some(values)
     }
 
-    fn tiers(&mut self, node: &Node) -> Option<[SettingValues; 4]> {
+    /// Format v1's `tiers`: overrides for any of the four, with the place
+    /// of each (the document's for a tier the file leaves out).
+    fn tiers(&mut self, node: &Node) -> Option<[(SettingValues, Span); 4]> {
         const TIERS: &[&str] = &["starter", "basic", "pro", "enterprise"];
         let NodeKind::Mapping(entries) = &node.kind else {
             self.mapping(node, "tiers", TIERS, &[]);
             return None;
         };
-        let mut out: [SettingValues; 4] = std::array::from_fn(|_| SettingValues::empty());
+        let mut out: [(SettingValues, Span); 4] =
+            std::array::from_fn(|_| (SettingValues::empty(Setting::ALL.len()), node.span));
         let mut seen: HashMap<&str, usize> = HashMap::new();
         let mut ok = true;
         for (key, value) in entries {
@@ -448,12 +510,13 @@ impl Decoder {
                 ok = false;
                 continue;
             }
+            plan.pick_mut(&mut out).1 = key.span;
             // `pro: {}` and `pro:` (null) both mean "no overrides".
             if matches!(&value.kind, NodeKind::Scalar { text, quoted: false } if is_null(text)) {
                 continue;
             }
             match self.settings(value, &path, false) {
-                Some(values) => *plan.pick_mut(&mut out) = values,
+                Some(values) => plan.pick_mut(&mut out).0 = values,
                 None => ok = false,
             }
         }
@@ -467,18 +530,29 @@ impl Decoder {
         let mut ok = true;
         for (i, item) in items.iter().enumerate() {
             let path = format!("requires[{i}]");
-            let Some(fields) = self.mapping(item, &path, &["id", "fact"], &["id", "fact"]) else {
+            let (keys, required): (&'static [&'static str], &[&'static str]) = if self.v2 {
+                (&["id", "fact", "source", "default"], &["id"])
+            } else {
+                (&["id", "fact"], &["id", "fact"])
+            };
+            let Some(fields) = self.mapping(item, &path, keys, required) else {
                 ok = false;
                 continue;
             };
             let id = fields
                 .get("id")
                 .and_then(|n| self.id(n, &join(&path, "id"), &mut ids));
-            let fact = fields
-                .get("fact")
-                .and_then(|n| self.fact_ref(n, &join(&path, "fact")));
-            match (id, fact) {
-                (Some(id), Some(fact)) => out.push(Requirement { id, fact }),
+            let fact = self.source(&fields, &path, item.span);
+            let default = match fields.get("default") {
+                Some(n) => self
+                    .non_empty_text(n, &join(&path, "default"), "default")
+                    .map(|d| Some(Arc::from(d))),
+                None => Some(None),
+            };
+            match (id, fact, default) {
+                (Some(id), Some(fact), Some(default)) => {
+                    out.push(Requirement { id, fact, default })
+                }
                 _ => ok = false,
             }
         }
@@ -507,22 +581,37 @@ impl Decoder {
 
     fn blockers(&mut self, node: &Node) -> Option<Vec<BlockerRule>> {
         const KEYS: &[&str] = &["id", "fact", "when", "message", "remedy"];
+        const KEYS_V2: &[&str] = &[
+            "id", "fact", "source", "code", "allow", "when", "message", "remedy",
+        ];
+        const REQUIRED_V2: &[&str] = &["id", "when", "message", "remedy"];
+        let (keys, required) = if self.v2 {
+            (KEYS_V2, REQUIRED_V2)
+        } else {
+            (KEYS, KEYS)
+        };
         let items = self.sequence(node, "blockers")?;
         let mut out = Vec::new();
         let mut ids = IdSet::new("blocker id");
         let mut ok = true;
         for (i, item) in items.iter().enumerate() {
             let path = format!("blockers[{i}]");
-            let Some(fields) = self.mapping(item, &path, KEYS, KEYS) else {
+            let Some(fields) = self.mapping(item, &path, keys, required) else {
                 ok = false;
                 continue;
             };
             let id = fields
                 .get("id")
                 .and_then(|n| self.id(n, &join(&path, "id"), &mut ids));
-            let fact = fields
-                .get("fact")
-                .and_then(|n| self.fact_ref(n, &join(&path, "fact")));
+            let fact = self.source(&fields, &path, item.span);
+            let code = match fields.get("code") {
+                Some(n) => self.code(n, &join(&path, "code")).map(Some),
+                None => Some(None),
+            };
+            let allow = match fields.get("allow") {
+                Some(n) => self.allow(n, &join(&path, "allow")),
+                None => Some(Vec::new()),
+            };
             let when = fields
                 .get("when")
                 .and_then(|n| self.condition(n, &join(&path, "when")));
@@ -532,17 +621,25 @@ impl Decoder {
             let remedy = fields
                 .get("remedy")
                 .and_then(|n| self.template(n, &join(&path, "remedy"), "remedy"));
-            match (id, fact, when, message, remedy) {
-                (Some(id), Some(fact), Some(when), Some(message), Some(remedy)) => {
-                    out.push(BlockerRule {
-                        id,
-                        fact,
-                        when,
-                        message,
-                        remedy,
-                        span: item.span,
-                    })
-                }
+            match (id, fact, when, message, remedy, code, allow) {
+                (
+                    Some(id),
+                    Some(fact),
+                    Some(when),
+                    Some(message),
+                    Some(remedy),
+                    Some(code),
+                    Some(allow),
+                ) => out.push(BlockerRule {
+                    id,
+                    fact,
+                    code,
+                    when,
+                    message,
+                    remedy,
+                    allow,
+                    span: item.span,
+                }),
                 _ => ok = false,
             }
         }
@@ -551,23 +648,26 @@ impl Decoder {
 
     fn resources(&mut self, node: &Node) -> Option<Vec<ResourceRule>> {
         const KEYS: &[&str] = &["resource", "fact", "outcome", "exceptions"];
+        const KEYS_V2: &[&str] = &["resource", "fact", "source", "outcome", "exceptions"];
+        let (keys, required): (&'static [&'static str], &[&'static str]) = if self.v2 {
+            (KEYS_V2, &["resource", "outcome"])
+        } else {
+            (KEYS, &["resource", "fact", "outcome"])
+        };
         let items = self.sequence(node, "resources")?;
         let mut out = Vec::new();
         let mut names = IdSet::new("resource");
         let mut ok = true;
         for (i, item) in items.iter().enumerate() {
             let path = format!("resources[{i}]");
-            let Some(fields) = self.mapping(item, &path, KEYS, &["resource", "fact", "outcome"])
-            else {
+            let Some(fields) = self.mapping(item, &path, keys, required) else {
                 ok = false;
                 continue;
             };
             let resource = fields
                 .get("resource")
                 .and_then(|n| self.id(n, &join(&path, "resource"), &mut names));
-            let fact = fields
-                .get("fact")
-                .and_then(|n| self.fact_ref(n, &join(&path, "fact")));
+            let fact = self.source(&fields, &path, item.span);
             let outcome = fields
                 .get("outcome")
                 .and_then(|n| self.outcome(n, &join(&path, "outcome")));
@@ -698,17 +798,12 @@ impl Decoder {
     fn comparison(&mut self, node: &Node, fields: &Fields<'_>, path: &str) -> Option<Condition> {
         let (subject, subject_ty, subject_kind, subject_name) = if let Some(n) = fields.get("fact")
         {
-            let fact = self.fact_name(n, &join(path, "fact"))?;
-            (Operand::Fact(fact), fact.ty(), "fact", fact.name())
+            let (operand, ty, name) = self.fact_name(n, &join(path, "fact"))?;
+            (operand, ty, "fact", name)
         } else {
             let n = fields.get("setting")?;
-            let setting = self.setting_name(n, &join(path, "setting"))?;
-            (
-                Operand::Setting(setting),
-                setting.ty(),
-                "setting",
-                setting.name(),
-            )
+            let (setting, ty, name) = self.setting_name(n, &join(path, "setting"))?;
+            (Operand::Setting(setting), ty, "setting", name)
         };
         let ops: Vec<(Op, &Node)> = fields
             .entries
@@ -741,8 +836,8 @@ impl Decoder {
                 RuleErrorKind::OperatorType {
                     op: op.name(),
                     subject: subject_kind,
-                    name: subject_name.to_owned(),
-                    ty: subject_ty.to_string(),
+                    name: subject_name.to_string(),
+                    ty: self.vocab.describe(subject_ty),
                 },
             );
             return None;
@@ -750,15 +845,14 @@ impl Decoder {
         let value = self.operand(value_node, &value_path, expected)?;
         if op == Op::In {
             // Each listed text must be a valid value of the subject.
-            if let (Type::Enum(names), Operand::Literal(Value::List(items))) = (subject_ty, &value)
-            {
+            if let (Type::Enum(id), Operand::Literal(Value::List(items))) = (subject_ty, &value) {
                 for item in items.iter() {
-                    if !names.contains(&&**item) {
+                    if !self.vocab.names(id).contains(item) {
                         self.error(
                             value_node.span,
                             &value_path,
                             RuleErrorKind::TypeMismatch {
-                                expected: subject_ty.with_article(),
+                                expected: self.vocab.with_article(subject_ty),
                                 found: item.to_string(),
                             },
                         );
@@ -781,12 +875,12 @@ impl Decoder {
             let fields = self.mapping(node, path, &["fact", "setting"], &[])?;
             let (operand, ty, span) = match (fields.get("fact"), fields.get("setting")) {
                 (Some(n), None) => {
-                    let fact = self.fact_name(n, &join(path, "fact"))?;
-                    (Operand::Fact(fact), fact.ty(), n.span)
+                    let (operand, ty, _) = self.fact_name(n, &join(path, "fact"))?;
+                    (operand, ty, n.span)
                 }
                 (None, Some(n)) => {
-                    let setting = self.setting_name(n, &join(path, "setting"))?;
-                    (Operand::Setting(setting), setting.ty(), n.span)
+                    let (setting, ty, _) = self.setting_name(n, &join(path, "setting"))?;
+                    (Operand::Setting(setting), ty, n.span)
                 }
                 _ => {
                     self.error(node.span, path, RuleErrorKind::BadCondition);
@@ -801,8 +895,8 @@ impl Decoder {
                     span,
                     path,
                     RuleErrorKind::OperandTypes {
-                        left: expected.to_string(),
-                        right: ty.to_string(),
+                        left: self.vocab.describe(expected),
+                        right: self.vocab.describe(ty),
                     },
                 );
                 return None;
@@ -812,32 +906,54 @@ impl Decoder {
         self.literal(node, path, expected).map(Operand::Literal)
     }
 
-    fn fact_name(&mut self, node: &Node, path: &str) -> Option<Fact> {
+    /// A fact by name: a computed fact the policy declares, else a
+    /// built-in one (the names of the v1 prelude's computed facts only when
+    /// declared). Gives the operand, its type and its name.
+    fn fact_name(&mut self, node: &Node, path: &str) -> Option<(Operand, Type, Arc<str>)> {
         let name = self.text(node, path)?;
-        let fact = Fact::from_name(&name);
-        if fact.is_none() {
-            let suggestion = suggest(&name, Fact::ALL.iter().map(|f| f.name()));
-            self.error(
-                node.span,
-                path,
-                RuleErrorKind::UnknownFact { name, suggestion },
-            );
+        if let Some(found) = self.lookup_fact(&name) {
+            return Some(found);
         }
-        fact
+        let suggestion = suggest(&name, self.fact_names());
+        self.error(
+            node.span,
+            path,
+            RuleErrorKind::UnknownFact { name, suggestion },
+        );
+        None
     }
 
-    fn setting_name(&mut self, node: &Node, path: &str) -> Option<Setting> {
-        let name = self.text(node, path)?;
-        let setting = Setting::from_name(&name);
-        if setting.is_none() {
-            let suggestion = suggest(&name, Setting::ALL.iter().map(|s| s.name()));
-            self.error(
-                node.span,
-                path,
-                RuleErrorKind::UnknownSetting { name, suggestion },
-            );
+    fn lookup_fact(&self, name: &str) -> Option<(Operand, Type, Arc<str>)> {
+        if let Some(i) = self.computed.iter().position(|c| &**c == name) {
+            let i = u16::try_from(i).ok()?;
+            return Some((Operand::Computed(i), Type::Timestamp, Arc::from(name)));
         }
-        setting
+        let fact = Fact::from_name(name).filter(|f| !is_computed_name(*f))?;
+        Some((Operand::Fact(fact), fact.ty(), Arc::from(name)))
+    }
+
+    /// Every fact name a rule may use here (for suggestions).
+    fn fact_names(&self) -> Vec<&'static str> {
+        Fact::ALL
+            .iter()
+            .filter(|f| !is_computed_name(**f) || self.computed.iter().any(|c| &**c == f.name()))
+            .map(|f| f.name())
+            .collect()
+    }
+
+    fn setting_name(&mut self, node: &Node, path: &str) -> Option<(SettingId, Type, Arc<str>)> {
+        let name = self.text(node, path)?;
+        let found = self.settings.iter().position(|(n, _)| **n == *name);
+        if let Some((i, (declared, ty))) = found.and_then(|i| Some((i, self.settings.get(i)?))) {
+            return Some((SettingId(u16::try_from(i).ok()?), *ty, declared.clone()));
+        }
+        let suggestion = suggest(&name, self.settings.iter().map(|(n, _)| &**n)).map(str::to_owned);
+        self.error(
+            node.span,
+            path,
+            RuleErrorKind::UnknownSetting { name, suggestion },
+        );
+        None
     }
 
     /// Text with `{fact.name}` and `{setting.NAME}` placeholders.
@@ -856,12 +972,18 @@ impl Decoder {
                 return None;
             };
             let placeholder = after[..close].trim();
-            if let Some(fact) = Fact::from_name(placeholder) {
-                segments.push(Segment::Fact(fact));
-            } else if let Some(setting) = placeholder
-                .strip_prefix("setting.")
-                .and_then(Setting::from_name)
-            {
+            let setting = placeholder.strip_prefix("setting.").and_then(|name| {
+                let i = self.settings.iter().position(|(n, _)| &**n == name)?;
+                Some(SettingId(u16::try_from(i).ok()?))
+            });
+            let fact = match self.lookup_fact(placeholder) {
+                Some((Operand::Computed(i), _, _)) => Some(Segment::Computed(i)),
+                Some((Operand::Fact(f), _, _)) => Some(Segment::Fact(f)),
+                _ => None,
+            };
+            if let Some(segment) = fact {
+                segments.push(segment);
+            } else if let Some(setting) = setting {
                 segments.push(Segment::Setting(setting));
             } else {
                 self.error(
@@ -880,6 +1002,15 @@ impl Decoder {
         }
         ok.then_some(Template(segments))
     }
+}
+
+/// The built-in names of the v1 prelude's computed facts: facts only where
+/// the policy declares them as computed.
+fn is_computed_name(fact: Fact) -> bool {
+    matches!(
+        fact,
+        Fact::MemberRestorableUntil | Fact::MemberDeletionEndsBy
+    )
 }
 
 /// Ids seen so far in one list, with the line each was first defined on.

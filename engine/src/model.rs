@@ -4,13 +4,27 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
-use crate::decision::Outcome;
-use crate::vocabulary::Plan;
-use crate::vocabulary::{Fact, Setting, Value};
+use crate::decision::{Code, Outcome};
+use chrono::TimeDelta;
+
+use crate::vocabulary::{Fact, SettingId, Type, Value, Vocabulary};
 use crate::yaml::Span;
 
 /// The rule-language format this build reads.
 pub const RULES_FORMAT: &str = "restore-rules/v1";
+
+/// The open rule-language format: the policy declares its tiers, settings,
+/// computed facts, catalogue (and attributes and context).
+pub const RULES_FORMAT_V2: &str = "restore-rules/v2";
+
+/// Which format a rule file was written in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// `restore-rules/v1`, completed by the v1 prelude.
+    V1,
+    /// `restore-rules/v2`.
+    V2,
+}
 
 /// One version of one policy, as written in one rule file.
 #[derive(Debug, Clone, PartialEq)]
@@ -22,42 +36,61 @@ pub struct PolicyFile {
     pub version: String,
     pub effective_from: DateTime<Utc>,
     pub description: Option<String>,
-    /// Every setting, as the defaults for all tiers.
-    pub defaults: SettingValues,
-    /// Per-tier overrides, indexed by [`Plan::index`].
-    pub tiers: [SettingValues; 4],
+    /// The declared settings; a [`SettingId`] is a position here (format
+    /// v1: the five of [`crate::vocabulary::Setting`], its prelude).
+    pub settings: Vec<SettingDecl>,
+    /// The declared tiers, in file order (format v1: always the four of
+    /// [`crate::vocabulary::Plan`]), each with its setting overrides.
+    pub tiers: Vec<TierDecl>,
+    /// Position in `tiers` of the tier a plan no tier names falls to; none:
+    /// such a plan is an evaluation error.
+    pub default_tier: Option<u16>,
+    /// The enumerations the rules' types refer to (tiers included).
+    pub vocabulary: Vocabulary,
+    /// Facts computed as a time plus or minus a duration (format v1: the
+    /// prelude's `member.restorable_until` and `member.deletion_ends_by`).
+    pub computed: Vec<ComputedDecl>,
+    /// Position in `computed` of the fact the decision's
+    /// `restorable_until` reports; none: the decision reports `null`.
+    pub restorable_until: Option<u16>,
+    pub format: Format,
+    /// The resources the decisions must cover (format v1: the 19 of
+    /// [`crate::vocabulary::KNOWN_RESOURCES`]); none: no check.
+    pub catalogue: Option<Vec<Arc<str>>>,
+    /// Declared attributes of tenants, members and actors (design §3.6).
+    pub attributes: AttributeDecls,
+    /// Declared request context values (design §3.6).
+    pub context: Vec<AttrDecl>,
     pub requires: Vec<Requirement>,
     pub blockers: Vec<BlockerRule>,
     pub resources: Vec<ResourceRule>,
     pub span: Span,
 }
 
-/// Values for some settings, indexed by position in [`Setting::ALL`].
+/// Values for some settings, indexed by [`SettingId`].
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct SettingValues(pub Vec<Option<(Value, Span)>>);
 
 impl SettingValues {
-    pub fn empty() -> Self {
-        SettingValues(vec![None; Setting::ALL.len()])
+    /// No values, for `count` declared settings.
+    pub fn empty(count: usize) -> Self {
+        SettingValues(vec![None; count])
     }
 
-    pub fn get(&self, setting: Setting) -> Option<&Value> {
-        self.0.get(setting_index(setting))?.as_ref().map(|(v, _)| v)
+    pub fn get(&self, setting: SettingId) -> Option<&Value> {
+        self.0.get(setting.index())?.as_ref().map(|(v, _)| v)
     }
 
-    pub fn span(&self, setting: Setting) -> Option<Span> {
-        self.0
-            .get(setting_index(setting))?
-            .as_ref()
-            .map(|(_, s)| *s)
+    pub fn span(&self, setting: SettingId) -> Option<Span> {
+        self.0.get(setting.index())?.as_ref().map(|(_, s)| *s)
     }
 
-    pub fn set(&mut self, setting: Setting, value: Value, span: Span) {
-        let i = setting_index(setting);
+    pub fn set(&mut self, setting: SettingId, value: Value, span: Span) {
+        let i = setting.index();
         if self.0.len() <= i {
-            self.0.resize(Setting::ALL.len(), None);
+            self.0.resize(i + 1, None);
         }
-        // Always present after the resize: `i` is a position in `Setting::ALL`.
+        // Always present after the resize.
         if let Some(slot) = self.0.get_mut(i) {
             *slot = Some((value, span));
         }
@@ -66,38 +99,99 @@ impl SettingValues {
     pub fn is_empty(&self) -> bool {
         self.0.iter().all(Option::is_none)
     }
+
+    /// The settings given, with value and place.
+    pub fn iter(&self) -> impl Iterator<Item = (SettingId, &Value, Span)> {
+        self.0.iter().enumerate().filter_map(|(i, v)| {
+            let (value, span) = v.as_ref()?;
+            Some((SettingId(u16::try_from(i).ok()?), value, *span))
+        })
+    }
 }
 
-pub(crate) fn setting_index(setting: Setting) -> usize {
-    Setting::ALL
-        .iter()
-        .position(|s| *s == setting)
-        .unwrap_or_default()
-}
-
-/// The value of `setting` in a table indexed like [`Setting::ALL`]. Compiled
-/// tiers hold one value per setting; were one missing, it reads as `false`,
-/// the same fallback as an unresolved setting at compile time.
-pub(crate) fn setting_value(settings: &[Value], setting: Setting) -> &Value {
+/// The value of `setting` in a compiled tier's table (one value per
+/// declared setting); were one missing, it reads as `false`, the same
+/// fallback as an unresolved setting at compile time.
+pub(crate) fn setting_value(settings: &[Value], setting: SettingId) -> &Value {
     static MISSING: Value = Value::Bool(false);
-    settings.get(setting_index(setting)).unwrap_or(&MISSING)
+    settings.get(setting.index()).unwrap_or(&MISSING)
+}
+
+/// One declared setting.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SettingDecl {
+    pub name: Arc<str>,
+    pub ty: Type,
+    /// None: every tier must set it (the loader checks).
+    pub default: Option<Value>,
+    pub doc: Option<String>,
+    pub span: Span,
+}
+
+/// A computed fact: a timestamp fact plus or minus a duration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ComputedDecl {
+    /// E.g. `member.restorable_until`.
+    pub name: Arc<str>,
+    pub base: Fact,
+    /// `minus:` rather than `plus:`.
+    pub minus: bool,
+    pub delta: Delta,
+    pub span: Span,
+}
+
+/// The duration of a computed fact: a setting (folded per tier) or a literal.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Delta {
+    Setting(SettingId),
+    Literal(TimeDelta),
 }
 
 /// Something a restore needs from the admin (F8 department, F9 seat).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Requirement {
     pub id: Arc<str>,
+    /// Its source reference (`fact:`/`source:`).
     pub fact: Arc<str>,
+    /// What a caller fills in when the request names none (e.g. the root
+    /// department); see `CompiledPolicy::requirement_default`.
+    pub default: Option<Arc<str>>,
+}
+
+/// Declared attributes, per scope.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct AttributeDecls {
+    pub tenant: Vec<AttrDecl>,
+    pub member: Vec<AttrDecl>,
+    pub actor: Vec<AttrDecl>,
+}
+
+/// One declared attribute or context value: `{ type, one_of?, default? |
+/// required: true, doc? }`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AttrDecl {
+    pub name: Arc<str>,
+    pub ty: Type,
+    /// The value when absent; none with `required`: absent is an error.
+    pub default: Option<Value>,
+    pub required: bool,
+    pub doc: Option<String>,
+    pub span: Span,
 }
 
 /// A rule that, when its condition holds, blocks the restore.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BlockerRule {
     pub id: Arc<str>,
+    /// Its source reference (`fact:`/`source:`).
     pub fact: Arc<str>,
+    /// The code decisions report when it holds.
+    pub code: Option<Code>,
     pub when: Condition,
     pub message: Template,
     pub remedy: Template,
+    /// Lint codes this rule allows on purpose (`allow:`).
+    pub allow: Vec<Arc<str>>,
     pub span: Span,
 }
 
@@ -136,7 +230,9 @@ pub enum Condition {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Operand {
     Fact(Fact),
-    Setting(Setting),
+    /// A computed fact, by position in [`PolicyFile::computed`].
+    Computed(u16),
+    Setting(SettingId),
     Literal(Value),
 }
 
@@ -200,10 +296,32 @@ pub struct Template(pub Vec<Segment>);
 pub enum Segment {
     Text(String),
     Fact(Fact),
-    Setting(Setting),
+    Computed(u16),
+    Setting(SettingId),
 }
 
-/// Plan tiers in rule-file order.
-pub fn tier_name(plan: Plan) -> &'static str {
-    plan.as_str()
+/// One declared tier and its setting overrides.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TierDecl {
+    pub name: Arc<str>,
+    pub overrides: SettingValues,
+    pub span: Span,
+}
+
+impl PolicyFile {
+    /// The declared setting named `name`.
+    pub fn setting_id(&self, name: &str) -> Option<SettingId> {
+        let i = self.settings.iter().position(|s| &*s.name == name)?;
+        Some(SettingId(u16::try_from(i).ok()?))
+    }
+
+    /// The declaration of a setting.
+    pub fn setting(&self, id: SettingId) -> Option<&SettingDecl> {
+        self.settings.get(id.index())
+    }
+
+    /// The declared tier named exactly `name`.
+    pub fn tier(&self, name: &str) -> Option<&TierDecl> {
+        self.tiers.iter().find(|t| &*t.name == name)
+    }
 }

@@ -23,7 +23,7 @@ pub fn rules_schema_json() -> String {
 
 /// Keys in sorted order at every level, so the output does not depend on
 /// whether some other crate turned on serde_json's `preserve_order`.
-fn sorted(value: serde_json::Value) -> serde_json::Value {
+pub(crate) fn sorted(value: serde_json::Value) -> serde_json::Value {
     match value {
         serde_json::Value::Object(map) => {
             let mut entries: Vec<(String, serde_json::Value)> = map.into_iter().collect();

@@ -16,8 +16,88 @@ pub enum Type {
     Timestamp,
     Str,
     StrList,
-    /// Text restricted to the listed names.
-    Enum(&'static [&'static str]),
+    /// Text restricted to the names of one enumeration of the policy's
+    /// [`Vocabulary`] (e.g. its tiers).
+    Enum(EnumId),
+}
+
+/// An enumeration of a [`Vocabulary`]: an index into its table, so that
+/// [`Type`] stays `Copy` while the names belong to the policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct EnumId(pub u16);
+
+impl EnumId {
+    /// `member.reason`.
+    pub const DELETION_REASONS: EnumId = EnumId(0);
+    /// `member.deletion`.
+    pub const DELETION_STATES: EnumId = EnumId(1);
+    /// `tenant.plan`: the tiers the policy declares.
+    pub const TIERS: EnumId = EnumId(2);
+}
+
+/// The names a policy's types refer to: its enumerations (the built-in
+/// ones, then its tiers, then any a policy declares).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Vocabulary {
+    pub enums: Vec<Arc<[Arc<str>]>>,
+}
+
+impl Default for Vocabulary {
+    fn default() -> Self {
+        Vocabulary::new(&[])
+    }
+}
+
+impl Vocabulary {
+    /// The built-in enumerations and the given tier names.
+    pub fn new(tiers: &[Arc<str>]) -> Self {
+        let names = |list: &[&str]| list.iter().map(|n| Arc::from(*n)).collect();
+        Vocabulary {
+            enums: vec![
+                names(DELETION_REASONS),
+                names(DELETION_STATES),
+                tiers.into(),
+            ],
+        }
+    }
+
+    /// The names of an enumeration (empty for an unknown id).
+    pub fn names(&self, id: EnumId) -> &[Arc<str>] {
+        self.enums.get(usize::from(id.0)).map_or(&[], |n| &n[..])
+    }
+
+    /// Replaces the tier names (the loader learns them before the rules).
+    pub fn set_tiers(&mut self, tiers: &[Arc<str>]) {
+        if let Some(slot) = self.enums.get_mut(usize::from(EnumId::TIERS.0)) {
+            *slot = tiers.into();
+        }
+    }
+
+    /// Adds an enumeration; its id.
+    pub fn add_enum(&mut self, names: Arc<[Arc<str>]>) -> EnumId {
+        self.enums.push(names);
+        EnumId(u16::try_from(self.enums.len() - 1).unwrap_or(u16::MAX))
+    }
+
+    /// A type's name for messages, e.g. `one of starter | pro`.
+    pub fn describe(&self, ty: Type) -> String {
+        match ty {
+            Type::Enum(id) => {
+                let names: Vec<&str> = self.names(id).iter().map(|n| &**n).collect();
+                format!("one of {}", names.join(" | "))
+            }
+            other => other.to_string(),
+        }
+    }
+
+    /// [`Vocabulary::describe`] with an article, for "expected …" messages.
+    pub fn with_article(&self, ty: Type) -> String {
+        match ty {
+            Type::Enum(_) => self.describe(ty),
+            Type::Int => "an integer".into(),
+            _ => format!("a {ty}"),
+        }
+    }
 }
 
 impl Type {
@@ -31,18 +111,9 @@ impl Type {
     }
 }
 
-impl Type {
-    /// The type with an article, for "expected …" messages.
-    pub fn with_article(self) -> String {
-        match self {
-            Type::Enum(_) => self.to_string(),
-            Type::Int => "an integer".into(),
-            _ => format!("a {self}"),
-        }
-    }
-}
-
 impl fmt::Display for Type {
+    /// The type's name; an enumeration's names need its [`Vocabulary`]
+    /// ([`Vocabulary::describe`]).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Type::Bool => f.write_str("boolean"),
@@ -51,7 +122,7 @@ impl fmt::Display for Type {
             Type::Timestamp => f.write_str("timestamp"),
             Type::Str => f.write_str("string"),
             Type::StrList => f.write_str("list of strings"),
-            Type::Enum(names) => write!(f, "one of {}", names.join(" | ")),
+            Type::Enum(_) => f.write_str("enumeration"),
         }
     }
 }
@@ -169,6 +240,24 @@ impl fmt::Display for Value {
     }
 }
 
+/// The duration `unlimited`: orders above every finite duration, equals
+/// itself, and added to a time gives the latest representable time
+/// (rendered `never`, see [`write_until`]).
+pub const UNLIMITED: TimeDelta = TimeDelta::MAX;
+
+/// A time that an unlimited duration produced: the latest representable.
+pub const NEVER: DateTime<Utc> = DateTime::<Utc>::MAX_UTC;
+
+/// A computed time for text: `never` for [`NEVER`], else as
+/// [`format_timestamp`].
+pub fn write_until(out: &mut String, t: DateTime<Utc>) {
+    if t == NEVER {
+        out.push_str("never");
+    } else {
+        out.push_str(&format_timestamp(t));
+    }
+}
+
 /// RFC 3339 in UTC with `Z`, to the second unless sub-second parts exist.
 pub fn format_timestamp(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
@@ -229,6 +318,7 @@ pub const KNOWN_RESOURCES: &[&str] = &[
     "approval_tasks_in_progress",
 ];
 
+/// The tiers of format v1 (see [`Plan`]).
 pub const PLANS: &[&str] = &["starter", "basic", "pro", "enterprise"];
 pub const DELETION_STATES: &[&str] = &["in_progress", "completed"];
 pub const DELETION_REASONS: &[&str] = &["removed_by_admin", "self_deactivated"];
@@ -241,15 +331,15 @@ catalogue! {
         ActorId = "actor.id": Type::Str, "id of the acting member (empty when no actor)";
         ActorRoles = "actor.roles": Type::StrList, "roles of the acting member";
         MemberId = "member.id": Type::Str, "id of the deleted member";
-        MemberReason = "member.reason": Type::Enum(DELETION_REASONS), "why the member was deleted";
-        MemberDeletion = "member.deletion": Type::Enum(DELETION_STATES), "state of the deletion process";
+        MemberReason = "member.reason": Type::Enum(EnumId::DELETION_REASONS), "why the member was deleted";
+        MemberDeletion = "member.deletion": Type::Enum(EnumId::DELETION_STATES), "state of the deletion process";
         MemberRemovedFromList = "member.removed_from_list": Type::Bool, "removed from the Deleted Members list (permanently deleted)";
         MemberDeletedAt = "member.deleted_at": Type::Timestamp, "when the member was deleted";
         MemberDeletedFor = "member.deleted_for": Type::Duration, "time elapsed since deletion, at evaluation time";
         MemberRestorableUntil = "member.restorable_until": Type::Timestamp, "deleted_at + the tier's restore_window";
         MemberDeletionEndsBy = "member.deletion_ends_by": Type::Timestamp, "deleted_at + the tier's deletion_max_duration";
         TenantId = "tenant.id": Type::Str, "id of the tenant";
-        TenantPlan = "tenant.plan": Type::Enum(PLANS), "plan tier of the tenant";
+        TenantPlan = "tenant.plan": Type::Enum(EnumId::TIERS), "plan tier of the tenant";
         SeatsTotal = "tenant.seats.total": Type::Int, "seats the tenant has bought";
         SeatsUsed = "tenant.seats.used": Type::Int, "seats allocated";
         SeatsAvailable = "tenant.seats.available": Type::Int, "total - used (negative when over-allocated)";
@@ -272,6 +362,26 @@ catalogue! {
     }
 }
 
+/// A setting of a policy: its position in the policy's declarations
+/// (format v1: the position in [`Setting::ALL`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SettingId(pub u16);
+
+impl SettingId {
+    pub fn index(self) -> usize {
+        usize::from(self.0)
+    }
+}
+
+impl Setting {
+    /// This setting's id in a format v1 policy (the v1 prelude declares
+    /// the five in catalogue order).
+    pub fn id(self) -> SettingId {
+        let i = Setting::ALL.iter().position(|s| *s == self).unwrap_or(0);
+        SettingId(u16::try_from(i).unwrap_or(0))
+    }
+}
+
 /// Why a duration could not be read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DurationError {
@@ -290,6 +400,9 @@ pub const MAX_DURATION_DAYS: i64 = 36_500;
 /// its unit would be a guess.
 pub fn parse_duration(text: &str) -> Result<TimeDelta, DurationError> {
     let text = text.trim();
+    if text == "unlimited" {
+        return Ok(UNLIMITED);
+    }
     if text.is_empty() {
         return Err(DurationError::Invalid);
     }
@@ -343,6 +456,10 @@ pub fn format_duration(d: TimeDelta) -> String {
 /// with it, and a temporary string per unit would cost more than the rest.
 pub fn write_duration(out: &mut String, d: TimeDelta) {
     use std::fmt::Write as _;
+    if d == UNLIMITED {
+        out.push_str("unlimited");
+        return;
+    }
     let mut seconds = d.num_seconds();
     if seconds == 0 {
         out.push_str("0s");

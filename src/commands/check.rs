@@ -7,7 +7,7 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use restore_engine::excerpt::{escape_control, Escaped};
-use restore_engine::lint::lint;
+use restore_engine::lint::lint_report;
 use restore_engine::source::{read_text_file, Limit};
 use restore_engine::vocabulary::format_timestamp;
 use restore_engine::{LoadError, PolicySet, SourceDiagnostic};
@@ -46,9 +46,18 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
             policy.digest()
         )
         .map_err(write_error)?;
-        for warning in lint(policy) {
+        let report = lint_report(policy);
+        for warning in &report.warnings {
             warnings += 1;
             note(&escape_control(&warning.to_string()));
+        }
+        if report.allowed > 0 {
+            // Allowed on purpose (`allow:` on a rule), counted, not hidden.
+            note(&format!(
+                "{}: {} static-check finding(s) allowed by the rules' `allow:`",
+                Escaped(policy.file()),
+                report.allowed
+            ));
         }
     }
     out.flush().map_err(write_error)?;

@@ -3,13 +3,13 @@
 //! members whose decision changes are listed, with counts.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 use restore_directory::snapshot::parse_zoned_timestamp;
 use restore_engine::excerpt::Escaped;
 use restore_engine::vocabulary::format_timestamp;
-use restore_engine::vocabulary::Plan;
 use restore_engine::{CompiledPolicy, Decision, PolicySet, Request};
 use serde::Serialize;
 
@@ -29,12 +29,14 @@ pub struct Args {
     /// Version after the change; default: the one in force at `--at`.
     #[arg(long, value_name = "VERSION")]
     pub to: Option<String>,
-    /// Evaluate the "before" side as if every tenant were on this tier.
-    #[arg(long, value_name = "TIER", value_parser = parse_plan)]
-    pub from_tier: Option<Plan>,
-    /// Evaluate the "after" side as if every tenant were on this tier.
-    #[arg(long, value_name = "TIER", value_parser = parse_plan)]
-    pub to_tier: Option<Plan>,
+    /// Evaluate the "before" side as if every tenant were on this tier (any
+    /// tier the "before" version declares).
+    #[arg(long, value_name = "TIER")]
+    pub from_tier: Option<String>,
+    /// Evaluate the "after" side as if every tenant were on this tier (any
+    /// tier the "after" version declares).
+    #[arg(long, value_name = "TIER")]
+    pub to_tier: Option<String>,
     #[arg(long, value_name = "URL")]
     pub directory: String,
     /// Tenants to cover (repeatable); default: every tenant.
@@ -53,8 +55,23 @@ pub enum DiffFormat {
     Json,
 }
 
-fn parse_plan(text: &str) -> Result<Plan, String> {
-    text.parse().map_err(|e| format!("{e}"))
+/// `--from-tier`/`--to-tier`: a tier `policy` declares, as its shared name.
+fn declared_tier(
+    flag: &str,
+    policy: &CompiledPolicy,
+    tier: Option<&str>,
+) -> anyhow::Result<Option<Arc<str>>> {
+    let Some(tier) = tier else { return Ok(None) };
+    match policy.tier_names().iter().find(|t| &***t == tier) {
+        Some(name) => Ok(Some(name.clone())),
+        None => anyhow::bail!(
+            "{flag}: `{}` is not a tier of policy `{}` {} (tiers: {})",
+            Escaped(tier),
+            Escaped(policy.name()),
+            Escaped(policy.version()),
+            policy.tier_names().join(", ")
+        ),
+    }
 }
 
 /// One side of the comparison.
@@ -63,7 +80,7 @@ struct Side {
     policy: String,
     version: String,
     #[serde(skip_serializing_if = "Option::is_none")]
-    tier: Option<&'static str>,
+    tier: Option<Arc<str>>,
 }
 
 #[derive(Debug, Serialize)]
@@ -84,24 +101,25 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
     };
     let before = pick(&args.from)?;
     let after = pick(&args.to)?;
+    let from_tier = declared_tier("--from-tier", before, args.from_tier.as_deref())?;
+    let to_tier = declared_tier("--to-tier", after, args.to_tier.as_deref())?;
     let runtime = crate::runtime()?;
     let impact = runtime.block_on(async {
         let directory = crate::directory::open_read_only(&args.directory).await?;
         let tenants = crate::sweep::tenants(directory.as_ref(), &args.tenant).await?;
         let mut impact = Impact {
             at,
-            from: side(before, args.from_tier),
-            to: side(after, args.to_tier),
+            from: side(before, from_tier.clone()),
+            to: side(after, to_tier.clone()),
             counts: Counts::default(),
             changes: Vec::new(),
         };
         let progress = crate::progress::member_spinner("comparing");
         crate::sweep::each_deleted_member(directory.as_ref(), &tenants, |mut facts| {
             let plan = facts.tenant.plan.clone();
-            let tier = |t: Option<Plan>| t.map_or_else(|| plan.clone(), |t| t.as_str().into());
-            facts.tenant.plan = tier(args.from_tier);
+            facts.tenant.plan = from_tier.clone().unwrap_or_else(|| plan.clone());
             let a = before.try_evaluate(&facts, &Request::default(), at)?;
-            facts.tenant.plan = tier(args.to_tier);
+            facts.tenant.plan = to_tier.clone().unwrap_or_else(|| plan.clone());
             let b = after.try_evaluate(&facts, &Request::default(), at)?;
             record(&mut impact, &a, &b);
             progress.inc(1);
@@ -123,11 +141,11 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
     Ok(Exit::Ok)
 }
 
-fn side(policy: &CompiledPolicy, tier: Option<Plan>) -> Side {
+fn side(policy: &CompiledPolicy, tier: Option<Arc<str>>) -> Side {
     Side {
         policy: policy.name().to_owned(),
         version: policy.version().to_owned(),
-        tier: tier.map(Plan::as_str),
+        tier,
     }
 }
 
@@ -142,8 +160,13 @@ fn record(impact: &mut Impact, a: &Decision, b: &Decision) {
 }
 
 fn side_text(s: &Side) -> String {
-    match s.tier {
-        Some(tier) => format!("{} {} as {tier}", Escaped(&s.policy), Escaped(&s.version)),
+    match &s.tier {
+        Some(tier) => format!(
+            "{} {} as {}",
+            Escaped(&s.policy),
+            Escaped(&s.version),
+            Escaped(tier)
+        ),
         None => format!("{} {}", Escaped(&s.policy), Escaped(&s.version)),
     }
 }

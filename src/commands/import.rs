@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
-use restore_directory::{DirectoryUrl, Snapshot};
+use restore_directory::{DirectoryUrl, ImportSummary, Snapshot};
 use restore_postgres::PostgresDirectory;
 use restore_sqlite::SqliteDirectory;
 
@@ -26,18 +26,16 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
     let snapshot = Snapshot::load(&args.from)?;
     let target = DirectoryUrl::parse(&args.to)?;
     let summary = crate::runtime()?.block_on(async {
-        let summary = match &target {
+        let summary: ImportSummary = match &target {
             DirectoryUrl::Sqlite(_) => {
                 let directory = SqliteDirectory::connect(&args.to).await?;
                 let summary = directory.import(&snapshot).await;
                 directory.close().await;
-                let s = summary?;
-                (s.tenants, s.members, s.deleted_members, s.resource_items)
+                summary?
             }
             DirectoryUrl::Postgres(url) => {
                 let directory = PostgresDirectory::connect(url).await?;
-                let s = directory.import(&snapshot).await?;
-                (s.tenants, s.members, s.deleted_members, s.resource_items)
+                directory.import(&snapshot).await?
             }
             other => anyhow::bail!(
                 "cannot import into `{other}`: the target must be sqlite:PATH or postgres://…"
@@ -45,11 +43,18 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
         };
         anyhow::Ok(summary)
     });
-    let (tenants, members, deleted, items) =
+    let s =
         summary.with_context(|| format!("importing `{}` into `{target}`", args.from.display()))?;
+    // Attributes are named only when there are some: the line for a
+    // snapshot without them stays as it was.
+    let attributes = match s.with_attributes {
+        0 => String::new(),
+        n => format!(" ({n} with attributes)"),
+    };
     crate::output::emit(&format!(
-        "imported {tenants} tenants, {members} active members, {deleted} deleted members, \
-         {items} resource items into {target}\n"
+        "imported {} tenants, {} active members, {} deleted members, {} resource items{attributes} \
+         into {target}\n",
+        s.tenants, s.members, s.deleted_members, s.resource_items
     ))
     .context("the import was committed, but its summary could not be written")?;
     Ok(Exit::Ok)

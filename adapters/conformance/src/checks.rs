@@ -6,7 +6,7 @@ use futures::StreamExt;
 use restore_directory::{Directory, DirectoryError, RestoreOutcome, RestoreRequest, Snapshot};
 use restore_engine::facts::Facts;
 
-use crate::{decide_at, default_policy, fixture, memory_subject, now, Subject};
+use crate::{attributes_fixture, decide_at, default_policy, fixture, memory_subject, now, Subject};
 
 /// Facts with empty resource lists dropped: a resource listed with no items
 /// and one not listed mean the same ("a resource not listed has no items"),
@@ -695,4 +695,230 @@ where
         "facts changed"
     );
     assert_eq!(audit_len(&s, "acme").await, 0, "audit row written");
+}
+
+/// Attributes at every scope come back as the snapshot holds them: the
+/// tenant's on every member's facts, a deleted member's on its own, an
+/// active member's as the actor's, through `facts` and the stream, with
+/// and without an actor; absent attributes are empty, never invented. Also
+/// equal to the memory adapter's, field by field.
+pub async fn attributes_round_trip<F, Fut>(make: &F)
+where
+    F: Fn(Snapshot) -> Fut,
+    Fut: Future<Output = Subject>,
+{
+    let snapshot = attributes_fixture();
+    assert_eq!(snapshot.format, "restore-directory/v2", "fixture format");
+    let s = make(snapshot.clone()).await;
+    let memory = memory_subject(&snapshot);
+    let mut checked = 0;
+    for tenant in &snapshot.tenants {
+        for member in &tenant.deleted_members {
+            for actor in actors(&snapshot, &tenant.id) {
+                let what = format!(
+                    "attributes_round_trip `{}/{}` actor {actor:?}",
+                    tenant.id, member.id
+                );
+                let facts = match s
+                    .directory
+                    .facts(&tenant.id, &member.id, actor.as_deref())
+                    .await
+                {
+                    Ok(f) => f,
+                    Err(e) => panic!("{what}: {e}"),
+                };
+                assert_eq!(facts.tenant.attributes, tenant.attributes, "{what}: tenant");
+                assert_eq!(facts.member.attributes, member.attributes, "{what}: member");
+                let want_actor = actor.as_deref().map(|id| {
+                    tenant
+                        .members
+                        .iter()
+                        .find(|m| m.id == id)
+                        .map(|m| m.attributes.clone())
+                        .unwrap_or_default()
+                });
+                assert_eq!(
+                    facts.actor.map(|a| a.attributes),
+                    want_actor,
+                    "{what}: actor"
+                );
+                same(
+                    &what,
+                    s.directory
+                        .facts(&tenant.id, &member.id, actor.as_deref())
+                        .await,
+                    memory
+                        .directory
+                        .facts(&tenant.id, &member.id, actor.as_deref())
+                        .await,
+                );
+                checked += 1;
+            }
+        }
+        for actor in actors(&snapshot, &tenant.id) {
+            let what = format!(
+                "attributes_round_trip stream `{}` actor {actor:?}",
+                tenant.id
+            );
+            let got = collect(&*s.directory, &tenant.id, actor.as_deref()).await;
+            let want = collect(&*memory.directory, &tenant.id, actor.as_deref()).await;
+            assert_eq!(got.len(), tenant.deleted_members.len(), "{what}: length");
+            for (g, w) in got.into_iter().zip(want) {
+                same(&what, g, w);
+            }
+        }
+    }
+    assert!(
+        checked >= 6,
+        "attributes_round_trip checked only {checked} cases"
+    );
+    // Written out by hand too: the values an adapter could mangle (i64
+    // extremes, quotes, non-ASCII, empty strings, lists in order).
+    let held = facts_of(&s, "acme", "u_held", Some("u_anna")).await;
+    assert_eq!(
+        held.member.attributes.to_json(),
+        r#"{"former_roles":["admin","approver"],"hold_until":"2026-12-01T00:00:00Z","note":"","rank":-9223372036854775808,"suspended":true}"#,
+        "attributes_round_trip: u_held"
+    );
+    assert_eq!(
+        held.tenant.attributes.to_json(),
+        r#"{"domains":["acme.test","ünï.test"],"legal_hold":false,"max_batch":50,"region":"eu"}"#,
+        "attributes_round_trip: acme"
+    );
+    assert_eq!(
+        held.actor.map(|a| a.attributes.to_json()).as_deref(),
+        Some(r#"{"clearance":3,"teams":["ops","sec \"red\""],"was_admin":true}"#),
+        "attributes_round_trip: u_anna as actor"
+    );
+    let yan = facts_of(&s, "beta", "u_yan", Some("u_zed")).await;
+    assert!(yan.tenant.attributes.is_empty(), "beta has none");
+    assert_eq!(
+        yan.member.attributes.to_json(),
+        r#"{"rank":9223372036854775807,"region":"us"}"#
+    );
+    let none = facts_of(&s, "acme", "u_none", Some("u_plain")).await;
+    assert!(
+        none.member.attributes.is_empty() && none.actor.is_some_and(|a| a.attributes.is_empty()),
+        "attributes_round_trip: members without attributes have none"
+    );
+}
+
+/// A restored member's attributes come back with it: afterwards they are
+/// its actor attributes (the active record carries them), and nothing else
+/// changed the other members' attributes.
+pub async fn attributes_follow_restore<F, Fut>(make: &F)
+where
+    F: Fn(Snapshot) -> Fut,
+    Fut: Future<Output = Subject>,
+{
+    let snapshot = attributes_fixture();
+    let s = make(snapshot.clone()).await;
+    let held = snapshot.tenants[0]
+        .deleted_members
+        .iter()
+        .find(|m| m.id == "u_held")
+        .map(|m| m.attributes.clone())
+        .unwrap();
+    assert!(!held.is_empty(), "fixture: u_held has attributes");
+    let before = facts_of(&s, "acme", "u_none", None).await;
+    let receipt = match restore(&s, &request("acme", "u_held", "u_anna", "legal")).await {
+        Ok(RestoreOutcome::Restored(r)) => r,
+        other => panic!("attributes_follow_restore: restore acme/u_held: {other:?}"),
+    };
+    assert_eq!(
+        receipt.restored_items, 1,
+        "d0 comes back, d1 was transferred"
+    );
+    let after = facts_of(&s, "acme", "u_none", Some("u_held")).await;
+    let actor = after.actor.clone().unwrap();
+    assert_eq!(actor.id, "u_held");
+    assert_eq!(
+        actor.attributes, held,
+        "attributes_follow_restore: the restored member's attributes are its actor attributes"
+    );
+    assert!(actor.roles.is_empty(), "F17: no roles come back");
+    assert_eq!(
+        after.member.attributes, before.member.attributes,
+        "attributes_follow_restore: u_none's attributes unchanged"
+    );
+    assert_eq!(
+        after.tenant.attributes, before.tenant.attributes,
+        "tenant unchanged"
+    );
+    let stream = collect(&*s.directory, "acme", Some("u_held")).await;
+    for item in stream {
+        match item {
+            Ok(f) => assert_eq!(
+                f.actor.map(|a| a.attributes),
+                Some(held.clone()),
+                "attributes_follow_restore: stream actor"
+            ),
+            Err(e) => panic!("attributes_follow_restore: stream: {e}"),
+        }
+    }
+}
+
+/// A stored attribute value the backend's own test broke (SQL and plugin
+/// backends: the memory adapter only reads checked snapshots).
+#[derive(Debug, Clone, Copy)]
+pub struct BadAttribute {
+    pub tenant: &'static str,
+    pub member: &'static str,
+    pub actor: Option<&'static str>,
+    /// What the error must name: table, key, and a part of the reason.
+    pub table: &'static str,
+    pub key: &'static str,
+    pub said: &'static str,
+}
+
+/// `bad_attribute_rows`: every broken value is a `BadRow` naming table,
+/// key and the `attributes` column through `facts`, the stream and a
+/// restore (which writes nothing) — never a panic, never a silent default.
+pub async fn bad_attribute_rows(s: &Subject, cases: &[BadAttribute]) {
+    assert!(!cases.is_empty(), "bad_attribute_rows: no cases");
+    for c in cases {
+        let what = format!(
+            "bad_attribute_rows `{}/{}` actor {:?}",
+            c.tenant, c.member, c.actor
+        );
+        let check = |e: &DirectoryError, via: &str| match e {
+            DirectoryError::BadRow { table, key, reason } => {
+                assert_eq!(
+                    (*table, key.as_str()),
+                    (c.table, c.key),
+                    "{what} ({via}): {e}"
+                );
+                assert!(
+                    reason.contains("attributes") && reason.contains(c.said),
+                    "{what} ({via}): reason `{reason}` must name the column and `{}`",
+                    c.said
+                );
+            }
+            other => panic!("{what} ({via}): expected a bad row, got `{other}` ({other:?})"),
+        };
+        match s.directory.facts(c.tenant, c.member, c.actor).await {
+            Err(e) => check(&e, "facts"),
+            Ok(f) => panic!(
+                "{what}: facts read a broken value: {:?}",
+                f.member.attributes
+            ),
+        }
+        let items = collect(&*s.directory, c.tenant, c.actor).await;
+        let first_error = items.iter().find_map(|i| i.as_ref().err());
+        match first_error {
+            Some(e) => check(e, "stream"),
+            None => panic!("{what}: the stream read a broken value"),
+        }
+        let before = audit_len(s, c.tenant).await;
+        let req = request(c.tenant, c.member, c.actor.unwrap_or("u_anna"), "ops");
+        match restore(s, &req).await {
+            Err(e) => check(&e, "restore"),
+            Ok(o) => panic!("{what}: restored over a broken value: {o:?}"),
+        }
+        assert_eq!(
+            audit_len(s, c.tenant).await,
+            before,
+            "{what}: audit row written"
+        );
+    }
 }

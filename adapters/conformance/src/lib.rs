@@ -171,6 +171,15 @@ pub fn fixture() -> Snapshot {
     }
 }
 
+/// The attributes fixture (`fixtures/attributes.yaml`, format v2).
+pub fn attributes_fixture() -> Snapshot {
+    let path = fixtures_dir().join("attributes.yaml");
+    match Snapshot::load(&path) {
+        Ok(s) => s,
+        Err(e) => panic!("conformance fixture is broken: {e}"),
+    }
+}
+
 /// The time every check decides at: after all fixture deletions, within the
 /// 30-day window of most of them.
 pub fn now() -> DateTime<Utc> {
@@ -228,6 +237,8 @@ where
     tenant_isolation(&make).await;
     restore_effects(&make).await;
     restored_items(&make).await;
+    attributes_round_trip(&make).await;
+    attributes_follow_restore(&make).await;
     denied_restore_changes_nothing(&make).await;
     missing_department(&make).await;
     last_seat_race(&make).await;

@@ -4,7 +4,8 @@
 
 use restore_engine::facts::{email_key, ResourceItem};
 
-use crate::snapshot::{SnapshotDeletedMember, SnapshotMember};
+use crate::attributes::encode;
+use crate::snapshot::{SnapshotDeletedMember, SnapshotMember, SnapshotTenant};
 use crate::{DirectoryError, Snapshot};
 
 /// What an import wrote.
@@ -14,6 +15,29 @@ pub struct ImportSummary {
     pub members: usize,
     pub deleted_members: usize,
     pub resource_items: usize,
+    /// Tenants, active and deleted members written with attributes.
+    pub with_attributes: usize,
+}
+
+impl ImportSummary {
+    /// Counts the rows of `snapshot` that carry attributes.
+    pub fn count_attributes(&mut self, snapshot: &Snapshot) {
+        self.with_attributes = snapshot
+            .tenants
+            .iter()
+            .map(|t| {
+                usize::from(!t.attributes.is_empty())
+                    + t.members
+                        .iter()
+                        .filter(|m| !m.attributes.is_empty())
+                        .count()
+                    + t.deleted_members
+                        .iter()
+                        .filter(|m| !m.attributes.is_empty())
+                        .count()
+            })
+            .sum();
+    }
 }
 
 /// An active member with its tenant, as a `members` row needs it.
@@ -25,6 +49,8 @@ pub struct MemberRow<'s> {
     pub email_key: Option<String>,
     /// The roles as a JSON array.
     pub roles: String,
+    /// The attributes' stored form; `None` (NULL) when there are none.
+    pub attributes: Option<String>,
 }
 
 /// A deleted member with its tenant, as a `deleted_members` row needs it.
@@ -33,6 +59,8 @@ pub struct DeletedRow<'s> {
     pub tenant: &'s str,
     pub member: &'s SnapshotDeletedMember,
     pub email_key: Option<String>,
+    /// The attributes' stored form; `None` (NULL) when there are none.
+    pub attributes: Option<String>,
 }
 
 /// One resource item with its owner and its position in the resource.
@@ -54,6 +82,7 @@ pub fn member_rows(snapshot: &Snapshot) -> impl Iterator<Item = MemberRow<'_>> {
             member: m,
             email_key: m.email.as_deref().map(email_key),
             roles: roles_json(&m.roles),
+            attributes: encode(&m.attributes),
         })
     })
 }
@@ -65,8 +94,14 @@ pub fn deleted_rows(snapshot: &Snapshot) -> impl Iterator<Item = DeletedRow<'_>>
             tenant: &t.id,
             member: m,
             email_key: m.email.as_deref().map(email_key),
+            attributes: encode(&m.attributes),
         })
     })
+}
+
+/// Every tenant with the stored form of its attributes.
+pub fn tenant_rows(snapshot: &Snapshot) -> impl Iterator<Item = (&SnapshotTenant, Option<String>)> {
+    snapshot.tenants.iter().map(|t| (t, encode(&t.attributes)))
 }
 
 /// Every resource item of every deleted member.
@@ -126,13 +161,15 @@ mod tests {
     fn snapshot() -> Snapshot {
         Snapshot::parse(
             r#"
-format: restore-directory/v1
+format: restore-directory/v2
 tenants:
   - id: t
     plan: pro
     seats: { total: 3, used: 1 }
+    attributes: { region: eu }
     members:
       - { id: a, email: A@X.test, roles: [primary_admin, "quo\"te"] }
+      - { id: b, attributes: { was_admin: true, tags: [y, x] } }
     deleted_members:
       - id: d
         email: D@x.TEST
@@ -153,7 +190,17 @@ tenants:
     fn rows_are_flattened_in_snapshot_order() {
         let s = snapshot();
         let members: Vec<_> = member_rows(&s).collect();
-        assert_eq!(members.len(), 1);
+        assert_eq!(members.len(), 2);
+        assert_eq!(members[0].attributes, None);
+        assert_eq!(
+            members[1].attributes.as_deref(),
+            Some(r#"{"tags":["y","x"],"was_admin":true}"#)
+        );
+        let tenants: Vec<_> = tenant_rows(&s).map(|(_, a)| a).collect();
+        assert_eq!(tenants, [Some(r#"{"region":"eu"}"#.to_owned())]);
+        let mut summary = ImportSummary::default();
+        summary.count_attributes(&s);
+        assert_eq!(summary.with_attributes, 2);
         assert_eq!(members[0].email_key.as_deref(), Some("a@x.test"));
         let roles: Vec<String> = serde_json::from_str(&members[0].roles).unwrap();
         assert_eq!(roles, ["primary_admin", "quo\"te"]);

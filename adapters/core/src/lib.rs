@@ -4,6 +4,7 @@
 //! One crate per backend sits behind this trait: `restore-memory`,
 //! `restore-sqlite`, `restore-postgres`, `restore-plugin`.
 
+pub mod attributes;
 mod error;
 pub mod import;
 pub mod params;

@@ -10,7 +10,7 @@ use std::path::Path;
 use chrono::{DateTime, Utc};
 use restore_engine::excerpt::quote_safe;
 use restore_engine::facts::{
-    ActiveMember, DeletedMember, DeletionReason, DeletionState, ResourceItem,
+    ActiveMember, Attributes, DeletedMember, DeletionReason, DeletionState, ResourceItem,
 };
 use restore_engine::source::{read_text_file, Limit, ReadError};
 use restore_engine::timestamp::parse_timestamp;
@@ -19,8 +19,14 @@ use thiserror::Error;
 
 pub use validate::{MAX_ID_BYTES, MAX_SEATS, MAX_TEXT_BYTES};
 
-/// The only snapshot format this build reads.
+/// The snapshot format of files without attributes: what this build writes
+/// when there are none, so that such files stay byte-identical.
 pub const SNAPSHOT_FORMAT: &str = "restore-directory/v1";
+
+/// The snapshot format of files with attributes (on a tenant, an active or
+/// a deleted member). A build that predates attributes refuses it
+/// ("unknown format") rather than dropping them.
+pub const SNAPSHOT_FORMAT_V2: &str = "restore-directory/v2";
 
 /// A snapshot file that could not be read; says where.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -101,6 +107,9 @@ pub struct SnapshotTenant {
     pub members: Vec<SnapshotMember>,
     #[serde(default)]
     pub deleted_members: Vec<SnapshotDeletedMember>,
+    /// Format v2 only.
+    #[serde(default, skip_serializing_if = "Attributes::is_empty")]
+    pub attributes: Attributes,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -124,6 +133,9 @@ pub struct SnapshotMember {
     pub roles: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub department: Option<String>,
+    /// Format v2 only; an actor's attributes when the member acts.
+    #[serde(default, skip_serializing_if = "Attributes::is_empty")]
+    pub attributes: Attributes,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -142,6 +154,9 @@ pub struct SnapshotDeletedMember {
     pub removed_from_list: bool,
     #[serde(default)]
     pub resources: BTreeMap<String, Vec<ResourceItem>>,
+    /// Format v2 only; carried to the active record on restore.
+    #[serde(default, skip_serializing_if = "Attributes::is_empty")]
+    pub attributes: Attributes,
 }
 
 /// Any identifier; checked inside the visitor so that the error carries the
@@ -184,6 +199,32 @@ pub fn parse_zoned_timestamp(text: &str) -> Result<DateTime<Utc>, String> {
 }
 
 impl Snapshot {
+    /// A snapshot of `tenants` in the format they need: v2 when any of them
+    /// carries attributes, v1 otherwise.
+    pub fn new(tenants: Vec<SnapshotTenant>) -> Snapshot {
+        let mut snapshot = Snapshot {
+            format: SNAPSHOT_FORMAT.to_owned(),
+            tenants,
+        };
+        snapshot.format = snapshot.needed_format().to_owned();
+        snapshot
+    }
+
+    /// Whether any tenant, active member or deleted member has attributes.
+    pub fn has_attributes(&self) -> bool {
+        self.tenants.iter().any(SnapshotTenant::has_attributes)
+    }
+
+    /// The format a file of this snapshot is written in: v2 with
+    /// attributes, v1 without (byte-identical to files written before v2).
+    pub fn needed_format(&self) -> &'static str {
+        if self.has_attributes() {
+            SNAPSHOT_FORMAT_V2
+        } else {
+            SNAPSHOT_FORMAT
+        }
+    }
+
     /// Reads and validates a snapshot file; `.json` is JSON, anything else
     /// YAML. Only a regular file is read, of at most [`Limit::snapshot`]
     /// bytes (`RESTORECTL_MAX_SNAPSHOT_BYTES`, default 256 MiB).
@@ -308,6 +349,18 @@ fn strip_position(message: &str) -> String {
     }
 }
 
+impl SnapshotTenant {
+    /// Whether the tenant, or any of its members, has attributes.
+    pub fn has_attributes(&self) -> bool {
+        !self.attributes.is_empty()
+            || self.members.iter().any(|m| !m.attributes.is_empty())
+            || self
+                .deleted_members
+                .iter()
+                .any(|m| !m.attributes.is_empty())
+    }
+}
+
 impl SnapshotMember {
     pub fn to_active(&self) -> ActiveMember {
         ActiveMember {
@@ -315,7 +368,7 @@ impl SnapshotMember {
             email: self.email.clone(),
             phone: self.phone.clone(),
             roles: self.roles.clone(),
-            attributes: Default::default(),
+            attributes: self.attributes.clone(),
         }
     }
 }
@@ -331,7 +384,101 @@ impl SnapshotDeletedMember {
             deletion: self.deletion,
             removed_from_list: self.removed_from_list,
             resources: self.resources.clone(),
-            attributes: Default::default(),
+            attributes: self.attributes.clone(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const V2: &str = r#"format: restore-directory/v2
+tenants:
+  - id: t
+    plan: trial
+    seats: { total: 3, used: 1 }
+    attributes: { region: eu, legal_hold: false }
+    members:
+      - { id: a, roles: [primary_admin], attributes: { was_admin: true } }
+      - { id: b }
+    deleted_members:
+      - id: m
+        deleted_at: 2026-11-01T00:00:00Z
+        reason: removed_by_admin
+        deletion: completed
+        attributes: { hold_until: "2026-12-01T00:00:00Z", groups: [x, y], rank: 3, gone: null }
+"#;
+
+    fn parse(text: &str) -> Result<Snapshot, SnapshotError> {
+        Snapshot::parse(text, "s.yaml", SnapshotSyntax::Yaml)
+    }
+
+    #[test]
+    fn v2_carries_attributes_at_every_scope() {
+        let s = parse(V2).unwrap();
+        let t = &s.tenants[0];
+        assert_eq!(
+            t.attributes.to_json(),
+            r#"{"legal_hold":false,"region":"eu"}"#
+        );
+        assert_eq!(
+            t.members[0].to_active().attributes.to_json(),
+            r#"{"was_admin":true}"#
+        );
+        assert!(t.members[1].attributes.is_empty());
+        let m = t.deleted_members[0].to_deleted();
+        assert_eq!(
+            m.attributes.to_json(),
+            r#"{"groups":["x","y"],"hold_until":"2026-12-01T00:00:00Z","rank":3}"#,
+            "null is absent"
+        );
+        assert_eq!(s.needed_format(), SNAPSHOT_FORMAT_V2);
+        // Written and read back: the same snapshot.
+        let json = serde_json::to_string(&s).unwrap();
+        assert_eq!(
+            Snapshot::parse(&json, "s.json", SnapshotSyntax::Json).unwrap(),
+            s
+        );
+    }
+
+    #[test]
+    fn attributes_need_v2_and_v1_files_stay_as_they_were() {
+        let v1 = V2.replacen("/v2", "/v1", 1);
+        let e = parse(&v1).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "s.yaml: tenants[0].attributes: attributes need `format: restore-directory/v2`"
+        );
+        let plain = "format: restore-directory/v1\ntenants:\n  - id: t\n    plan: pro\n    seats: { total: 1, used: 0 }\n    members: [ { id: a } ]\n";
+        let s = parse(plain).unwrap();
+        assert!(!s.has_attributes());
+        assert_eq!(s.needed_format(), SNAPSHOT_FORMAT);
+        assert_eq!(Snapshot::new(s.tenants.clone()), s);
+        let written = serde_json::to_string(&s).unwrap();
+        assert!(!written.contains("attributes"), "{written}");
+        let e = parse(&plain.replace("/v1", "/v3")).unwrap_err().to_string();
+        assert!(
+            e.contains("expected `restore-directory/v1` or `restore-directory/v2`"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_bad_attribute_names_its_place() {
+        for (bad, said) in [
+            ("{ rate: 1.5 }", "`rate`"),
+            ("{ nested: { a: 1 } }", "`nested`"),
+            ("{ Bad: 1 }", "`Bad`"),
+            ("{ mixed: [a, 1] }", "`mixed`"),
+        ] {
+            let text = V2.replace("{ was_admin: true }", bad);
+            let e = parse(&text).unwrap_err().to_string();
+            assert!(
+                e.starts_with("s.yaml:8:") && e.contains("tenants[0].members[0]: attribute "),
+                "{bad}: {e}"
+            );
+            assert!(e.contains(said), "{bad}: {e}");
         }
     }
 }

@@ -22,6 +22,8 @@ pub struct StoredTenant {
     pub plan: String,
     pub seats_total: i64,
     pub seats_used: i64,
+    /// The `attributes` column: JSON text, `None` for NULL.
+    pub attributes: Option<String>,
 }
 
 impl StoredTenant {
@@ -33,6 +35,12 @@ impl StoredTenant {
             reason,
         };
         let plan = restore_engine::facts::plan_name(&self.plan).map_err(|e| bad(e.to_string()))?;
+        let attributes = crate::attributes::decode_column(
+            self.attributes.as_deref(),
+            "tenants",
+            || self.id.clone(),
+            "attributes",
+        )?;
         if self.seats_total < 0 {
             return Err(bad(format!(
                 "seats_total `{}` is negative",
@@ -47,7 +55,33 @@ impl StoredTenant {
             plan,
             seats_total: self.seats_total,
             seats_used: self.seats_used,
-            attributes: Default::default(),
+            attributes,
+        })
+    }
+}
+
+/// An active member as the actor of a request, as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredActor<'r> {
+    pub id: String,
+    pub roles: Vec<String>,
+    /// The `attributes` column: JSON text, `None` for NULL.
+    pub attributes: Option<&'r str>,
+}
+
+impl StoredActor<'_> {
+    /// The actor, its attributes decoded; `tenant` names a bad row.
+    pub fn into_actor(self, tenant: &str) -> Result<Actor, DirectoryError> {
+        let attributes = crate::attributes::decode_column(
+            self.attributes,
+            "members",
+            || member_key(tenant, &self.id),
+            "attributes",
+        )?;
+        Ok(Actor {
+            id: self.id,
+            roles: self.roles,
+            attributes,
         })
     }
 }
@@ -70,6 +104,8 @@ pub struct StoredDeletedMember<'r> {
     /// Resource items, in any order; [`Self::into_facts`] orders them by
     /// resource, then position.
     pub items: Vec<StoredItem>,
+    /// The `attributes` column: JSON text, `None` for NULL.
+    pub attributes: Option<&'r str>,
 }
 
 /// An active member that shares a deleted member's user id, email or phone.
@@ -132,6 +168,12 @@ impl StoredDeletedMember<'_> {
         };
         let reason = self.reason.parse().map_err(|e| bad(format!("{e}")))?;
         let deletion = self.deletion.parse().map_err(|e| bad(format!("{e}")))?;
+        let attributes = crate::attributes::decode_column(
+            self.attributes,
+            "deleted_members",
+            key,
+            "attributes",
+        )?;
         let mut items = self.items;
         items.sort_unstable_by(|a, b| {
             (a.resource.as_str(), a.position).cmp(&(b.resource.as_str(), b.position))
@@ -178,7 +220,7 @@ impl StoredDeletedMember<'_> {
                 deletion,
                 removed_from_list: self.removed_from_list,
                 resources,
-                attributes: Default::default(),
+                attributes,
             },
             conflicts,
             actor,
@@ -237,6 +279,7 @@ mod tests {
             removed_from_list: false,
             conflicts: Vec::new(),
             items: Vec::new(),
+            attributes: None,
         }
     }
 

@@ -15,13 +15,16 @@ use restore_directory::{
     seats_after_restore, Decide, Directory, DirectoryError, RestoreOutcome, RestoreRequest,
     RestoreStore, Snapshot,
 };
-use restore_engine::facts::{ActiveMember, Actor, Conflicts, DeletedMember, Facts, TenantFacts};
+use restore_engine::facts::{
+    ActiveMember, Actor, Attributes, Conflicts, DeletedMember, Facts, TenantFacts,
+};
 
 /// One tenant's data.
 #[derive(Debug, Clone)]
 struct Tenant {
     /// Shared by every member's facts.
     plan: Arc<str>,
+    attributes: Attributes,
     seats_total: i64,
     seats_used: i64,
     active: Vec<ActiveMember>,
@@ -51,7 +54,7 @@ impl Tenant {
             plan: self.plan.clone(),
             seats_total: self.seats_total,
             seats_used: self.seats_used,
-            attributes: Default::default(),
+            attributes: self.attributes.clone(),
         }
     }
 
@@ -73,7 +76,7 @@ impl Tenant {
                 Some(Actor {
                     id: m.id.clone(),
                     roles: m.roles.clone(),
-                    attributes: Default::default(),
+                    attributes: m.attributes.clone(),
                 })
             })
             .ok_or_else(|| DirectoryError::UnknownActor {
@@ -171,7 +174,8 @@ impl RestoreStore for Store<'_> {
                 email: r.member.email.clone(),
                 phone: r.member.phone.clone(),
                 roles: Vec::new(),
-                attributes: Default::default(),
+                // Its attributes come back with it: an actor's afterwards.
+                attributes: r.member.attributes.clone(),
             },
             r.department.to_owned(),
         ));
@@ -230,6 +234,7 @@ impl MemoryDirectory {
             .map(|t| {
                 let tenant = Tenant {
                     plan: t.plan.as_str().into(),
+                    attributes: t.attributes.clone(),
                     seats_total: t.seats.total,
                     seats_used: t.seats.used,
                     active: t.members.iter().map(|m| m.to_active()).collect(),

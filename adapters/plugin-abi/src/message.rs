@@ -386,6 +386,37 @@ mod tests {
     }
 
     #[test]
+    fn facts_carry_attributes_only_when_there_are_some() {
+        let facts = |attributes: &str| {
+            format!(
+                r#"{{"v":1,"result":{{"ok":{{"type":"facts","facts":{{"tenant":{{"id":"t","plan":"pro","seats_total":1,"seats_used":0{attributes}}},"member":{{"id":"m","deleted_at":"2026-11-01T00:00:00Z","reason":"removed_by_admin","deletion":"completed"}}}}}}}}}}"#
+            )
+        };
+        // What a plugin built before attributes sends: read as none.
+        let Reply::Ok(Response::Facts { facts: old }) = decode_reply(facts("").as_bytes()).unwrap()
+        else {
+            panic!("facts")
+        };
+        assert!(old.tenant.attributes.is_empty());
+        // Encoded again: still no `attributes` key anywhere.
+        let again = encode_reply(&Reply::Ok(Response::Facts { facts: old })).unwrap();
+        assert!(!String::from_utf8(again).unwrap().contains("attributes"));
+        let with = facts(r#","attributes":{"region":"eu"}"#);
+        let Reply::Ok(Response::Facts { facts: new }) = decode_reply(with.as_bytes()).unwrap()
+        else {
+            panic!("facts")
+        };
+        assert_eq!(new.tenant.attributes.to_json(), r#"{"region":"eu"}"#);
+        // A value no attribute may hold is a malformed message.
+        let bad = facts(r#","attributes":{"rate":1.5}"#);
+        assert!(
+            matches!(decode_reply(bad.as_bytes()), Err(MessageError::Shape(m)) if m.contains("`rate`")),
+            "{:?}",
+            decode_reply(bad.as_bytes())
+        );
+    }
+
+    #[test]
     fn unknown_error_kinds_are_kept_as_other() {
         let reply = decode_reply(
             br#"{"v":1,"result":{"err":{"kind":"quota_exceeded","message":"too many"}}}"#,

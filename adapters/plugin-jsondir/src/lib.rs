@@ -48,8 +48,9 @@ use restore_plugin_abi::{
 pub use lock::TenantLock;
 use store::Stamp;
 pub use store::{
-    read_tenant, remove_stale_temp_files, tenant_path, write_snapshot, write_tenant, AuditEntry,
-    TenantFile, DEFAULT_MAX_FILE_SIZE, TENANT_FILE_FORMAT,
+    read_tenant, remove_stale_temp_files, tenant_file_format, tenant_path, write_snapshot,
+    write_tenant, AuditEntry, TenantFile, DEFAULT_MAX_FILE_SIZE, TENANT_FILE_FORMAT,
+    TENANT_FILE_FORMAT_V2,
 };
 
 export_plugin!(JsonDir);
@@ -242,7 +243,7 @@ fn actor(t: &SnapshotTenant, actor: Option<&str>) -> Result<Option<Actor>, WireE
             Some(Actor {
                 id: m.id.clone(),
                 roles: m.roles.clone(),
-                attributes: Default::default(),
+                attributes: m.attributes.clone(),
             })
         })
         .ok_or_else(|| WireError::unknown_actor(&t.id, actor))
@@ -269,7 +270,7 @@ fn tenant_facts(t: &SnapshotTenant) -> TenantFacts {
         plan: t.plan.as_str().into(),
         seats_total: t.seats.total,
         seats_used: t.seats.used,
-        attributes: Default::default(),
+        attributes: t.attributes.clone(),
     }
 }
 
@@ -321,7 +322,7 @@ impl RestoreStore for FileStore<'_> {
             .map(|m| Actor {
                 id: m.id.clone(),
                 roles: m.roles.clone(),
-                attributes: Default::default(),
+                attributes: m.attributes.clone(),
             })
             .ok_or_else(|| DirectoryError::UnknownActor {
                 tenant: tenant.id.to_string(),
@@ -372,6 +373,8 @@ impl RestoreStore for FileStore<'_> {
             phone: member.phone,
             roles: Vec::new(),
             department: Some(r.department.to_owned()),
+            // Its attributes come back with it: an actor's afterwards.
+            attributes: member.attributes,
         });
         Ok(())
     }

@@ -13,8 +13,22 @@ use serde::{Deserialize, Serialize};
 
 use crate::lock::TenantLock;
 
-/// The format of a tenant file; checked on every read.
+/// The format of a tenant file without attributes; checked on every read.
 pub const TENANT_FILE_FORMAT: &str = "restore-jsondir/v1";
+
+/// The format of a tenant file with attributes (on the tenant, an active or
+/// a deleted member): a plugin built before them refuses the file rather
+/// than dropping them.
+pub const TENANT_FILE_FORMAT_V2: &str = "restore-jsondir/v2";
+
+/// The format a file holding `tenant` is written in.
+pub fn tenant_file_format(tenant: &SnapshotTenant) -> &'static str {
+    if tenant.has_attributes() {
+        TENANT_FILE_FORMAT_V2
+    } else {
+        TENANT_FILE_FORMAT
+    }
+}
 
 /// One tenant file: the tenant as in a directory snapshot, plus the audit
 /// rows of the restores applied to it.
@@ -216,11 +230,14 @@ pub(crate) fn read_tenant_within(
 
 fn parse_tenant(bytes: &[u8], tenant: &str) -> Result<TenantFile, String> {
     let file: TenantFile = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
-    if file.format != TENANT_FILE_FORMAT {
+    if file.format != TENANT_FILE_FORMAT && file.format != TENANT_FILE_FORMAT_V2 {
         return Err(format!(
-            "unknown format `{}`, expected `{TENANT_FILE_FORMAT}`",
+            "unknown format `{}`, expected `{TENANT_FILE_FORMAT}` or `{TENANT_FILE_FORMAT_V2}`",
             file.format.escape_default()
         ));
+    }
+    if file.format == TENANT_FILE_FORMAT && file.tenant.has_attributes() {
+        return Err(format!("attributes need `format: {TENANT_FILE_FORMAT_V2}`"));
     }
     // The file name is derived from the id; a mismatch would show one
     // tenant's members under another tenant's name.
@@ -319,7 +336,7 @@ pub fn write_snapshot(root: &Path, snapshot: &Snapshot) -> io::Result<()> {
         write_tenant(
             root,
             &TenantFile {
-                format: TENANT_FILE_FORMAT.to_owned(),
+                format: tenant_file_format(tenant).to_owned(),
                 tenant: tenant.clone(),
                 audit: Vec::new(),
             },

@@ -431,3 +431,63 @@ async fn a_restore_records_the_items_it_brought_back_in_the_file() {
         "u_bob left the deleted members"
     );
 }
+
+#[tokio::test]
+async fn attributes_are_stored_in_v2_files_only_and_checked_on_read() {
+    // Without attributes: v1 files, no `attributes` anywhere.
+    let plain = folder(&suite::fixture());
+    let text =
+        std::fs::read_to_string(restore_plugin_jsondir::tenant_path(plain.path(), "acme")).unwrap();
+    assert!(text.contains(r#""format": "restore-jsondir/v1""#), "{text}");
+    assert!(!text.contains("attributes"), "{text}");
+
+    let dir = folder(&suite::attributes_fixture());
+    let path = restore_plugin_jsondir::tenant_path(dir.path(), "acme");
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.contains(r#""format": "restore-jsondir/v2""#), "{text}");
+    let plugin = open(dir.path()).await;
+
+    // A restore carries the member's attributes into its active record.
+    let decide = suite::decide_at(suite::default_policy(), suite::now());
+    let mut req = request("u_held");
+    req.department = "legal".into();
+    let outcome = plugin.apply_restore(&req, &decide).await.unwrap();
+    assert!(
+        matches!(outcome, RestoreOutcome::Restored(_)),
+        "{outcome:?}"
+    );
+    let file = restore_plugin_jsondir::read_tenant(dir.path(), "acme")
+        .unwrap()
+        .unwrap();
+    let held = suite::attributes_fixture().tenants[0].deleted_members[0]
+        .attributes
+        .clone();
+    let active = file
+        .tenant
+        .members
+        .iter()
+        .find(|m| m.id == "u_held")
+        .unwrap();
+    assert_eq!(active.attributes, held, "stored on the active record");
+
+    // A value no attribute may hold, written by hand: bad data naming it.
+    let text = std::fs::read_to_string(&path).unwrap();
+    let broken = text.replacen(r#""was_admin": true"#, r#""was_admin": 1.5"#, 1);
+    assert_ne!(broken, text, "the fixture's u_anna has `was_admin`");
+    std::fs::write(&path, &broken).unwrap();
+    let e = plugin.facts("acme", "u_none", None).await.unwrap_err();
+    let reason = bad_row_reason(&e);
+    assert!(
+        reason.contains("`was_admin`") && reason.contains("tenant-acme.json"),
+        "{reason}"
+    );
+
+    // Attributes in a file that says v1: refused, not dropped.
+    let v1 = text.replacen("restore-jsondir/v2", "restore-jsondir/v1", 1);
+    std::fs::write(&path, v1).unwrap();
+    let e = plugin.facts("acme", "u_none", None).await.unwrap_err();
+    assert!(
+        bad_row_reason(&e).contains("attributes need `format: restore-jsondir/v2`"),
+        "{e}"
+    );
+}

@@ -1,7 +1,7 @@
 //! Loading a snapshot file into the database, in one transaction.
 
 use restore_directory::import::{
-    already_exists, chunks, deleted_rows, item_rows, member_rows, ImportSummary,
+    already_exists, chunks, deleted_rows, item_rows, member_rows, tenant_rows, ImportSummary,
 };
 use restore_directory::{DirectoryError, Snapshot};
 
@@ -27,16 +27,18 @@ impl PostgresDirectory {
             return Err(already_exists(id));
         }
         let mut summary = ImportSummary::default();
-        for chunk in snapshot.tenants.chunks(BATCH) {
+        let tenants: Vec<_> = tenant_rows(snapshot).collect();
+        for chunk in tenants.chunks(BATCH) {
             // A concurrent import of the same tenant commits between the
             // check above and this insert: ON CONFLICT waits for it and then
             // skips the row, so it is reported like the check's refusal,
             // never as a raw unique violation.
             let inserted: Vec<String> = sqlx::query_scalar(sql::INSERT_TENANTS)
-                .bind(column(chunk, |t| t.id.as_str()))
-                .bind(column(chunk, |t| t.plan.as_str()))
-                .bind(column(chunk, |t| t.seats.total))
-                .bind(column(chunk, |t| t.seats.used))
+                .bind(column(chunk, |(t, _)| t.id.as_str()))
+                .bind(column(chunk, |(t, _)| t.plan.as_str()))
+                .bind(column(chunk, |(t, _)| t.seats.total))
+                .bind(column(chunk, |(t, _)| t.seats.used))
+                .bind(column(chunk, |(_, a)| a.as_deref()))
                 .fetch_all(&mut *tx)
                 .await
                 .map_err(backend("inserting tenants"))?;
@@ -45,7 +47,7 @@ impl PostgresDirectory {
                     inserted.iter().map(String::as_str).collect();
                 let id = chunk
                     .iter()
-                    .map(|t| t.id.as_str())
+                    .map(|(t, _)| t.id.as_str())
                     .find(|id| !inserted.contains(id))
                     .unwrap_or_default();
                 return Err(already_exists(id));
@@ -62,6 +64,7 @@ impl PostgresDirectory {
                 .bind(column(&chunk, |r| r.member.phone.as_deref()))
                 .bind(column(&chunk, |r| r.roles.as_str()))
                 .bind(column(&chunk, |r| r.member.department.as_deref()))
+                .bind(column(&chunk, |r| r.attributes.as_deref()))
                 .execute(&mut *tx)
                 .await
                 .map_err(backend("inserting members"))?;
@@ -79,6 +82,7 @@ impl PostgresDirectory {
                 .bind(column(&chunk, |r| r.member.reason.as_str()))
                 .bind(column(&chunk, |r| r.member.deletion.as_str()))
                 .bind(column(&chunk, |r| r.member.removed_from_list))
+                .bind(column(&chunk, |r| r.attributes.as_deref()))
                 .execute(&mut *tx)
                 .await
                 .map_err(backend("inserting deleted members"))?;
@@ -104,6 +108,7 @@ impl PostgresDirectory {
             summary.resource_items += chunk.len();
         }
         tx.commit().await.map_err(backend("commit"))?;
+        summary.count_attributes(snapshot);
         Ok(summary)
     }
 }

@@ -22,6 +22,7 @@ mod sql;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use futures::stream::{self, BoxStream, StreamExt, TryStreamExt};
+use restore_directory::attributes::encode;
 use restore_directory::restore::AuditRow as NewAuditRow;
 use restore_directory::stored::member_key;
 use restore_directory::{
@@ -249,6 +250,8 @@ impl RestoreStore for Store<'_> {
             .bind(member.email.as_deref().map(email_key))
             .bind(&member.phone)
             .bind(r.department)
+            // Its attributes come back with it: an actor's afterwards.
+            .bind(encode(&member.attributes))
             .execute(&mut *self.conn)
             .await
             .map_err(|e| match e {
@@ -330,7 +333,7 @@ async fn load_actor<'e>(
     actor: &str,
 ) -> Result<Actor, DirectoryError> {
     let key = member_key(tenant, actor);
-    Ok(sqlx::query_as::<_, ActorRow>(sql::ACTOR)
+    sqlx::query_as::<_, ActorRow>(sql::ACTOR)
         .bind(tenant)
         .bind(actor)
         .fetch_optional(executor)
@@ -340,7 +343,7 @@ async fn load_actor<'e>(
             tenant: tenant.to_owned(),
             actor: actor.to_owned(),
         })?
-        .into_actor())
+        .into_actor(tenant)
 }
 
 #[async_trait]

@@ -6,7 +6,7 @@
 
 use chrono::{DateTime, Utc};
 use restore_directory::stored::{
-    member_key, StoredConflict, StoredDeletedMember, StoredItem, StoredTenant,
+    member_key, StoredActor, StoredConflict, StoredDeletedMember, StoredItem, StoredTenant,
 };
 use restore_directory::DirectoryError;
 use restore_engine::facts::{Actor, TenantFacts};
@@ -20,6 +20,7 @@ pub(crate) struct TenantRow {
     pub plan: String,
     pub seats_total: i64,
     pub seats_used: i64,
+    pub attributes: Option<String>,
 }
 
 impl TenantRow {
@@ -29,6 +30,7 @@ impl TenantRow {
             plan: self.plan,
             seats_total: self.seats_total,
             seats_used: self.seats_used,
+            attributes: self.attributes,
         }
         .into_facts()
     }
@@ -39,15 +41,17 @@ impl TenantRow {
 pub(crate) struct ActorRow {
     pub id: String,
     pub roles: Vec<String>,
+    pub attributes: Option<String>,
 }
 
 impl ActorRow {
-    pub fn into_actor(self) -> Actor {
-        Actor {
+    pub fn into_actor(self, tenant: &str) -> Result<Actor, DirectoryError> {
+        StoredActor {
             id: self.id,
             roles: self.roles,
-            attributes: Default::default(),
+            attributes: self.attributes.as_deref(),
         }
+        .into_actor(tenant)
     }
 }
 
@@ -71,6 +75,8 @@ mod col {
     pub const POSITIONS: usize = 11;
     pub const ITEM_IDS: usize = 12;
     pub const TRANSFERRED_TO: usize = 13;
+    /// `attributes::text`: a JSON object or NULL.
+    pub const ATTRIBUTES: usize = 14;
 }
 
 /// A row of the deleted-member statements: a whole member.
@@ -107,6 +113,7 @@ impl DeletedRow {
             expect::<Vec<i32>>(col::POSITIONS, ITEMS),
             expect::<Vec<String>>(col::ITEM_IDS, ITEMS),
             expect::<Vec<Option<String>>>(col::TRANSFERRED_TO, ITEMS),
+            expect::<String>(col::ATTRIBUTES, MEMBERS),
         ];
         let columns = self.0.columns();
         for (index, table, compatible, expected) in checks {
@@ -240,6 +247,7 @@ impl DeletedRow {
             removed_from_list: self.get(col::REMOVED_FROM_LIST, MEMBERS, tenant)?,
             conflicts,
             items,
+            attributes: self.get(col::ATTRIBUTES, MEMBERS, tenant)?,
             id,
         })
     }

@@ -2,14 +2,17 @@
 //! every one that reads member data names its tenant.
 
 pub(crate) const TENANT: &str =
-    "SELECT id, plan, seats_total, seats_used FROM tenants WHERE id = $1";
+    "SELECT id, plan, seats_total, seats_used, attributes::text AS attributes
+    FROM tenants WHERE id = $1";
 
 /// The restore's first statement: every restore in a tenant queues here, so
 /// the seat count and member state it then reads stay true until commit.
 pub(crate) const TENANT_FOR_UPDATE: &str =
-    "SELECT id, plan, seats_total, seats_used FROM tenants WHERE id = $1 FOR UPDATE";
+    "SELECT id, plan, seats_total, seats_used, attributes::text AS attributes
+    FROM tenants WHERE id = $1 FOR UPDATE";
 
-pub(crate) const ACTOR: &str = "SELECT id, roles FROM members WHERE tenant_id = $1 AND id = $2";
+pub(crate) const ACTOR: &str = "SELECT id, roles, attributes::text AS attributes
+    FROM members WHERE tenant_id = $1 AND id = $2";
 
 /// Deleted members of tenant $1, one row each, ordered by id, with their
 /// conflicts and resource items as parallel arrays (NULL when there are
@@ -29,7 +32,8 @@ macro_rules! deleted_members {
         concat!(
             "SELECT d.id, d.email, d.phone, d.deleted_at, d.reason, d.deletion,
                 d.removed_from_list, c.kinds, c.seqs, c.ids,
-                r.resources, r.positions, r.item_ids, r.transferred_to
+                r.resources, r.positions, r.item_ids, r.transferred_to,
+                d.attributes::text AS attributes
             FROM deleted_members d
             LEFT JOIN (
                 SELECT member_id, array_agg(resource) AS resources,
@@ -75,8 +79,8 @@ pub(crate) const MARK_RESTORED: &str = "UPDATE deleted_members SET restored_at =
     WHERE tenant_id = $2 AND id = $3 AND restored_at IS NULL";
 
 pub(crate) const INSERT_ACTIVE: &str =
-    "INSERT INTO members (tenant_id, id, email, email_key, phone, roles, department)
-    VALUES ($1, $2, $3, $4, $5, '{}', $6)";
+    "INSERT INTO members (tenant_id, id, email, email_key, phone, roles, department, attributes)
+    VALUES ($1, $2, $3, $4, $5, '{}', $6, $7::jsonb)";
 
 pub(crate) const TAKE_SEAT: &str =
     "UPDATE tenants SET seats_used = seats_used + 1 WHERE id = $1 RETURNING seats_used";
@@ -103,23 +107,31 @@ pub(crate) const RESTORED_ITEMS: &str = "SELECT item_id FROM resource_items
 /// Existing tenants among $1, to refuse an import before writing.
 pub(crate) const EXISTING_TENANTS: &str = "SELECT id FROM tenants WHERE id = ANY($1) ORDER BY id";
 
-pub(crate) const INSERT_TENANTS: &str = "INSERT INTO tenants (id, plan, seats_total, seats_used)
-    SELECT * FROM UNNEST($1::text[], $2::text[], $3::int8[], $4::int8[])
+/// Attributes come as JSON text (NULL for none), cast per row.
+pub(crate) const INSERT_TENANTS: &str =
+    "INSERT INTO tenants (id, plan, seats_total, seats_used, attributes)
+    SELECT u.i, u.p, u.t, u.u, u.a::jsonb
+    FROM UNNEST($1::text[], $2::text[], $3::int8[], $4::int8[], $5::text[]) AS u(i, p, t, u, a)
     ON CONFLICT (id) DO NOTHING RETURNING id";
 
 /// Roles come as one JSON array text per member (arrays of arrays do not unnest).
 /// WITH ORDINALITY + ORDER BY keeps snapshot order for `seq`.
 pub(crate) const INSERT_MEMBERS: &str =
-    "INSERT INTO members (tenant_id, id, email, email_key, phone, roles, department)
-    SELECT u.t, u.i, u.e, u.k, u.p, ARRAY(SELECT json_array_elements_text(u.r::json)), u.dep
-    FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[])
-        WITH ORDINALITY AS u(t, i, e, k, p, r, dep, ord)
+    "INSERT INTO members (tenant_id, id, email, email_key, phone, roles, department, attributes)
+    SELECT u.t, u.i, u.e, u.k, u.p, ARRAY(SELECT json_array_elements_text(u.r::json)), u.dep,
+        u.a::jsonb
+    FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+        $8::text[])
+        WITH ORDINALITY AS u(t, i, e, k, p, r, dep, a, ord)
     ORDER BY u.ord";
 
 pub(crate) const INSERT_DELETED: &str = "INSERT INTO deleted_members
-    (tenant_id, id, email, email_key, phone, deleted_at, reason, deletion, removed_from_list)
-    SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
-        $6::timestamptz[], $7::text[], $8::text[], $9::bool[])";
+    (tenant_id, id, email, email_key, phone, deleted_at, reason, deletion, removed_from_list,
+        attributes)
+    SELECT u.t, u.i, u.e, u.k, u.p, u.d, u.r, u.s, u.l, u.a::jsonb
+    FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
+        $6::timestamptz[], $7::text[], $8::text[], $9::bool[], $10::text[])
+        AS u(t, i, e, k, p, d, r, s, l, a)";
 
 pub(crate) const INSERT_ITEMS: &str = "INSERT INTO resource_items
     (tenant_id, member_id, resource, position, item_id, transferred_to)

@@ -272,3 +272,107 @@ async fn import_refuses_an_existing_tenant_and_writes_nothing() {
         "nothing of the refused import may be written"
     );
 }
+
+/// Reads `attributes::text` back as the adapter stores it.
+async fn stored_attributes(
+    pool: &sqlx::PgPool,
+    statement: &'static str,
+) -> Vec<(String, Option<String>)> {
+    sqlx::query_as(statement).fetch_all(pool).await.unwrap()
+}
+
+#[tokio::test]
+async fn bad_attribute_rows_are_reported_not_panicked() {
+    let (directory, guard) = common::fresh(Some(&suite::attributes_fixture())).await;
+    let pool = common::raw_pool(&guard.name).await;
+    for statement in [
+        r#"UPDATE deleted_members SET attributes = '{"rate": 1.5}' WHERE tenant_id = 'acme' AND id = 'u_held'"#,
+        "UPDATE members SET attributes = '[1, 2]' WHERE tenant_id = 'acme' AND id = 'u_plain'",
+        // Valid JSONB, but beyond i64.
+        r#"UPDATE tenants SET attributes = '{"n": 99999999999999999999}' WHERE id = 'beta'"#,
+    ] {
+        sqlx::query(statement)
+            .execute(&pool)
+            .await
+            .expect(statement);
+    }
+    let subject = Subject {
+        directory: directory.clone(),
+        probe: Box::new(PgProbe(directory)),
+        guard: Some(Box::new(guard)),
+    };
+    let bad = |tenant, member, actor, table, key, said| suite::BadAttribute {
+        tenant,
+        member,
+        actor: Some(actor),
+        table,
+        key,
+        said,
+    };
+    suite::bad_attribute_rows(
+        &subject,
+        &[
+            bad(
+                "acme",
+                "u_held",
+                "u_anna",
+                "deleted_members",
+                "acme/u_held",
+                "`rate`",
+            ),
+            bad(
+                "acme",
+                "u_none",
+                "u_plain",
+                "members",
+                "acme/u_plain",
+                "object",
+            ),
+            bad("beta", "u_yan", "u_zed", "tenants", "beta", "`n`"),
+        ],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn attributes_are_stored_as_jsonb() {
+    let (directory, guard) = common::fresh(Some(&suite::attributes_fixture())).await;
+    let pool = common::raw_pool(&guard.name).await;
+    let rows = stored_attributes(
+        &pool,
+        "SELECT id::text, attributes::text FROM deleted_members ORDER BY tenant_id, id",
+    )
+    .await;
+    let ids: Vec<(&str, bool)> = rows
+        .iter()
+        .map(|(id, a)| (id.as_str(), a.is_some()))
+        .collect();
+    assert_eq!(ids, [("u_held", true), ("u_none", false), ("u_yan", true)]);
+    let (kind,): (String,) = sqlx::query_as(
+        "SELECT jsonb_typeof(attributes -> 'rank') FROM deleted_members WHERE id = 'u_held'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(kind, "number", "stored as JSON, not as text");
+    let decide = suite::decide_at(suite::default_policy(), suite::now());
+    let request = RestoreRequest {
+        tenant: "acme".into(),
+        member: "u_held".into(),
+        actor: "u_anna".into(),
+        department: "legal".into(),
+        at: suite::now(),
+    };
+    let outcome = directory.apply_restore(&request, &decide).await.unwrap();
+    assert!(
+        matches!(outcome, RestoreOutcome::Restored(_)),
+        "{outcome:?}"
+    );
+    let active = stored_attributes(
+        &pool,
+        "SELECT id::text, attributes::text FROM members WHERE tenant_id = 'acme' AND id = 'u_held'",
+    )
+    .await;
+    let deleted = &rows[0].1;
+    assert_eq!(active[0].1, *deleted, "carried to the active record");
+}

@@ -7,6 +7,9 @@
 //! run; set `PROPTEST_RNG_SEED` to explore others). Ids, emails and phones
 //! are drawn from small sets so that conflicts (F11, F12) are common.
 //! Deletion times are relative to now, so restores pass on any date.
+//! Tenants and members carry random attributes (every value kind, extremes
+//! of i64, quotes and non-ASCII text), so that every adapter stores and
+//! reads them alike, and a restored member's become its actor attributes.
 
 // Test code: it asserts by panicking.
 #![allow(
@@ -30,7 +33,9 @@ use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 use restore_conformance as suite;
 use restore_directory::snapshot::{Seats, SnapshotDeletedMember, SnapshotMember, SnapshotTenant};
 use restore_directory::{Directory, DirectoryError, RestoreOutcome, RestoreRequest, Snapshot};
-use restore_engine::facts::{DeletionReason, DeletionState, Facts, ResourceItem};
+use restore_engine::facts::{
+    AttrValue, Attributes, DeletionReason, DeletionState, Facts, ResourceItem,
+};
 use restore_memory::MemoryDirectory;
 use restore_sqlite::SqliteDirectory;
 
@@ -55,6 +60,21 @@ const RESOURCES: &[&str] = &[
     "member_account",
 ];
 
+const NAMES: &[&str] = &["region", "legal_hold", "rank", "groups", "note"];
+const TEXTS: &[&str] = &["eu", "ünï \"quoted\" \\ text", "", "2026-12-01T00:00:00Z"];
+
+fn attributes() -> impl Strategy<Value = Attributes> {
+    let value = proptest::prop_oneof![
+        proptest::bool::ANY.prop_map(AttrValue::Bool),
+        proptest::sample::select(&[i64::MIN, -1, 0, 30, i64::MAX][..]).prop_map(AttrValue::Int),
+        proptest::sample::select(TEXTS).prop_map(|s| AttrValue::Str(s.into())),
+        proptest::sample::subsequence(TEXTS, 0..=3)
+            .prop_map(|l| AttrValue::List(l.into_iter().map(Into::into).collect())),
+    ];
+    proptest::collection::btree_map(proptest::sample::select(NAMES), value, 0..3)
+        .prop_map(|m| Attributes::new(m.into_iter().map(|(k, v)| (k.into(), v))).unwrap())
+}
+
 fn option_of<T: Clone + std::fmt::Debug + 'static>(
     values: &'static [T],
 ) -> impl Strategy<Value = Option<T>> {
@@ -67,13 +87,15 @@ fn active_member() -> impl Strategy<Value = SnapshotMember> {
         option_of(EMAILS),
         option_of(PHONES),
         proptest::sample::subsequence(ROLES, 0..=2),
+        attributes(),
     )
-        .prop_map(|(id, email, phone, roles)| SnapshotMember {
+        .prop_map(|(id, email, phone, roles, attributes)| SnapshotMember {
             id: id.to_owned(),
             email: email.map(str::to_owned),
             phone: phone.map(str::to_owned),
             roles: roles.into_iter().map(str::to_owned).collect(),
             department: Some("sales".into()),
+            attributes,
         })
 }
 
@@ -107,10 +129,19 @@ fn deleted_member(now: DateTime<Utc>) -> impl Strategy<Value = SnapshotDeletedMe
         proptest::bool::weighted(0.2),
         proptest::bool::weighted(0.8),
         proptest::bool::weighted(0.1),
-        items(),
+        (items(), attributes()),
     )
         .prop_map(
-            move |(id, email, phone, ago, self_deactivated, completed, removed, resources)| {
+            move |(
+                id,
+                email,
+                phone,
+                ago,
+                self_deactivated,
+                completed,
+                removed,
+                (resources, attributes),
+            )| {
                 SnapshotDeletedMember {
                     id: id.to_owned(),
                     email: email.map(str::to_owned),
@@ -128,6 +159,7 @@ fn deleted_member(now: DateTime<Utc>) -> impl Strategy<Value = SnapshotDeletedMe
                     },
                     removed_from_list: removed,
                     resources,
+                    attributes,
                 }
             },
         )
@@ -149,23 +181,23 @@ fn tenant(now: DateTime<Utc>, id: String) -> impl Strategy<Value = SnapshotTenan
         0i64..5,
         proptest::collection::vec(active_member(), 0..5),
         proptest::collection::vec(deleted_member(now), 1..7),
+        attributes(),
     )
         .prop_map(
-            move |(plan, total, used, members, deleted)| SnapshotTenant {
+            move |(plan, total, used, members, deleted, attributes)| SnapshotTenant {
                 id: id.clone(),
                 plan: plan.to_owned(),
                 seats: Seats { total, used },
                 members: dedup(members, |m| &m.id),
                 deleted_members: dedup(deleted, |m| &m.id),
+                attributes,
             },
         )
 }
 
 fn snapshot(now: DateTime<Utc>) -> impl Strategy<Value = Snapshot> {
-    (tenant(now, "t1".into()), tenant(now, "t2".into())).prop_map(|(a, b)| Snapshot {
-        format: "restore-directory/v1".into(),
-        tenants: vec![a, b],
-    })
+    (tenant(now, "t1".into()), tenant(now, "t2".into()))
+        .prop_map(|(a, b)| Snapshot::new(vec![a, b]))
 }
 
 /// The three adapters holding one snapshot, the reference first.
@@ -194,9 +226,10 @@ async fn trio(snapshot: &Snapshot) -> Trio {
 fn outcome_key(result: &Result<RestoreOutcome, DirectoryError>) -> String {
     match result {
         Ok(RestoreOutcome::Restored(r)) => format!(
-            "restored seats_used={} department={} decision={}",
+            "restored seats_used={} department={} items={} decision={}",
             r.seats_used,
             r.department,
+            r.restored_items,
             serde_json::to_string(&r.decision).unwrap()
         ),
         Ok(RestoreOutcome::Denied(d)) => {
@@ -281,6 +314,21 @@ async fn random_snapshots_decide_and_restore_alike_in_every_adapter() {
                         "case {case}, {name}: restore of {}",
                         member.id
                     );
+                }
+                if kind == "restored" {
+                    // Its attributes came back with it: its actor attributes.
+                    for (name, directory) in trio.names.iter().zip(&trio.directories) {
+                        let facts = all_facts(&**directory, &tenant.id, Some(&member.id)).await;
+                        for f in facts {
+                            let got = f.actor.map(|a| a.attributes);
+                            assert_eq!(
+                                got.as_ref(),
+                                Some(&member.attributes),
+                                "case {case}, {name}: actor attributes of restored {}",
+                                member.id
+                            );
+                        }
+                    }
                 }
             }
             // What the restores left: remaining members, their conflicts

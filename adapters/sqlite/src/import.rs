@@ -2,7 +2,7 @@
 
 use chrono::SecondsFormat;
 use restore_directory::import::{
-    already_exists, chunks, deleted_rows, item_rows, member_rows, ImportSummary,
+    already_exists, chunks, deleted_rows, item_rows, member_rows, tenant_rows, ImportSummary,
 };
 use restore_directory::{DirectoryError, Snapshot};
 use sqlx::{QueryBuilder, Sqlite};
@@ -33,15 +33,16 @@ impl SqliteDirectory {
             }
         }
         let mut summary = ImportSummary::default();
-        for chunk in snapshot.tenants.chunks(BATCH) {
+        for chunk in chunks(tenant_rows(snapshot), BATCH) {
             let mut q = QueryBuilder::<Sqlite>::new(
-                "INSERT INTO tenants (id, plan, seats_total, seats_used) ",
+                "INSERT INTO tenants (id, plan, seats_total, seats_used, attributes) ",
             );
-            q.push_values(chunk, |mut b, t| {
+            q.push_values(&chunk, |mut b, (t, attributes)| {
                 b.push_bind(&t.id)
                     .push_bind(t.plan.as_str())
                     .push_bind(t.seats.total)
-                    .push_bind(t.seats.used);
+                    .push_bind(t.seats.used)
+                    .push_bind(attributes);
             });
             q.build()
                 .execute(&mut *tx)
@@ -52,7 +53,8 @@ impl SqliteDirectory {
 
         for chunk in chunks(member_rows(snapshot), BATCH) {
             let mut q = QueryBuilder::<Sqlite>::new(
-                "INSERT INTO members (tenant_id, id, email, email_key, phone, roles, department) ",
+                "INSERT INTO members (tenant_id, id, email, email_key, phone, roles, department, \
+                 attributes) ",
             );
             q.push_values(&chunk, |mut b, r| {
                 b.push_bind(r.tenant)
@@ -61,7 +63,8 @@ impl SqliteDirectory {
                     .push_bind(&r.email_key)
                     .push_bind(&r.member.phone)
                     .push_bind(&r.roles)
-                    .push_bind(&r.member.department);
+                    .push_bind(&r.member.department)
+                    .push_bind(&r.attributes);
             });
             q.build()
                 .execute(&mut *tx)
@@ -73,7 +76,7 @@ impl SqliteDirectory {
         for chunk in chunks(deleted_rows(snapshot), BATCH) {
             let mut q = QueryBuilder::<Sqlite>::new(
                 "INSERT INTO deleted_members (tenant_id, id, email, email_key, phone, deleted_at, \
-                 reason, deletion, removed_from_list) ",
+                 reason, deletion, removed_from_list, attributes) ",
             );
             q.push_values(&chunk, |mut b, r| {
                 let m = r.member;
@@ -85,7 +88,8 @@ impl SqliteDirectory {
                     .push_bind(m.deleted_at.to_rfc3339_opts(SecondsFormat::AutoSi, true))
                     .push_bind(m.reason.as_str())
                     .push_bind(m.deletion.as_str())
-                    .push_bind(m.removed_from_list);
+                    .push_bind(m.removed_from_list)
+                    .push_bind(&r.attributes);
             });
             q.build()
                 .execute(&mut *tx)
@@ -114,6 +118,7 @@ impl SqliteDirectory {
             summary.resource_items += chunk.len();
         }
         tx.commit().await.map_err(backend("commit"))?;
+        summary.count_attributes(snapshot);
         Ok(summary)
     }
 }

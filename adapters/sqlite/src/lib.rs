@@ -25,6 +25,7 @@ use std::path::Path;
 use async_trait::async_trait;
 use chrono::{DateTime, SecondsFormat, Utc};
 use futures::stream::{self, BoxStream, StreamExt, TryStreamExt};
+use restore_directory::attributes::encode;
 use restore_directory::restore::AuditRow as NewAuditRow;
 use restore_directory::stored::member_key;
 use restore_directory::{
@@ -234,6 +235,8 @@ impl RestoreStore for Store<'_> {
             .bind(member.email.as_deref().map(email_key))
             .bind(&member.phone)
             .bind(r.department)
+            // Its attributes come back with it: an actor's afterwards.
+            .bind(encode(&member.attributes))
             .execute(&mut *self.conn)
             .await
             .map_err(|e| match e {

@@ -6,7 +6,8 @@
 
 use restore_directory::snapshot::parse_zoned_timestamp;
 use restore_directory::stored::{
-    member_key, parse_json_column, StoredConflict, StoredDeletedMember, StoredItem, StoredTenant,
+    member_key, parse_json_column, StoredActor, StoredConflict, StoredDeletedMember, StoredItem,
+    StoredTenant,
 };
 use restore_directory::DirectoryError;
 use restore_engine::facts::{Actor, TenantFacts};
@@ -20,6 +21,7 @@ pub(crate) struct TenantRow {
     pub plan: String,
     pub seats_total: i64,
     pub seats_used: i64,
+    pub attributes: Option<String>,
 }
 
 impl TenantRow {
@@ -29,6 +31,7 @@ impl TenantRow {
             plan: self.plan,
             seats_total: self.seats_total,
             seats_used: self.seats_used,
+            attributes: self.attributes,
         }
         .into_facts()
     }
@@ -39,6 +42,7 @@ impl TenantRow {
 pub(crate) struct ActorRow {
     pub id: String,
     pub roles: String,
+    pub attributes: Option<String>,
 }
 
 impl ActorRow {
@@ -49,11 +53,12 @@ impl ActorRow {
             || member_key(tenant, &self.id),
             "roles",
         )?;
-        Ok(Actor {
+        StoredActor {
             id: self.id,
             roles,
-            attributes: Default::default(),
-        })
+            attributes: self.attributes.as_deref(),
+        }
+        .into_actor(tenant)
     }
 }
 
@@ -71,6 +76,8 @@ mod col {
     pub const CONFLICTS: usize = 7;
     /// JSON `[[resource, position, item id, transferred to], …]` or NULL.
     pub const ITEMS: usize = 8;
+    /// JSON object or NULL, decoded by `restore_directory::attributes`.
+    pub const ATTRIBUTES: usize = 9;
 }
 
 /// A row of the deleted-member statements: a whole member. SQLite keeps
@@ -155,6 +162,7 @@ impl DeletedRow {
             removed_from_list: self.get(col::REMOVED_FROM_LIST, MEMBERS, tenant)?,
             conflicts,
             items,
+            attributes: self.get(col::ATTRIBUTES, MEMBERS, tenant)?,
             id,
         })
     }

@@ -2,9 +2,10 @@
 //! every one that reads member data names its tenant.
 
 pub(crate) const TENANT: &str =
-    "SELECT id, plan, seats_total, seats_used FROM tenants WHERE id = ?1";
+    "SELECT id, plan, seats_total, seats_used, attributes FROM tenants WHERE id = ?1";
 
-pub(crate) const ACTOR: &str = "SELECT id, roles FROM members WHERE tenant_id = ?1 AND id = ?2";
+pub(crate) const ACTOR: &str =
+    "SELECT id, roles, attributes FROM members WHERE tenant_id = ?1 AND id = ?2";
 
 /// Deleted members, one row each, with their conflicts and resource items
 /// as JSON arrays (NULL when there are none). Columns are [`crate::rows`]'
@@ -27,7 +28,7 @@ macro_rules! deleted_members {
                             json_array(r.resource, r.position, r.item_id, r.transferred_to))
                         FROM resource_items r
                         WHERE r.tenant_id = d.tenant_id AND r.member_id = d.id)
-                END AS items
+                END AS items, d.attributes
             FROM deleted_members d
             LEFT JOIN ",
             $conflicts,
@@ -91,8 +92,8 @@ pub(crate) const MARK_RESTORED: &str = "UPDATE deleted_members SET restored_at =
     WHERE tenant_id = ?2 AND id = ?3 AND restored_at IS NULL";
 
 pub(crate) const INSERT_ACTIVE: &str =
-    "INSERT INTO members (tenant_id, id, email, email_key, phone, roles, department)
-    VALUES (?1, ?2, ?3, ?4, ?5, '[]', ?6)";
+    "INSERT INTO members (tenant_id, id, email, email_key, phone, roles, department, attributes)
+    VALUES (?1, ?2, ?3, ?4, ?5, '[]', ?6, ?7)";
 
 pub(crate) const TAKE_SEAT: &str =
     "UPDATE tenants SET seats_used = seats_used + 1 WHERE id = ?1 RETURNING seats_used";

@@ -255,3 +255,99 @@ async fn open_refuses_a_missing_file() {
     assert!(got.is_err(), "opening a missing file must fail");
     assert!(!path.exists(), "opening must not create the file");
 }
+
+#[tokio::test]
+async fn bad_attribute_rows_are_reported_not_panicked() {
+    let snapshot = suite::attributes_fixture();
+    let (directory, dir) = fresh(&snapshot).await;
+    for statement in [
+        r#"UPDATE deleted_members SET attributes = '{"rate": 1.5}' WHERE tenant_id = 'acme' AND id = 'u_held'"#,
+        "UPDATE members SET attributes = '[1, 2]' WHERE tenant_id = 'acme' AND id = 'u_plain'",
+        r#"UPDATE tenants SET attributes = '{"region": ' WHERE id = 'beta'"#,
+    ] {
+        sqlx::query(statement)
+            .execute(directory.pool())
+            .await
+            .expect(statement);
+    }
+    let subject = Subject {
+        directory: directory.clone(),
+        probe: Box::new(SqliteProbe(directory)),
+        guard: Some(Box::new(dir)),
+    };
+    let bad = |tenant, member, actor, table, key, said| suite::BadAttribute {
+        tenant,
+        member,
+        actor: Some(actor),
+        table,
+        key,
+        said,
+    };
+    suite::bad_attribute_rows(
+        &subject,
+        &[
+            bad(
+                "acme",
+                "u_held",
+                "u_anna",
+                "deleted_members",
+                "acme/u_held",
+                "`rate`",
+            ),
+            bad(
+                "acme",
+                "u_none",
+                "u_plain",
+                "members",
+                "acme/u_plain",
+                "object",
+            ),
+            bad("beta", "u_yan", "u_zed", "tenants", "beta", "JSON"),
+        ],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn attributes_are_stored_as_canonical_json() {
+    let (directory, _dir) = fresh(&suite::attributes_fixture()).await;
+    let rows: Vec<(String, Option<String>)> =
+        sqlx::query_as("SELECT id, attributes FROM deleted_members ORDER BY tenant_id, id")
+            .fetch_all(directory.pool())
+            .await
+            .unwrap();
+    assert_eq!(
+        rows,
+        [
+            (
+                "u_held".to_owned(),
+                Some(r#"{"former_roles":["admin","approver"],"hold_until":"2026-12-01T00:00:00Z","note":"","rank":-9223372036854775808,"suspended":true}"#.to_owned())
+            ),
+            ("u_none".to_owned(), None),
+            (
+                "u_yan".to_owned(),
+                Some(r#"{"rank":9223372036854775807,"region":"us"}"#.to_owned())
+            ),
+        ]
+    );
+    // A restore writes the member's attributes into its active record.
+    let decide = suite::decide_at(suite::default_policy(), suite::now());
+    let request = RestoreRequest {
+        tenant: "acme".into(),
+        member: "u_held".into(),
+        actor: "u_anna".into(),
+        department: "legal".into(),
+        at: suite::now(),
+    };
+    let outcome = directory.apply_restore(&request, &decide).await.unwrap();
+    assert!(
+        matches!(outcome, RestoreOutcome::Restored(_)),
+        "{outcome:?}"
+    );
+    let (active,): (Option<String>,) =
+        sqlx::query_as("SELECT attributes FROM members WHERE tenant_id = 'acme' AND id = 'u_held'")
+            .fetch_one(directory.pool())
+            .await
+            .unwrap();
+    assert_eq!(active, rows[0].1);
+}

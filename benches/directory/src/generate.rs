@@ -100,6 +100,7 @@ pub fn generate(n: usize, now: DateTime<Utc>) -> (Snapshot, Shape) {
         phone: Some("+15550000000".into()),
         roles: vec!["primary_admin".into()],
         department: Some("IT".into()),
+        attributes: Default::default(),
     }];
     for j in 0..PLAIN_ACTIVE {
         members.push(SnapshotMember {
@@ -108,6 +109,7 @@ pub fn generate(n: usize, now: DateTime<Utc>) -> (Snapshot, Shape) {
             phone: Some(format!("+1666{j:08}")),
             roles: vec![],
             department: Some("Sales".into()),
+            attributes: Default::default(),
         });
     }
     let mut deleted = Vec::with_capacity(n);
@@ -119,6 +121,7 @@ pub fn generate(n: usize, now: DateTime<Utc>) -> (Snapshot, Shape) {
                 phone: None,
                 roles: vec![],
                 department: None,
+                attributes: Default::default(),
             });
         }
         if phone_conflict(i) && has_phone(i) {
@@ -128,6 +131,7 @@ pub fn generate(n: usize, now: DateTime<Utc>) -> (Snapshot, Shape) {
                 phone: Some(phone(i)),
                 roles: vec![],
                 department: None,
+                attributes: Default::default(),
             });
         }
         if id_conflict(i) {
@@ -137,6 +141,7 @@ pub fn generate(n: usize, now: DateTime<Utc>) -> (Snapshot, Shape) {
                 phone: None,
                 roles: vec![],
                 department: Some("Ops".into()),
+                attributes: Default::default(),
             });
         }
         let mut resources = BTreeMap::new();
@@ -182,6 +187,7 @@ pub fn generate(n: usize, now: DateTime<Utc>) -> (Snapshot, Shape) {
             },
             removed_from_list: removed(i),
             resources,
+            attributes: Default::default(),
         });
         shape.restorable += usize::from(restorable(i));
     }
@@ -201,6 +207,7 @@ pub fn generate(n: usize, now: DateTime<Utc>) -> (Snapshot, Shape) {
             },
             members,
             deleted_members: deleted,
+            attributes: Default::default(),
         }],
     };
     (snapshot, shape)

@@ -321,7 +321,7 @@ fn templates_load_into_their_pieces() {
             Segment::Fact(Fact::MemberId),
             Segment::Fact(Fact::ActorId),
             Segment::Text(" and ".into()),
-            Segment::Setting(Setting::RestoreWindow),
+            Segment::Setting(Setting::RestoreWindow.id()),
             Segment::Text(".".into()),
         ])
     );

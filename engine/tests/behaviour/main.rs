@@ -17,6 +17,7 @@ mod allocation;
 mod conditions;
 mod default_policy;
 mod digest;
+mod format_v2;
 mod loader;
 mod resources_and_tiers;
 mod rule_errors;

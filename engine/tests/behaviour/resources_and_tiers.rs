@@ -9,7 +9,7 @@ use chrono::TimeDelta;
 use restore_engine::decision::Outcome;
 use restore_engine::facts::{DeletionReason, DeletionState, ResourceItem};
 use restore_engine::vocabulary::Plan;
-use restore_engine::vocabulary::{Setting, Value};
+use restore_engine::vocabulary::Value;
 use restore_engine::Request;
 
 const EXCEPTIONS: &str = r#"format: restore-rules/v1
@@ -174,8 +174,8 @@ fn tiered_windows() -> restore_engine::PolicySet {
 fn tiers_override_the_restore_window() {
     let set = tiered_windows();
     let policy = set.select(None, None, at()).unwrap();
-    let window = |plan| match policy.setting(plan, Setting::RestoreWindow) {
-        Value::Duration(d) => d.num_days(),
+    let window = |plan: Plan| match policy.setting(plan.as_str(), "restore_window") {
+        Some(Value::Duration(d)) => d.num_days(),
         other => panic!("{other:?}"),
     };
     assert_eq!(
@@ -183,6 +183,7 @@ fn tiers_override_the_restore_window() {
         [7, 30, 30, 90],
         "starter, basic, pro, enterprise"
     );
+    assert_eq!(policy.setting("gold", "restore_window"), None);
     let deleted_at = ts("2026-10-01T00:00:00Z");
     for (plan, days) in [
         (Plan::Starter, 7),
@@ -306,4 +307,83 @@ fn all_nine_blockers_at_once() {
     assert!(text("duplicate_phone").contains("u_p"));
     // The resources are decided all the same.
     assert_eq!(d.resources.len(), 19);
+}
+
+/// A plan no tier names falls to the default tier when the policy declares
+/// one (the decision reports that tier), and is an error otherwise.
+#[test]
+fn a_declared_default_tier_takes_unknown_plans() {
+    let set = default_rules();
+    let source = set.select(None, None, at()).unwrap().source().clone();
+    assert_eq!(source.default_tier, None);
+    let mut with_default = source.clone();
+    with_default.default_tier = Some(1);
+    let policy = restore_engine::CompiledPolicy::compile(with_default);
+    assert_eq!(policy.default_tier(), Some("basic"));
+    assert_eq!(policy.tier_id("enterprise"), Some(3));
+    assert_eq!(policy.tier_id("trial"), Some(1));
+    let mut f = plain_facts();
+    f.tenant.plan = "trial".into();
+    let d = policy.evaluate(&f, &ONE, at()).unwrap();
+    assert_eq!(&*d.policy.tier, "basic");
+    let strict = restore_engine::CompiledPolicy::compile(source);
+    assert_eq!(strict.default_tier(), None);
+    assert_eq!(strict.tier_id("trial"), None);
+    assert!(strict.evaluate(&f, &ONE, at()).is_err());
+}
+
+/// `tenant.plan` is typed by the declared tiers: a listed name that is no
+/// tier is a load error at the typo.
+#[test]
+fn plan_literals_are_checked_against_the_declared_tiers() {
+    let text = default_rules_text().replace(
+        "blockers:\n",
+        "blockers:\n  - id: probe\n    fact: F7\n    when: { fact: tenant.plan, in: [pro, enterprize] }\n    message: m\n    remedy: r\n",
+    );
+    let err = restore_engine::PolicySet::from_sources([("t.yaml", text.as_str())]).unwrap_err();
+    let message = err.to_string();
+    assert!(
+        message.contains("expected one of starter | basic | pro | enterprise, found `enterprize`"),
+        "{message}"
+    );
+}
+
+/// `unlimited` is a duration: a window that never expires, a decision
+/// whose `restorable_until` is null, and texts that say `unlimited`/`never`.
+#[test]
+fn an_unlimited_window_never_expires() {
+    let text = default_rules_text().replace(
+        "  enterprise:\n    block_without_seat: true     # F10\n",
+        "  enterprise:\n    block_without_seat: true\n    restore_window: unlimited\n",
+    );
+    assert!(text.contains("restore_window: unlimited"));
+    let set = policy_from(&text);
+    let policy = set.select(None, None, at()).unwrap();
+    assert_eq!(
+        policy.setting("enterprise", "restore_window"),
+        Some(&Value::Duration(restore_engine::vocabulary::UNLIMITED))
+    );
+    let mut f = plain_facts();
+    f.tenant.plan = "enterprise".into();
+    f.member.deleted_at = ts("1990-01-01T00:00:00Z");
+    let d = policy.evaluate(&f, &ONE, at()).unwrap();
+    assert!(d.allowed, "{:?}", d.blockers);
+    assert_eq!(d.restorable_until, None);
+    let json = serde_json::to_string(&d).unwrap();
+    assert!(json.contains("\"restorable_until\":null"), "{json}");
+    let mut fast = Vec::new();
+    restore_engine::json::write_decision(&mut fast, &d);
+    assert_eq!(String::from_utf8(fast).unwrap(), json);
+    // Pro keeps the finite window.
+    f.tenant.plan = "pro".into();
+    let d = policy.evaluate(&f, &ONE, at()).unwrap();
+    assert_eq!(blockers(&d), ["window_expired"]);
+    assert!(d.restorable_until.is_some());
+    let mut out = String::new();
+    restore_engine::vocabulary::write_duration(&mut out, restore_engine::vocabulary::UNLIMITED);
+    assert_eq!(out, "unlimited");
+    assert_eq!(
+        restore_engine::vocabulary::parse_duration("unlimited"),
+        Ok(restore_engine::vocabulary::UNLIMITED)
+    );
 }

@@ -7,7 +7,7 @@ use std::collections::HashSet;
 use restore_engine::excerpt::{needs_escape, Excerpt};
 use restore_engine::vocabulary::{suggest, KNOWN_RESOURCES};
 
-use super::{Snapshot, SnapshotError, SNAPSHOT_FORMAT};
+use super::{Snapshot, SnapshotError, SNAPSHOT_FORMAT, SNAPSHOT_FORMAT_V2};
 
 /// The longest id (tenant, member, item) in bytes.
 pub const MAX_ID_BYTES: usize = 256;
@@ -93,15 +93,24 @@ impl Snapshot {
     /// names the snapshot in errors.
     pub fn validate(&self, file: &str) -> Result<(), SnapshotError> {
         let check = Check { file };
-        if self.format != SNAPSHOT_FORMAT {
+        if self.format != SNAPSHOT_FORMAT && self.format != SNAPSHOT_FORMAT_V2 {
             return Err(check.invalid(
                 "format".into(),
                 format!(
-                    "unknown snapshot format `{}`, expected `{SNAPSHOT_FORMAT}`",
+                    "unknown snapshot format `{}`, expected `{SNAPSHOT_FORMAT}` or `{SNAPSHOT_FORMAT_V2}`",
                     Excerpt(&self.format)
                 ),
             ));
         }
+        // Attributes need v2: a file that says v1 is one an older build
+        // would read, silently without them.
+        let v1 = self.format == SNAPSHOT_FORMAT;
+        let v1_attributes = |path: String| {
+            check.invalid(
+                path,
+                format!("attributes need `format: {SNAPSHOT_FORMAT_V2}`"),
+            )
+        };
         let mut tenants = HashSet::new();
         for (t, tenant) in self.tenants.iter().enumerate() {
             let at = || format!("tenants[{t}]");
@@ -111,6 +120,9 @@ impl Snapshot {
                     format!("{}.id", at()),
                     format!("duplicate tenant id `{}`", Excerpt(&tenant.id)),
                 ));
+            }
+            if v1 && !tenant.attributes.is_empty() {
+                return Err(v1_attributes(format!("{}.attributes", at())));
             }
             check.seats(|| format!("{}.seats.total", at()), tenant.seats.total)?;
             check.seats(|| format!("{}.seats.used", at()), tenant.seats.used)?;
@@ -143,6 +155,9 @@ impl Snapshot {
                     "department",
                     member.department.as_deref(),
                 )?;
+                if v1 && !member.attributes.is_empty() {
+                    return Err(v1_attributes(format!("{}.attributes", at())));
+                }
                 for (r, role) in member.roles.iter().enumerate() {
                     check.id(|| format!("{}.roles[{r}]", at()), "role", role)?;
                 }
@@ -171,6 +186,9 @@ impl Snapshot {
                     "phone",
                     member.phone.as_deref(),
                 )?;
+                if v1 && !member.attributes.is_empty() {
+                    return Err(v1_attributes(format!("{}.attributes", at())));
+                }
                 for (resource, items) in &member.resources {
                     if !KNOWN_RESOURCES.contains(&resource.as_str()) {
                         // A typo would silently lose the items: refused.
