@@ -170,12 +170,26 @@ pub fn decision_text(d: &Decision) -> String {
         for b in &d.blockers {
             let _ = writeln!(
                 out,
-                "  - {} ({}): {}",
+                "  - {}{} ({}): {}",
                 Escaped(&b.rule),
+                code_text(b.code.as_ref()),
                 Escaped(&b.fact),
                 Escaped(&b.message)
             );
             let _ = writeln!(out, "    remedy: {}", Escaped(&b.remedy));
+        }
+    }
+    // Warning rules that hold (never a denial), after the blockers.
+    for w in &d.warnings {
+        let _ = writeln!(
+            out,
+            "warning {}{}: {}",
+            Escaped(&w.rule),
+            code_text(w.code.as_ref()),
+            Escaped(&w.message)
+        );
+        if let Some(remedy) = &w.remedy {
+            let _ = writeln!(out, "    remedy: {}", Escaped(remedy));
         }
     }
     let requires: Vec<String> = d.requires.iter().map(|r| escape_control(r)).collect();
@@ -216,6 +230,11 @@ pub fn decision_text(d: &Decision) -> String {
 
 /// Every blocker and exception condition with the values it saw (escaped,
 /// as in [`decision_text`]).
+/// ` [CODE]` after a rule id when the rule has a code, else nothing.
+fn code_text(code: Option<&restore_engine::decision::Code>) -> String {
+    code.map_or_else(String::new, |c| format!(" [{}]", Escaped(&c.to_string())))
+}
+
 pub fn explanation_text(e: &Explanation) -> String {
     let mut out = String::from("explanation:\n");
     for rule in &e.blockers {
@@ -223,6 +242,16 @@ pub fn explanation_text(e: &Explanation) -> String {
         let _ = writeln!(
             out,
             "  blocker {} ({}): {verdict}",
+            Escaped(&rule.rule),
+            Escaped(&rule.fact)
+        );
+        escaped_trace(&rule.condition).write_text(2, &mut out);
+    }
+    for rule in &e.warnings {
+        let verdict = if rule.holds { "HOLDS" } else { "does not hold" };
+        let _ = writeln!(
+            out,
+            "  warning {} ({}): {verdict}",
             Escaped(&rule.rule),
             Escaped(&rule.fact)
         );

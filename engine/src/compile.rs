@@ -10,8 +10,8 @@ use crate::error::EvaluationError;
 use crate::evaluate::resource_decision;
 use crate::facts::Facts;
 use crate::model::{
-    setting_value, Condition, Delta, Op, Operand, PolicyFile, Segment, SettingDecl, SettingValues,
-    Template, TierDecl,
+    setting_value, BlockerRule, Condition, Delta, Op, Operand, PolicyFile, Segment, SettingDecl,
+    SettingValues, Template, TierDecl,
 };
 use crate::vocabulary::{Fact, SettingId, Value, UNLIMITED};
 
@@ -39,6 +39,8 @@ pub(crate) struct CompiledTier {
     pub(crate) restorable_until: Option<u16>,
     pub(crate) requires: Arc<[Arc<str>]>,
     pub(crate) blockers: Vec<CompiledBlocker>,
+    /// Warning rules, compiled as blockers are (an empty `remedy`: none).
+    pub(crate) warnings: Vec<CompiledBlocker>,
     pub(crate) resources: Vec<CompiledResource>,
     /// Resource names sorted, with their position in `resources`: the
     /// evaluator matches a member's listed items against it.
@@ -241,6 +243,20 @@ fn compile_tier(source: &PolicyFile, tier: &TierDecl) -> CompiledTier {
         .collect();
     let cond = |c: &Condition| fold(c, &settings);
     let text = |t: &Template| render_settings(t, &settings);
+    let rule = |b: &BlockerRule| {
+        let message = text(&b.message);
+        let remedy = text(&b.remedy);
+        CompiledBlocker {
+            id: b.id.clone(),
+            fact: b.fact.clone(),
+            code: b.code.clone(),
+            when: cond(&b.when),
+            message_capacity: capacity_hint(&message),
+            remedy_capacity: capacity_hint(&remedy),
+            message,
+            remedy,
+        }
+    };
     CompiledTier {
         policy: Arc::new(PolicyRef {
             name: Arc::from(source.name.as_str()),
@@ -252,24 +268,8 @@ fn compile_tier(source: &PolicyFile, tier: &TierDecl) -> CompiledTier {
         setting_names: source.settings.iter().map(|s| s.name.clone()).collect(),
         restorable_until: source.restorable_until,
         requires: source.requires.iter().map(|r| r.id.clone()).collect(),
-        blockers: source
-            .blockers
-            .iter()
-            .map(|b| {
-                let message = text(&b.message);
-                let remedy = text(&b.remedy);
-                CompiledBlocker {
-                    id: b.id.clone(),
-                    fact: b.fact.clone(),
-                    code: b.code.clone(),
-                    when: cond(&b.when),
-                    message_capacity: capacity_hint(&message),
-                    remedy_capacity: capacity_hint(&remedy),
-                    message,
-                    remedy,
-                }
-            })
-            .collect(),
+        blockers: source.blockers.iter().map(&rule).collect(),
+        warnings: source.warnings.iter().map(&rule).collect(),
         resource_index: resource_index(source),
         plain_resources: source
             .resources

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use chrono::{DateTime, TimeDelta, Utc};
 
 use crate::compile::{CompiledPolicy, CompiledTier, Computed, Cond, Piece, Term};
-use crate::decision::{BlockerHit, Decision, Outcome, ResourceDecision};
+use crate::decision::{BlockerHit, Decision, Outcome, ResourceDecision, WarningHit};
 use crate::error::EvaluationError;
 use crate::facts::ResourceItem;
 use crate::facts::{Facts, Request};
@@ -360,6 +360,24 @@ impl CompiledPolicy {
                 remedy: cx.render(&b.remedy, b.remedy_capacity),
             });
         }
+        // Warning rules: the same path, after the blockers; they never
+        // change `allowed`, and none declared costs an empty loop.
+        let mut warnings: Vec<WarningHit> = Vec::new();
+        for (i, w) in tier.warnings.iter().enumerate() {
+            if !cx.holds(&w.when) {
+                continue;
+            }
+            if warnings.capacity() == 0 {
+                warnings.reserve_exact(tier.warnings.len() - i);
+            }
+            warnings.push(WarningHit {
+                rule: w.id.clone(),
+                fact: w.fact.clone(),
+                code: w.code.clone(),
+                message: cx.render(&w.message, w.message_capacity),
+                remedy: (!w.remedy.is_empty()).then(|| cx.render(&w.remedy, w.remedy_capacity)),
+            });
+        }
         let resources = resource_decisions(&cx);
         Ok(Decision {
             tenant: facts.tenant.id.clone(),
@@ -369,7 +387,7 @@ impl CompiledPolicy {
             evaluated_at: at,
             restorable_until: cx.restorable_until_reported,
             blockers,
-            warnings: Vec::new(),
+            warnings,
             requires: tier.requires.clone(),
             resources,
         })

@@ -15,6 +15,10 @@ use crate::vocabulary::Value;
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Explanation {
     pub blockers: Vec<RuleTrace>,
+    /// Warning rules, traced like blockers; absent from JSON when the
+    /// policy has none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<RuleTrace>,
     pub resource_exceptions: Vec<ExceptionTrace>,
 }
 
@@ -109,20 +113,17 @@ impl CompiledPolicy {
     ) -> Result<Explanation, EvaluationError> {
         let tier = self.tier(facts)?;
         let cx = Context::new(facts, request, at, tier);
-        let blockers = self
-            .source
-            .blockers
-            .iter()
-            .map(|b| {
-                let condition = trace(&cx, &b.when);
-                RuleTrace {
-                    rule: b.id.to_string(),
-                    fact: b.fact.to_string(),
-                    holds: condition.holds(),
-                    condition,
-                }
-            })
-            .collect();
+        let rule_trace = |b: &crate::model::BlockerRule| {
+            let condition = trace(&cx, &b.when);
+            RuleTrace {
+                rule: b.id.to_string(),
+                fact: b.fact.to_string(),
+                holds: condition.holds(),
+                condition,
+            }
+        };
+        let blockers = self.source.blockers.iter().map(rule_trace).collect();
+        let warnings = self.source.warnings.iter().map(rule_trace).collect();
         let resource_exceptions = self
             .source
             .resources
@@ -141,6 +142,7 @@ impl CompiledPolicy {
             .collect();
         Ok(Explanation {
             blockers,
+            warnings,
             resource_exceptions,
         })
     }

@@ -41,6 +41,8 @@ pub const CODES: &[&str] = &[
     "exception_without_effect",
     "exception_never_applies",
     "allow_without_effect",
+    "warning_never_fires",
+    "warning_always_fires",
 ];
 
 /// The findings of the static checks, and how many a rule's `allow:` took
@@ -62,17 +64,27 @@ pub fn lint(policy: &CompiledPolicy) -> Vec<Warning> {
 pub fn lint_report(policy: &CompiledPolicy) -> LintReport {
     let source = policy.source();
     let mut report = LintReport::default();
-    let mut used: HashSet<(usize, &str)> = HashSet::new();
+    let mut used: HashSet<(u8, usize, &str)> = HashSet::new();
     for warning in all_findings(policy) {
-        let rule = warning
-            .path
-            .strip_prefix("blockers[")
-            .and_then(|rest| rest.split(']').next())
-            .and_then(|i| i.parse::<usize>().ok());
-        let allowed = rule.and_then(|i| {
-            let blocker = source.blockers.get(i)?;
-            let code = blocker.allow.iter().find(|a| &***a == warning.code)?;
-            Some((i, &**code))
+        // The rule a finding is about: `blockers[i]` or `warnings[i]`.
+        let rule = [
+            ("blockers[", &source.blockers, 0),
+            ("warnings[", &source.warnings, 1),
+        ]
+        .into_iter()
+        .find_map(|(prefix, rules, list)| {
+            let i = warning
+                .path
+                .strip_prefix(prefix)?
+                .split(']')
+                .next()?
+                .parse::<usize>()
+                .ok()?;
+            Some((list, i, rules.get(i)?))
+        });
+        let allowed = rule.and_then(|(list, i, rule)| {
+            let code = rule.allow.iter().find(|a| &***a == warning.code)?;
+            Some((list, i, &**code))
         });
         match allowed {
             Some(key) => {
@@ -82,19 +94,24 @@ pub fn lint_report(policy: &CompiledPolicy) -> LintReport {
             None => report.warnings.push(warning),
         }
     }
-    for (i, blocker) in source.blockers.iter().enumerate() {
-        for code in &blocker.allow {
-            if !used.contains(&(i, &**code)) {
-                report.warnings.push(Warning {
-                    code: "allow_without_effect",
-                    file: source.file.clone(),
-                    span: blocker.span,
-                    path: format!("blockers[{i}].allow"),
-                    message: format!(
-                        "blocker `{}` allows `{code}`, but that finding does not occur",
-                        blocker.id
-                    ),
-                });
+    for (list, key, rules) in [
+        (0, "blockers", &source.blockers),
+        (1, "warnings", &source.warnings),
+    ] {
+        for (i, rule) in rules.iter().enumerate() {
+            for code in &rule.allow {
+                if !used.contains(&(list, i, &**code)) {
+                    report.warnings.push(Warning {
+                        code: "allow_without_effect",
+                        file: source.file.clone(),
+                        span: rule.span,
+                        path: format!("{key}[{i}].allow"),
+                        message: format!(
+                            "rule `{}` allows `{code}`, but that finding does not occur",
+                            rule.id
+                        ),
+                    });
+                }
             }
         }
     }
@@ -138,6 +155,38 @@ fn all_findings(policy: &CompiledPolicy) -> Vec<Warning> {
                         format!(
                             "blocker `{}` always fires on tier `{tier}`: no member can ever be restored there",
                             blocker.id
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+
+    // Warning rules whose condition folds to a constant.
+    for (i, rule) in source.warnings.iter().enumerate() {
+        let folded: Vec<&Cond> = policy
+            .tiers
+            .iter()
+            .filter_map(|t| t.warnings.get(i).map(|w| &w.when))
+            .collect();
+        let path = format!("warnings[{i}]");
+        if folded.iter().all(|c| matches!(c, Cond::Const(false))) {
+            out.push(warn(
+                "warning_never_fires",
+                rule.span,
+                path,
+                format!("warning `{}` can never fire on any tier", rule.id),
+            ));
+        } else {
+            for (tier, cond) in policy.tier_names().iter().zip(&folded) {
+                if matches!(cond, Cond::Const(true)) {
+                    out.push(warn(
+                        "warning_always_fires",
+                        rule.span,
+                        path.clone(),
+                        format!(
+                            "warning `{}` always fires on tier `{tier}`: it tells nothing there",
+                            rule.id
                         ),
                     ));
                 }
@@ -245,7 +294,7 @@ fn settings_read(policy: &CompiledPolicy) -> HashSet<usize> {
     if let Some(i) = source.restorable_until {
         computed.insert(i);
     }
-    for blocker in &source.blockers {
+    for blocker in source.blockers.iter().chain(&source.warnings) {
         condition_reads(&blocker.when, &mut used, &mut computed);
         template_reads(&blocker.message, &mut used, &mut computed);
         template_reads(&blocker.remedy, &mut used, &mut computed);

@@ -439,6 +439,7 @@ impl Decoder {
             context: Vec::new(),
             requires: requires?,
             blockers: blockers?,
+            warnings: Vec::new(),
             resources: resources?,
             span: root.span,
         })
@@ -580,29 +581,43 @@ impl Decoder {
     }
 
     fn blockers(&mut self, node: &Node) -> Option<Vec<BlockerRule>> {
+        let mut ids = IdSet::new("blocker id");
+        self.rules(node, "blockers", &mut ids, true)
+    }
+
+    /// `blockers` (`remedy` required) or, format v2, `warnings` (`remedy`
+    /// optional: absent, it is an empty template). `ids` are unique across
+    /// the lists read with it.
+    fn rules(
+        &mut self,
+        node: &Node,
+        key: &str,
+        ids: &mut IdSet,
+        remedy_required: bool,
+    ) -> Option<Vec<BlockerRule>> {
         const KEYS: &[&str] = &["id", "fact", "when", "message", "remedy"];
         const KEYS_V2: &[&str] = &[
             "id", "fact", "source", "code", "allow", "when", "message", "remedy",
         ];
         const REQUIRED_V2: &[&str] = &["id", "when", "message", "remedy"];
-        let (keys, required) = if self.v2 {
-            (KEYS_V2, REQUIRED_V2)
-        } else {
-            (KEYS, KEYS)
+        const REQUIRED_WARNING: &[&str] = &["id", "when", "message"];
+        let (keys, required) = match (self.v2, remedy_required) {
+            (false, _) => (KEYS, KEYS),
+            (true, true) => (KEYS_V2, REQUIRED_V2),
+            (true, false) => (KEYS_V2, REQUIRED_WARNING),
         };
-        let items = self.sequence(node, "blockers")?;
+        let items = self.sequence(node, key)?;
         let mut out = Vec::new();
-        let mut ids = IdSet::new("blocker id");
         let mut ok = true;
         for (i, item) in items.iter().enumerate() {
-            let path = format!("blockers[{i}]");
+            let path = format!("{key}[{i}]");
             let Some(fields) = self.mapping(item, &path, keys, required) else {
                 ok = false;
                 continue;
             };
             let id = fields
                 .get("id")
-                .and_then(|n| self.id(n, &join(&path, "id"), &mut ids));
+                .and_then(|n| self.id(n, &join(&path, "id"), ids));
             let fact = self.source(&fields, &path, item.span);
             let code = match fields.get("code") {
                 Some(n) => self.code(n, &join(&path, "code")).map(Some),
@@ -618,9 +633,11 @@ impl Decoder {
             let message = fields
                 .get("message")
                 .and_then(|n| self.template(n, &join(&path, "message"), "message"));
-            let remedy = fields
-                .get("remedy")
-                .and_then(|n| self.template(n, &join(&path, "remedy"), "remedy"));
+            let remedy = match fields.get("remedy") {
+                Some(n) => self.template(n, &join(&path, "remedy"), "remedy"),
+                None if !remedy_required => Some(Template::default()),
+                None => None,
+            };
             match (id, fact, when, message, remedy, code, allow) {
                 (
                     Some(id),

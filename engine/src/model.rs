@@ -63,6 +63,9 @@ pub struct PolicyFile {
     pub context: Vec<AttrDecl>,
     pub requires: Vec<Requirement>,
     pub blockers: Vec<BlockerRule>,
+    /// Warning rules (format v2): shaped like blockers, they never deny; a
+    /// warning without remedy has an empty `remedy` template.
+    pub warnings: Vec<BlockerRule>,
     pub resources: Vec<ResourceRule>,
     pub span: Span,
 }

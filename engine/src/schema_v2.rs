@@ -138,6 +138,10 @@ fn schema() -> Value {
             "remedy": { "type": "string", "minLength": 1 }
         }
     });
+    let mut warning = blocker.clone();
+    if let Some(required) = warning.get_mut("required") {
+        *required = json!(["id", "when", "message"]);
+    }
     let outcomes: Vec<&str> = [
         Outcome::Restored,
         Outcome::Reset,
@@ -241,6 +245,11 @@ fn schema() -> Value {
                 }
             } },
             "blockers": { "type": "array", "items": blocker },
+            "warnings": {
+                "description": "Rules shaped like blockers that never deny: reported in the decision's `warnings`.",
+                "type": "array",
+                "items": warning
+            },
             "resources": { "type": "array", "items": resource }
         }
     })

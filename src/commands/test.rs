@@ -103,6 +103,9 @@ struct Expect {
     /// The exact set of blocker ids that hold (order does not matter).
     #[serde(default)]
     blockers: Option<BTreeSet<String>>,
+    /// The exact set of warning-rule ids that hold (order does not matter).
+    #[serde(default)]
+    warnings: Option<BTreeSet<String>>,
     #[serde(default)]
     resources: BTreeMap<String, ExpectResource>,
 }
@@ -131,6 +134,8 @@ struct DetailedResource {
 struct Coverage {
     /// Blockers a case asserted (in `expect.blockers`) and saw fire.
     blockers_asserted: BTreeSet<String>,
+    /// Warning rules a case asserted (in `expect.warnings`) and saw fire.
+    warnings_asserted: BTreeSet<String>,
     resources_checked: BTreeSet<String>,
     exceptions_applied: BTreeSet<(String, usize)>,
 }
@@ -187,6 +192,15 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
                         .iter()
                         .map(|b| b.rule.to_string())
                         .filter(|b| expected.contains(b)),
+                );
+            }
+            if let Some(expected) = &case.expect.warnings {
+                seen.warnings_asserted.extend(
+                    decision
+                        .warnings
+                        .iter()
+                        .map(|w| w.rule.to_string())
+                        .filter(|w| expected.contains(w)),
                 );
             }
             seen.resources_checked
@@ -257,6 +271,22 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
             blockers.len(),
             list(" never asserted: ", &unasserted)
         );
+        // Only for policies with warning rules: v1 reports stay as they were.
+        if !source.warnings.is_empty() {
+            let warnings: Vec<&str> = source.warnings.iter().map(|w| &*w.id).collect();
+            let unasserted: Vec<&str> = warnings
+                .iter()
+                .copied()
+                .filter(|w| !seen.warnings_asserted.contains(*w))
+                .collect();
+            outln!(
+                report,
+                "  warnings asserted: {}/{}{}",
+                warnings.len() - unasserted.len(),
+                warnings.len(),
+                list(" never asserted: ", &unasserted)
+            );
+        }
         outln!(
             report,
             "  resources checked: {}/{}{}",
@@ -380,6 +410,16 @@ fn check(expect: &Expect, d: &Decision) -> Vec<String> {
             problems.push(format!(
                 "expected blockers [{}], got [{}]",
                 join(blockers),
+                join(&got)
+            ));
+        }
+    }
+    if let Some(warnings) = &expect.warnings {
+        let got: BTreeSet<String> = d.warnings.iter().map(|w| w.rule.to_string()).collect();
+        if *warnings != got {
+            problems.push(format!(
+                "expected warnings [{}], got [{}]",
+                join(warnings),
                 join(&got)
             ));
         }

@@ -98,21 +98,19 @@ impl Decoder {
             None => Some(None),
         };
         let (attributes, context) = self.attributes_and_context(&fields)?;
-        if let Some(n) = fields.get("warnings") {
-            // Warning rules come with the next commit; refused until then.
-            self.error(
-                n.span,
-                "warnings",
-                RuleErrorKind::NotSupportedYet { key: "warnings" },
-            );
-            return None;
-        }
+
         let requires = match fields.get("requires") {
             Some(n) => self.requires(n),
             None => Some(Vec::new()),
         };
+        // Rule ids are unique across blockers and warnings together.
+        let mut ids = super::IdSet::new("rule id");
         let blockers = match fields.get("blockers") {
-            Some(n) => self.blockers(n),
+            Some(n) => self.rules(n, "blockers", &mut ids, true),
+            None => Some(Vec::new()),
+        };
+        let warnings = match fields.get("warnings") {
+            Some(n) => self.rules(n, "warnings", &mut ids, false),
             None => Some(Vec::new()),
         };
         let resources = match fields.get("resources") {
@@ -143,6 +141,7 @@ impl Decoder {
             context,
             requires: requires?,
             blockers: blockers?,
+            warnings: warnings?,
             resources: resources?,
             span: root.span,
         })

@@ -260,3 +260,100 @@ fn v2_load_errors_name_their_place() {
         .iter()
         .any(|d| matches!(d.kind, RuleErrorKind::BadSource)));
 }
+
+const WARNINGS: &str = r#"warnings:
+  - id: over_seat_count
+    source: F9
+    code: 7
+    when: { fact: tenant.seats.available, lte: 0 }
+    message: "beyond {tenant.seats.total} seats"
+    remedy: "buy seats"
+  - id: never
+    source: F9
+    when: { setting: block_without_seat, is: true }
+    message: "m"
+  - id: always_on_trial
+    source: F9
+    when: { setting: api, is: false }
+    message: "trial"
+resources:
+"#;
+
+/// Warning rules: after the blockers, never deny, traced by explain, linted.
+#[test]
+fn warning_rules_report_without_denying() {
+    let text = POLICY
+        .replace(
+            "  standard: { block_without_seat: true, api: true }",
+            "  standard: { api: true }",
+        )
+        .replace("resources:\n", WARNINGS);
+    let set = policy_set(&text);
+    let policy = set.select(None, None, at()).unwrap();
+    let mut f = plain_facts();
+    f.tenant.plan = "standard".into();
+    f.tenant.seats_used = f.tenant.seats_total;
+    let d = policy.evaluate(&f, &ONE, at()).unwrap();
+    assert!(d.allowed, "{:?}", d.blockers);
+    assert_eq!(d.warnings.len(), 1);
+    let w = &d.warnings[0];
+    assert_eq!((&*w.rule, &*w.fact), ("over_seat_count", "F9"));
+    assert_eq!(w.code, Some(Code::Int(7)));
+    assert_eq!(w.message, "beyond 10 seats");
+    assert_eq!(w.remedy.as_deref(), Some("buy seats"));
+    let json = serde_json::to_string(&d).unwrap();
+    let mut fast = Vec::new();
+    restore_engine::json::write_decision(&mut fast, &d);
+    assert_eq!(String::from_utf8(fast).unwrap(), json);
+    assert!(json.contains(r#""warnings":[{"rule":"over_seat_count","fact":"F9","code":7,"message":"beyond 10 seats","remedy":"buy seats"}]"#), "{json}");
+
+    let explanation = policy.explain(&f, &ONE, at()).unwrap();
+    let traced: Vec<(&str, bool)> = explanation
+        .warnings
+        .iter()
+        .map(|t| (t.rule.as_str(), t.holds))
+        .collect();
+    assert_eq!(
+        traced,
+        [
+            ("over_seat_count", true),
+            ("never", false),
+            ("always_on_trial", false)
+        ]
+    );
+
+    // Free seats: no warning, and none in the JSON.
+    f.tenant.seats_used = 0;
+    let d = policy.evaluate(&f, &ONE, at()).unwrap();
+    assert!(d.warnings.is_empty());
+    assert!(!serde_json::to_string(&d).unwrap().contains("warnings"));
+
+    let report = lint_report(policy);
+    let codes: Vec<(&str, &str)> = report
+        .warnings
+        .iter()
+        .map(|w| (w.code, w.path.as_str()))
+        .collect();
+    assert!(
+        codes.contains(&("warning_never_fires", "warnings[1]")),
+        "{codes:?}"
+    );
+    assert!(
+        codes.contains(&("warning_always_fires", "warnings[2]")),
+        "{codes:?}"
+    );
+}
+
+/// Rule ids are unique across blockers and warnings together.
+#[test]
+fn a_warning_may_not_reuse_a_blocker_id() {
+    let text = POLICY.replace(
+        "resources:\n",
+        "warnings:\n  - { id: no_seat, source: F9, when: { fact: tenant.seats.available, lte: 0 }, message: m }\nresources:\n",
+    );
+    let err = PolicySet::from_sources([("v2.yaml", text.as_str())]).unwrap_err();
+    assert!(
+        err.to_string().contains("duplicate rule id `no_seat`"),
+        "{err}"
+    );
+}
