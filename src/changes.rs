@@ -18,8 +18,12 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// The parts of a decision a comparison looks at; also one entry of a
 /// decision snapshot file (`restorectl snapshot`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+///
+/// A member whose decision could not be made has `error` set (the
+/// evaluation error's message) and no verdict: its entry is written as
+/// `tenant`, `member`, `policy`, `version`, `error` only, and `tier`,
+/// `allowed`, `blockers` and `resources` are empty placeholders.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DecisionSummary {
     pub tenant: String,
     pub member: String,
@@ -32,6 +36,87 @@ pub struct DecisionSummary {
     pub blockers: Vec<String>,
     /// Outcome (and item counts, when the decision has them) per resource.
     pub resources: BTreeMap<String, ResourceState>,
+    /// Why no decision could be made, if so.
+    pub error: Option<String>,
+}
+
+/// A snapshot entry as written: every field optional, checked on reading.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Entry {
+    tenant: String,
+    member: String,
+    policy: String,
+    version: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    tier: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    allowed: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    blockers: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    resources: Option<BTreeMap<String, ResourceState>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+}
+
+impl Serialize for DecisionSummary {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let decided = self.error.is_none();
+        Entry {
+            tenant: self.tenant.clone(),
+            member: self.member.clone(),
+            policy: self.policy.clone(),
+            version: self.version.clone(),
+            tier: decided.then(|| self.tier.clone()),
+            allowed: decided.then_some(self.allowed),
+            blockers: decided.then(|| self.blockers.clone()),
+            resources: decided.then(|| self.resources.clone()),
+            error: self.error.clone(),
+        }
+        .serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for DecisionSummary {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let e = Entry::deserialize(d)?;
+        let (tier, allowed, blockers, resources) =
+            match (e.tier, e.allowed, e.blockers, e.resources, &e.error) {
+                (Some(tier), Some(allowed), Some(blockers), Some(resources), None) => {
+                    (tier, allowed, blockers, resources)
+                }
+                (None, None, None, None, Some(_)) => Default::default(),
+                (_, _, _, _, Some(_)) => {
+                    return Err(de::Error::custom(
+                        "an entry with `error` has no `tier`, `allowed`, `blockers` or `resources`",
+                    ))
+                }
+                (tier, allowed, blockers, resources, None) => {
+                    let missing = [
+                        ("tier", tier.is_none()),
+                        ("allowed", allowed.is_none()),
+                        ("blockers", blockers.is_none()),
+                        ("resources", resources.is_none()),
+                    ]
+                    .into_iter()
+                    .find(|(_, missing)| *missing)
+                    .map_or("tier", |(name, _)| name);
+                    return Err(de::Error::missing_field(missing));
+                }
+            };
+        Ok(DecisionSummary {
+            tenant: e.tenant,
+            member: e.member,
+            policy: e.policy,
+            version: e.version,
+            tier,
+            allowed,
+            blockers,
+            resources,
+            error: e.error,
+        })
+    }
 }
 
 impl DecisionSummary {
@@ -56,6 +141,27 @@ impl DecisionSummary {
                     (r.resource.to_string(), state)
                 })
                 .collect(),
+            error: None,
+        }
+    }
+
+    /// The entry of a member whose decision `policy` could not make.
+    pub fn failed(
+        tenant: &str,
+        member: &str,
+        policy: &restore_engine::CompiledPolicy,
+        error: &restore_engine::EvaluationError,
+    ) -> DecisionSummary {
+        DecisionSummary {
+            tenant: tenant.to_owned(),
+            member: member.to_owned(),
+            policy: policy.name().to_owned(),
+            version: policy.version().to_owned(),
+            tier: String::new(),
+            allowed: false,
+            blockers: Vec::new(),
+            resources: BTreeMap::new(),
+            error: Some(error.to_string()),
         }
     }
 
@@ -152,11 +258,24 @@ pub struct MemberChange {
     /// `policy version (tier)` before and after, when compared and different.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub policy: Option<(String, String)>,
+    /// The evaluation error on either side, when a side has one (a
+    /// decision that became an error, or the other way round).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_before: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_after: Option<String>,
 }
 
 impl MemberChange {
+    /// The verdict changed: allowed/denied flipped, or a decision became
+    /// an error or an error a decision.
     pub fn verdict_flipped(&self) -> bool {
-        self.allowed_before != self.allowed_after
+        self.error_flipped() || self.allowed_before != self.allowed_after
+    }
+
+    /// A side decided and the other could not.
+    pub fn error_flipped(&self) -> bool {
+        self.error_before.is_some() != self.error_after.is_some()
     }
 }
 
@@ -188,6 +307,23 @@ pub fn compare(
     b: &DecisionSummary,
     policy: PolicyComparison,
 ) -> Option<MemberChange> {
+    if a.error.is_some() || b.error.is_some() {
+        if a.error == b.error {
+            return None;
+        }
+        return Some(MemberChange {
+            tenant: a.tenant.clone(),
+            member: a.member.clone(),
+            allowed_before: a.allowed,
+            allowed_after: b.allowed,
+            blockers_added: Vec::new(),
+            blockers_removed: Vec::new(),
+            resources: Vec::new(),
+            policy: None,
+            error_before: a.error.clone(),
+            error_after: b.error.clone(),
+        });
+    }
     let blockers_added: Vec<String> = b
         .blockers
         .iter()
@@ -258,6 +394,8 @@ pub fn compare(
         blockers_removed,
         resources,
         policy,
+        error_before: None,
+        error_after: None,
     })
 }
 
@@ -275,6 +413,12 @@ pub struct Counts {
     /// Members whose verdict stayed but whose blockers, resources (or, in a
     /// snapshot check, policy version or tier) changed.
     pub other_changes: u64,
+    /// Members with a decision on one side and an evaluation error on the
+    /// other (`snapshot check`).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub decision_to_error: u64,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub error_to_decision: u64,
     /// `resource: from -> to` and how many members it affects.
     pub resource_changes: BTreeMap<String, u64>,
     /// Members in today's directory but not in the snapshot (`snapshot check`).
@@ -293,6 +437,15 @@ impl Counts {
             self.unchanged += 1;
             return;
         };
+        match (&change.error_before, &change.error_after) {
+            (None, Some(_)) => self.decision_to_error += 1,
+            (Some(_), None) => self.error_to_decision += 1,
+            (Some(_), Some(_)) => self.other_changes += 1,
+            (None, None) => {}
+        }
+        if change.error_before.is_some() || change.error_after.is_some() {
+            return;
+        }
         match (change.allowed_before, change.allowed_after) {
             (true, false) => self.allowed_to_denied += 1,
             (false, true) => self.denied_to_allowed += 1,
@@ -318,6 +471,12 @@ impl Counts {
         line("allowed -> denied", self.allowed_to_denied);
         line("denied -> allowed", self.denied_to_allowed);
         line("other changes", self.other_changes);
+        if self.decision_to_error != 0 {
+            line("decision -> error", self.decision_to_error);
+        }
+        if self.error_to_decision != 0 {
+            line("error -> decision", self.error_to_decision);
+        }
         if self.added != 0 {
             line("members added", self.added);
         }
@@ -338,8 +497,25 @@ pub fn verdict(allowed: bool) -> &'static str {
     }
 }
 
-/// `allowed -> denied`, or the verdict alone when it stayed.
+/// `allowed -> denied`, or the verdict alone when it stayed; `error` for
+/// a side that could not decide.
 pub fn verdict_text(c: &MemberChange) -> String {
+    if c.error_before.is_some() || c.error_after.is_some() {
+        let side = |error: &Option<String>, allowed| {
+            if error.is_some() {
+                "error"
+            } else {
+                verdict(allowed)
+            }
+        };
+        let before = side(&c.error_before, c.allowed_before);
+        let after = side(&c.error_after, c.allowed_after);
+        return if before == after {
+            before.to_owned()
+        } else {
+            format!("{before} -> {after}")
+        };
+    }
     if c.verdict_flipped() {
         format!(
             "{} -> {}",
@@ -436,6 +612,7 @@ mod tests {
             allowed,
             blockers: blockers.iter().map(|b| b.to_string()).collect(),
             resources: [("documents".to_string(), docs)].into_iter().collect(),
+            error: None,
         }
     }
 
@@ -473,6 +650,47 @@ mod tests {
         b.allowed = true;
         b.resources = a.resources.clone();
         assert!(compare(&a, &b, PolicyComparison::Ignore).is_none());
+    }
+
+    #[test]
+    fn a_decision_that_becomes_an_error_is_a_flip() {
+        let a = summary(true, &[], state(Outcome::Restored, None));
+        let mut b = a.clone();
+        b.error = Some("`member.attributes.x` is missing".into());
+        let c = compare(&a, &b, PolicyComparison::Include).expect("a change");
+        assert!(c.verdict_flipped() && c.error_flipped());
+        assert_eq!(verdict_text(&c), "allowed -> error");
+        let mut counts = Counts::default();
+        counts.tally(Some(&c));
+        assert_eq!((counts.decision_to_error, counts.allowed_to_denied), (1, 0));
+        let back = compare(&b, &a, PolicyComparison::Include).expect("a change");
+        assert_eq!(verdict_text(&back), "error -> allowed");
+        assert!(compare(&b, &b.clone(), PolicyComparison::Include).is_none());
+    }
+
+    #[test]
+    fn error_entries_round_trip_without_a_verdict() {
+        let mut a = summary(true, &[], state(Outcome::Restored, None));
+        let decided = serde_yaml::to_string(&a).unwrap();
+        assert!(decided.contains("allowed: true"), "{decided}");
+        assert_eq!(
+            serde_yaml::from_str::<DecisionSummary>(&decided).unwrap(),
+            a
+        );
+        a.error = Some("boom".into());
+        let failed = serde_yaml::to_string(&a).unwrap();
+        assert_eq!(
+            failed,
+            "tenant: t\nmember: m\npolicy: p\nversion: '1'\nerror: boom\n"
+        );
+        let back: DecisionSummary = serde_yaml::from_str(&failed).unwrap();
+        assert_eq!(back.error.as_deref(), Some("boom"));
+        assert!(back.blockers.is_empty());
+        let mixed = "tenant: t\nmember: m\npolicy: p\nversion: '1'\nallowed: true\nerror: boom\n";
+        assert!(serde_yaml::from_str::<DecisionSummary>(mixed).is_err());
+        let partial = "tenant: t\nmember: m\npolicy: p\nversion: '1'\ntier: pro\nallowed: true\n";
+        let err = serde_yaml::from_str::<DecisionSummary>(partial).unwrap_err();
+        assert!(err.to_string().contains("blockers"), "{err}");
     }
 
     #[test]

@@ -4,6 +4,7 @@
 
 mod changes;
 mod commands;
+mod context_args;
 mod directory;
 mod junit;
 mod output;
@@ -52,6 +53,9 @@ pub enum Exit {
     Ok,
     /// 1: the decision was a denial (it has been printed).
     Denied,
+    /// 2: the command went on past errors it has reported (e.g. `eval-all`
+    /// with members whose decision could not be made).
+    Failed,
 }
 
 /// A runtime for the adapters' async calls; the engine itself is synchronous.
@@ -128,6 +132,7 @@ fn main() -> ExitCode {
     match result {
         Ok(Exit::Ok) => ExitCode::SUCCESS,
         Ok(Exit::Denied) => ExitCode::from(1),
+        Ok(Exit::Failed) => ExitCode::from(2),
         Err(e) => {
             report_error(&format!("{e:#}"));
             ExitCode::from(2)

@@ -281,7 +281,7 @@ fn an_unreachable_directory_is_503_and_not_ready_then_recovers() {
         "/v1/eligibility",
         &json!({"tenant": "globex", "member": "g_only"}),
     );
-    let problem = reply.problem(422, "cannot_decide");
+    let problem = reply.problem(422, "unknown_tier");
     assert!(
         problem["detail"]
             .as_str()

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use chrono::{DateTime, TimeDelta, Utc};
 
 use crate::decision::{Code, Outcome, PolicyRef, ResourceDecision};
+use crate::declarations::{Binding, Declarations};
 use crate::error::EvaluationError;
 use crate::evaluate::resource_decision;
 use crate::facts::Facts;
@@ -48,6 +49,10 @@ pub(crate) struct CompiledTier {
     /// Every rule's plain outcome, for a member with no listed items and no
     /// exception that holds (see `Decision::resources`).
     pub(crate) plain_resources: Arc<[ResourceDecision]>,
+    /// The attribute and context values this tier's rules read, sorted by
+    /// scope, then name; `Term::Slot(i)` reads the `i`th. Bound before any
+    /// condition runs; empty for a policy without attributes (no cost).
+    pub(crate) bindings: Box<[Binding]>,
 }
 
 /// A computed fact on one tier: `base` plus `delta` (negative for `minus`).
@@ -96,6 +101,9 @@ pub(crate) enum Term {
     /// A computed fact, by position in `CompiledTier::computed`.
     Computed(u16),
     Const(Value),
+    /// A bound attribute or context value: an index into the binding
+    /// array of the evaluation ([`CompiledTier::bindings`]).
+    Slot(u16),
 }
 
 /// A piece of a message: text (settings already rendered) or a fact.
@@ -104,6 +112,8 @@ pub(crate) enum Piece {
     Text(String),
     Fact(Fact),
     Computed(u16),
+    /// A bound attribute or context value, as [`Term::Slot`].
+    Slot(u16),
 }
 
 impl CompiledPolicy {
@@ -241,8 +251,9 @@ fn compile_tier(source: &PolicyFile, tier: &TierDecl) -> CompiledTier {
             }
         })
         .collect();
-    let cond = |c: &Condition| fold(c, &settings);
-    let text = |t: &Template| render_settings(t, &settings);
+    let decls = &source.attributes;
+    let cond = |c: &Condition| fold(c, &settings, decls);
+    let text = |t: &Template| render_settings(t, &settings, decls);
     let rule = |b: &BlockerRule| {
         let message = text(&b.message);
         let remedy = text(&b.remedy);
@@ -257,7 +268,7 @@ fn compile_tier(source: &PolicyFile, tier: &TierDecl) -> CompiledTier {
             remedy,
         }
     };
-    CompiledTier {
+    let mut tier = CompiledTier {
         policy: Arc::new(PolicyRef {
             name: Arc::from(source.name.as_str()),
             version: Arc::from(source.version.as_str()),
@@ -290,6 +301,87 @@ fn compile_tier(source: &PolicyFile, tier: &TierDecl) -> CompiledTier {
             })
             .collect(),
         settings,
+        bindings: Box::default(),
+    };
+    bind_slots(&mut tier, decls);
+    tier
+}
+
+/// Numbers the attribute and context values the tier's compiled rules
+/// still read (folding may have dropped some) and fills
+/// [`CompiledTier::bindings`]: slots from [`fold`] hold dense declaration
+/// numbers, and become positions in the binding list.
+fn bind_slots(tier: &mut CompiledTier, decls: &Declarations) {
+    if decls.is_empty() {
+        return;
+    }
+    let mut used: Vec<u16> = Vec::new();
+    let mut note = |slot: &mut u16| used.push(*slot);
+    for b in tier.blockers.iter_mut().chain(tier.warnings.iter_mut()) {
+        visit_cond(&mut b.when, &mut note);
+        visit_pieces(&mut b.message, &mut note);
+        visit_pieces(&mut b.remedy, &mut note);
+    }
+    for r in &mut tier.resources {
+        for (when, _, _) in &mut r.exceptions {
+            visit_cond(when, &mut note);
+        }
+    }
+    used.sort_unstable();
+    used.dedup();
+    let mut renumber = |slot: &mut u16| {
+        // Every slot was noted above.
+        if let Ok(position) = used.binary_search(slot) {
+            *slot = u16::try_from(position).unwrap_or(u16::MAX);
+        }
+    };
+    for b in tier.blockers.iter_mut().chain(tier.warnings.iter_mut()) {
+        visit_cond(&mut b.when, &mut renumber);
+        visit_pieces(&mut b.message, &mut renumber);
+        visit_pieces(&mut b.remedy, &mut renumber);
+    }
+    for r in &mut tier.resources {
+        for (when, _, _) in &mut r.exceptions {
+            visit_cond(when, &mut renumber);
+        }
+    }
+    tier.bindings = used
+        .iter()
+        .filter_map(|global| {
+            let reference = decls.by_global(usize::from(*global))?;
+            Some(Binding {
+                reference,
+                full_name: Arc::from(decls.name(reference)),
+                decl: decls.get(reference)?.clone(),
+            })
+        })
+        .collect();
+}
+
+fn visit_cond(cond: &mut Cond, f: &mut impl FnMut(&mut u16)) {
+    match cond {
+        Cond::Const(_) => {}
+        Cond::All(items) | Cond::Any(items) => {
+            for item in items.iter_mut() {
+                visit_cond(item, f);
+            }
+        }
+        Cond::Not(inner) => visit_cond(inner, f),
+        Cond::Compare(a, _, b) => {
+            for term in [a, b] {
+                if let Term::Slot(slot) = term {
+                    f(slot);
+                }
+            }
+        }
+    }
+}
+
+fn visit_pieces(pieces: &mut [Piece], f: &mut impl FnMut(&mut u16)) {
+    for piece in pieces {
+        if let Piece::Slot(slot) = piece {
+            f(slot);
+        }
     }
 }
 
@@ -312,25 +404,32 @@ fn capacity_hint(pieces: &[Piece]) -> usize {
         .iter()
         .map(|p| match p {
             Piece::Text(t) => t.len(),
-            Piece::Fact(_) | Piece::Computed(_) => 24,
+            Piece::Fact(_) | Piece::Computed(_) | Piece::Slot(_) => 24,
         })
         .sum()
 }
 
-fn term(operand: &Operand, settings: &[Value]) -> Term {
+/// The dense number of an attribute reference, as a provisional slot
+/// ([`bind_slots`] renumbers it).
+fn slot(reference: crate::declarations::AttrRef, decls: &Declarations) -> u16 {
+    u16::try_from(decls.global(reference)).unwrap_or(u16::MAX)
+}
+
+fn term(operand: &Operand, settings: &[Value], decls: &Declarations) -> Term {
     match operand {
         Operand::Fact(f) => Term::Fact(*f),
         Operand::Computed(i) => Term::Computed(*i),
+        Operand::Attr(r) => Term::Slot(slot(*r, decls)),
         Operand::Setting(s) => Term::Const(setting_value(settings, *s).clone()),
         Operand::Literal(v) => Term::Const(v.clone()),
     }
 }
 
 /// Folds settings into constants, and constant comparisons into `Const`.
-fn fold(condition: &Condition, settings: &[Value]) -> Cond {
+fn fold(condition: &Condition, settings: &[Value], decls: &Declarations) -> Cond {
     match condition {
         Condition::All(items) => {
-            let items: Vec<Cond> = items.iter().map(|c| fold(c, settings)).collect();
+            let items: Vec<Cond> = items.iter().map(|c| fold(c, settings, decls)).collect();
             if items.iter().any(|c| matches!(c, Cond::Const(false))) {
                 return Cond::Const(false);
             }
@@ -345,7 +444,7 @@ fn fold(condition: &Condition, settings: &[Value]) -> Cond {
             }
         }
         Condition::Any(items) => {
-            let items: Vec<Cond> = items.iter().map(|c| fold(c, settings)).collect();
+            let items: Vec<Cond> = items.iter().map(|c| fold(c, settings, decls)).collect();
             if items.iter().any(|c| matches!(c, Cond::Const(true))) {
                 return Cond::Const(true);
             }
@@ -359,15 +458,15 @@ fn fold(condition: &Condition, settings: &[Value]) -> Cond {
                 Cond::Any(rest.into())
             }
         }
-        Condition::Not(inner) => match fold(inner, settings) {
+        Condition::Not(inner) => match fold(inner, settings, decls) {
             Cond::Const(b) => Cond::Const(!b),
             other => Cond::Not(Box::new(other)),
         },
         Condition::Compare {
             subject, op, value, ..
         } => {
-            let left = term(subject, settings);
-            let right = term(value, settings);
+            let left = term(subject, settings, decls);
+            let right = term(value, settings, decls);
             if let (Term::Const(a), Term::Const(b)) = (&left, &right) {
                 return Cond::Const(crate::evaluate::compare(*op, &a.as_view(), &b.as_view()));
             }
@@ -376,7 +475,7 @@ fn fold(condition: &Condition, settings: &[Value]) -> Cond {
     }
 }
 
-fn render_settings(template: &Template, settings: &[Value]) -> Vec<Piece> {
+fn render_settings(template: &Template, settings: &[Value], decls: &Declarations) -> Vec<Piece> {
     let mut pieces: Vec<Piece> = Vec::new();
     for segment in &template.0 {
         let text = match segment {
@@ -388,6 +487,10 @@ fn render_settings(template: &Template, settings: &[Value]) -> Vec<Piece> {
             }
             Segment::Computed(i) => {
                 pieces.push(Piece::Computed(*i));
+                continue;
+            }
+            Segment::Attr(r) => {
+                pieces.push(Piece::Slot(slot(*r, decls)));
                 continue;
             }
         };

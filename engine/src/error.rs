@@ -106,6 +106,22 @@ pub enum RuleErrorKind {
         name: String,
         suggestion: Option<String>,
     },
+    #[error("`{}` is not declared under `{declared_at}`{}", crate::excerpt::Excerpt(.name), hint(.suggestion))]
+    UnknownAttribute {
+        name: String,
+        declared_at: &'static str,
+        suggestion: Option<String>,
+    },
+    #[error("{what} `{}` must be an identifier: a lowercase letter, then up to 63 lowercase letters, digits or `_`", crate::excerpt::Excerpt(.name))]
+    BadName { what: &'static str, name: String },
+    #[error("a declaration needs exactly one of `default` and `required: true`")]
+    DefaultOrRequired,
+    #[error("an actor attribute needs a `default`: read-only questions have no actor, and then every `actor.attributes.*` takes its default")]
+    ActorAttributeRequired,
+    #[error("`one_of` applies only to `type: string`")]
+    OneOfNeedsString,
+    #[error("`{}` is not one of the declared values: {}", crate::excerpt::Excerpt(.value), crate::excerpt::clip(.allowed, 300))]
+    NotOneOf { value: String, allowed: String },
     #[error("unknown plan tier `{}`, expected one of: starter, basic, pro, enterprise", crate::excerpt::Excerpt(.name))]
     UnknownTier { name: String },
     #[error("unknown outcome `{}`, expected one of: restored, reset, not_restored, automatic, transfer_dependent", crate::excerpt::Excerpt(.name))]
@@ -215,6 +231,12 @@ impl RuleErrorKind {
             RuleErrorKind::UnknownFormat { .. } => "restore::unknown_format",
             RuleErrorKind::UnknownFact { .. } => "restore::unknown_fact",
             RuleErrorKind::UnknownSetting { .. } => "restore::unknown_setting",
+            RuleErrorKind::UnknownAttribute { .. } => "restore::unknown_attribute",
+            RuleErrorKind::BadName { .. } => "restore::bad_name",
+            RuleErrorKind::DefaultOrRequired => "restore::default_or_required",
+            RuleErrorKind::ActorAttributeRequired => "restore::actor_attribute_required",
+            RuleErrorKind::OneOfNeedsString => "restore::one_of_needs_string",
+            RuleErrorKind::NotOneOf { .. } => "restore::not_one_of",
             RuleErrorKind::UnknownTier { .. } => "restore::unknown_tier",
             RuleErrorKind::UnknownOutcome { .. } => "restore::unknown_outcome",
             RuleErrorKind::DurationWithoutUnit { .. } => "restore::duration_without_unit",

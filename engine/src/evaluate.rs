@@ -9,6 +9,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 
 use crate::compile::{CompiledPolicy, CompiledTier, Computed, Cond, Piece, Term};
 use crate::decision::{BlockerHit, Decision, Outcome, ResourceDecision, WarningHit};
+use crate::declarations::{bind, stored};
 use crate::error::EvaluationError;
 use crate::facts::ResourceItem;
 use crate::facts::{Facts, Request};
@@ -161,6 +162,38 @@ pub(crate) struct Context<'a> {
     /// `restorable_until` for the decision: none when the policy binds no
     /// computed fact to it or the duration is unlimited.
     pub(crate) restorable_until_reported: Option<DateTime<Utc>>,
+    /// The tier's attribute and context values, bound before any condition
+    /// runs (`Term::Slot` indexes it); empty when the tier reads none.
+    pub(crate) bound: &'a [View<'a>],
+}
+
+/// Bound values kept on the stack; a tier reading more goes to the heap.
+const INLINE_SLOTS: usize = 16;
+
+/// Binds every attribute and context value `tier` reads (eagerly, so that
+/// whether a decision fails never depends on which conditions ran), then
+/// calls `f` with them. Fails with the first value that is missing without
+/// default, or does not fit its declaration.
+pub(crate) fn with_bound<'a, R>(
+    tier: &'a CompiledTier,
+    facts: &'a Facts,
+    request: &'a Request,
+    f: impl FnOnce(&[View<'a>]) -> R,
+) -> Result<R, EvaluationError> {
+    let n = tier.bindings.len();
+    let mut inline = [View::Bool(false); INLINE_SLOTS];
+    let mut heap: Vec<View<'a>>;
+    let slots: &mut [View<'a>] = match inline.get_mut(..n) {
+        Some(inline) => inline,
+        None => {
+            heap = vec![View::Bool(false); n];
+            &mut heap
+        }
+    };
+    for (slot, binding) in slots.iter_mut().zip(tier.bindings.iter()) {
+        *slot = bind(binding, stored(facts, request, binding), &tier.policy.name)?;
+    }
+    Ok(f(slots))
 }
 
 impl<'a> Context<'a> {
@@ -169,20 +202,22 @@ impl<'a> Context<'a> {
         request: &'a Request,
         at: DateTime<Utc>,
         tier: &'a CompiledTier,
+        bound: &'a [View<'a>],
     ) -> Self {
         let mut cx = Context {
             facts,
             request,
             at,
             tier,
+            bound,
             deleted_for: at - facts.member.deleted_at,
             restorable_until: NEVER,
             restorable_until_reported: None,
         };
-        let bound = tier
+        let reported = tier
             .restorable_until
             .and_then(|i| tier.computed.get(usize::from(i)));
-        if let Some(c) = bound {
+        if let Some(c) = reported {
             cx.restorable_until = cx.computed_value(c);
             cx.restorable_until_reported = (!c.unlimited).then_some(cx.restorable_until);
         }
@@ -276,7 +311,17 @@ impl<'a> Context<'a> {
             Term::Fact(f) => self.fact(*f),
             Term::Computed(i) => self.computed(*i),
             Term::Const(v) => v.as_view(),
+            // Every slot is bound (compile numbers them densely); were one
+            // not, the comparison would see a mismatched type and be false.
+            Term::Slot(i) => self.slot(*i),
         }
+    }
+
+    pub(crate) fn slot(&self, i: u16) -> View<'a> {
+        self.bound
+            .get(usize::from(i))
+            .copied()
+            .unwrap_or(View::Bool(false))
     }
 
     pub(crate) fn holds(&self, cond: &Cond) -> bool {
@@ -297,6 +342,7 @@ impl<'a> Context<'a> {
             match piece {
                 Piece::Text(t) => out.push_str(t),
                 Piece::Fact(f) => self.fact(*f).write(&mut out),
+                Piece::Slot(i) => self.slot(*i).write(&mut out),
                 Piece::Computed(i) => self.computed(*i).write(&mut out),
             }
         }
@@ -341,56 +387,67 @@ impl CompiledPolicy {
         at: DateTime<Utc>,
     ) -> Result<Decision, EvaluationError> {
         let tier = self.tier(facts)?;
-        let cx = Context::new(facts, request, at, tier);
-        let mut blockers: Vec<BlockerHit> = Vec::new();
-        for (i, b) in tier.blockers.iter().enumerate() {
-            if !cx.holds(&b.when) {
-                continue;
-            }
-            // Allowed decisions allocate nothing here; a denial allocates
-            // once, for at most the blockers still to check.
-            if blockers.capacity() == 0 {
-                blockers.reserve_exact(tier.blockers.len() - i);
-            }
-            blockers.push(BlockerHit {
-                rule: b.id.clone(),
-                fact: b.fact.clone(),
-                code: b.code.clone(),
-                message: cx.render(&b.message, b.message_capacity),
-                remedy: cx.render(&b.remedy, b.remedy_capacity),
-            });
+        // One branch for a policy without attributes or context.
+        if tier.bindings.is_empty() {
+            return Ok(decide(&Context::new(facts, request, at, tier, &[])));
         }
-        // Warning rules: the same path, after the blockers; they never
-        // change `allowed`, and none declared costs an empty loop.
-        let mut warnings: Vec<WarningHit> = Vec::new();
-        for (i, w) in tier.warnings.iter().enumerate() {
-            if !cx.holds(&w.when) {
-                continue;
-            }
-            if warnings.capacity() == 0 {
-                warnings.reserve_exact(tier.warnings.len() - i);
-            }
-            warnings.push(WarningHit {
-                rule: w.id.clone(),
-                fact: w.fact.clone(),
-                code: w.code.clone(),
-                message: cx.render(&w.message, w.message_capacity),
-                remedy: (!w.remedy.is_empty()).then(|| cx.render(&w.remedy, w.remedy_capacity)),
-            });
-        }
-        let resources = resource_decisions(&cx);
-        Ok(Decision {
-            tenant: facts.tenant.id.clone(),
-            member: facts.member.id.clone(),
-            allowed: blockers.is_empty(),
-            policy: tier.policy.clone(),
-            evaluated_at: at,
-            restorable_until: cx.restorable_until_reported,
-            blockers,
-            warnings,
-            requires: tier.requires.clone(),
-            resources,
+        with_bound(tier, facts, request, |bound| {
+            decide(&Context::new(facts, request, at, tier, bound))
         })
+    }
+}
+
+/// The decision, once the tier is known and its values bound.
+fn decide(cx: &Context<'_>) -> Decision {
+    let (tier, facts) = (cx.tier, cx.facts);
+    let mut blockers: Vec<BlockerHit> = Vec::new();
+    for (i, b) in tier.blockers.iter().enumerate() {
+        if !cx.holds(&b.when) {
+            continue;
+        }
+        // Allowed decisions allocate nothing here; a denial allocates
+        // once, for at most the blockers still to check.
+        if blockers.capacity() == 0 {
+            blockers.reserve_exact(tier.blockers.len() - i);
+        }
+        blockers.push(BlockerHit {
+            rule: b.id.clone(),
+            fact: b.fact.clone(),
+            code: b.code.clone(),
+            message: cx.render(&b.message, b.message_capacity),
+            remedy: cx.render(&b.remedy, b.remedy_capacity),
+        });
+    }
+    // Warning rules: the same path, after the blockers; they never
+    // change `allowed`, and none declared costs an empty loop.
+    let mut warnings: Vec<WarningHit> = Vec::new();
+    for (i, w) in tier.warnings.iter().enumerate() {
+        if !cx.holds(&w.when) {
+            continue;
+        }
+        if warnings.capacity() == 0 {
+            warnings.reserve_exact(tier.warnings.len() - i);
+        }
+        warnings.push(WarningHit {
+            rule: w.id.clone(),
+            fact: w.fact.clone(),
+            code: w.code.clone(),
+            message: cx.render(&w.message, w.message_capacity),
+            remedy: (!w.remedy.is_empty()).then(|| cx.render(&w.remedy, w.remedy_capacity)),
+        });
+    }
+    let resources = resource_decisions(cx);
+    Decision {
+        tenant: facts.tenant.id.clone(),
+        member: facts.member.id.clone(),
+        allowed: blockers.is_empty(),
+        policy: tier.policy.clone(),
+        evaluated_at: cx.at,
+        restorable_until: cx.restorable_until_reported,
+        blockers,
+        warnings,
+        requires: tier.requires.clone(),
+        resources,
     }
 }
 

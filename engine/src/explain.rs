@@ -5,8 +5,9 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::compile::CompiledPolicy;
+use crate::declarations::{stored, AttrRef, Declarations};
 use crate::error::EvaluationError;
-use crate::evaluate::{compare, Context, View};
+use crate::evaluate::{compare, with_bound, Context, View};
 use crate::facts::{Facts, Request};
 use crate::model::{setting_value, Condition, Operand};
 use crate::vocabulary::Value;
@@ -112,45 +113,49 @@ impl CompiledPolicy {
         at: DateTime<Utc>,
     ) -> Result<Explanation, EvaluationError> {
         let tier = self.tier(facts)?;
-        let cx = Context::new(facts, request, at, tier);
-        let rule_trace = |b: &crate::model::BlockerRule| {
-            let condition = trace(&cx, &b.when);
-            RuleTrace {
-                rule: b.id.to_string(),
-                fact: b.fact.to_string(),
-                holds: condition.holds(),
-                condition,
-            }
-        };
-        let blockers = self.source.blockers.iter().map(rule_trace).collect();
-        let warnings = self.source.warnings.iter().map(rule_trace).collect();
-        let resource_exceptions = self
-            .source
-            .resources
-            .iter()
-            .flat_map(|r| {
-                r.exceptions.iter().map(|e| {
-                    let condition = trace(&cx, &e.when);
-                    ExceptionTrace {
-                        resource: r.resource.to_string(),
-                        outcome: e.outcome.as_str().to_owned(),
-                        holds: condition.holds(),
-                        condition,
-                    }
+        let decls = &self.source.attributes;
+        with_bound(tier, facts, request, |bound| {
+            let cx = Context::new(facts, request, at, tier, bound);
+            let rule_trace = |b: &crate::model::BlockerRule| {
+                let condition = trace(&cx, decls, &b.when);
+                RuleTrace {
+                    rule: b.id.to_string(),
+                    fact: b.fact.to_string(),
+                    holds: condition.holds(),
+                    condition,
+                }
+            };
+            let blockers = self.source.blockers.iter().map(rule_trace).collect();
+            let warnings = self.source.warnings.iter().map(rule_trace).collect();
+            let resource_exceptions = self
+                .source
+                .resources
+                .iter()
+                .flat_map(|r| {
+                    r.exceptions.iter().map(|e| {
+                        let condition = trace(&cx, decls, &e.when);
+                        ExceptionTrace {
+                            resource: r.resource.to_string(),
+                            outcome: e.outcome.as_str().to_owned(),
+                            holds: condition.holds(),
+                            condition,
+                        }
+                    })
                 })
-            })
-            .collect();
-        Ok(Explanation {
-            blockers,
-            warnings,
-            resource_exceptions,
+                .collect();
+            Explanation {
+                blockers,
+                warnings,
+                resource_exceptions,
+            }
         })
     }
 }
 
-fn operand<'a>(cx: &Context<'a>, operand: &'a Operand) -> (View<'a>, String) {
+fn operand<'a>(cx: &Context<'a>, decls: &Declarations, operand: &'a Operand) -> (View<'a>, String) {
     let (view, label) = match operand {
         Operand::Fact(f) => (cx.fact(*f), f.name().to_owned()),
+        Operand::Attr(reference) => return attribute(cx, decls, *reference),
         Operand::Computed(i) => {
             let name = cx
                 .tier
@@ -170,6 +175,35 @@ fn operand<'a>(cx: &Context<'a>, operand: &'a Operand) -> (View<'a>, String) {
     (view, text)
 }
 
+/// An attribute or context value as the evaluation bound it:
+/// `member.attributes.legal_hold (true)`, or for a value that was absent,
+/// `member.attributes.legal_hold = false (absent: default)`.
+fn attribute<'a>(cx: &Context<'a>, decls: &Declarations, reference: AttrRef) -> (View<'a>, String) {
+    let tier = cx.tier;
+    let Some((slot, binding)) = tier
+        .bindings
+        .iter()
+        .enumerate()
+        .find(|(_, b)| b.reference == reference)
+    else {
+        // Folded away in this tier (the condition around it is constant):
+        // the evaluation never read it.
+        let name = decls.name(reference);
+        return (View::Bool(false), format!("{name} (not read in this tier)"));
+    };
+    let view = cx.slot(u16::try_from(slot).unwrap_or(u16::MAX));
+    let text = if stored(cx.facts, cx.request, binding).is_none() {
+        format!(
+            "{} = {} (absent: default)",
+            binding.full_name,
+            render(&view)
+        )
+    } else {
+        format!("{} ({})", binding.full_name, render(&view))
+    };
+    (view, text)
+}
+
 fn render(view: &View<'_>) -> String {
     let mut out = String::new();
     let is_list = matches!(view, View::Strings(_) | View::Shared(_));
@@ -181,24 +215,24 @@ fn render(view: &View<'_>) -> String {
     }
 }
 
-fn trace(cx: &Context<'_>, condition: &Condition) -> Trace {
+fn trace(cx: &Context<'_>, decls: &Declarations, condition: &Condition) -> Trace {
     match condition {
         Condition::All(items) => {
-            let of: Vec<Trace> = items.iter().map(|c| trace(cx, c)).collect();
+            let of: Vec<Trace> = items.iter().map(|c| trace(cx, decls, c)).collect();
             Trace::All {
                 holds: of.iter().all(Trace::holds),
                 of,
             }
         }
         Condition::Any(items) => {
-            let of: Vec<Trace> = items.iter().map(|c| trace(cx, c)).collect();
+            let of: Vec<Trace> = items.iter().map(|c| trace(cx, decls, c)).collect();
             Trace::Any {
                 holds: of.iter().any(Trace::holds),
                 of,
             }
         }
         Condition::Not(inner) => {
-            let of = trace(cx, inner);
+            let of = trace(cx, decls, inner);
             Trace::Not {
                 holds: !of.holds(),
                 of: Box::new(of),
@@ -207,8 +241,8 @@ fn trace(cx: &Context<'_>, condition: &Condition) -> Trace {
         Condition::Compare {
             subject, op, value, ..
         } => {
-            let (left, subject) = operand(cx, subject);
-            let (right, value) = operand(cx, value);
+            let (left, subject) = operand(cx, decls, subject);
+            let (right, value) = operand(cx, decls, value);
             Trace::Compare {
                 holds: compare(*op, &left, &right),
                 subject,

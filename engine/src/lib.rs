@@ -11,6 +11,7 @@
 pub mod attributes;
 mod compile;
 pub mod decision;
+pub mod declarations;
 pub mod error;
 mod evaluate;
 pub mod excerpt;

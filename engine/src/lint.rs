@@ -329,7 +329,7 @@ fn condition_reads(c: &Condition, settings: &mut HashSet<usize>, computed: &mut 
                     Operand::Computed(i) => {
                         computed.insert(*i);
                     }
-                    Operand::Fact(_) | Operand::Literal(_) => {}
+                    Operand::Fact(_) | Operand::Literal(_) | Operand::Attr(_) => {}
                 }
             }
         }
@@ -345,7 +345,7 @@ fn template_reads(t: &Template, settings: &mut HashSet<usize>, computed: &mut Ha
             Segment::Computed(i) => {
                 computed.insert(*i);
             }
-            Segment::Fact(_) | Segment::Text(_) => {}
+            Segment::Fact(_) | Segment::Text(_) | Segment::Attr(_) => {}
         }
     }
 }

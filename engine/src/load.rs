@@ -1,6 +1,7 @@
 //! Rule file → [`PolicyFile`], reporting every error with file, line,
 //! column and YAML path.
 
+mod declarations;
 mod v2;
 
 use std::collections::HashMap;
@@ -10,11 +11,11 @@ use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 
 use crate::decision::Outcome;
+use crate::declarations::Declarations;
 use crate::error::{LoadError, RuleDiagnostic, RuleErrorKind};
 use crate::model::{
-    AttributeDecls, BlockerRule, Condition, Exception, Format, Op, Operand, PolicyFile,
-    Requirement, ResourceRule, Segment, SettingValues, Template, TierDecl, RULES_FORMAT,
-    RULES_FORMAT_V2,
+    BlockerRule, Condition, Exception, Format, Op, Operand, PolicyFile, Requirement, ResourceRule,
+    Segment, SettingValues, Template, TierDecl, RULES_FORMAT, RULES_FORMAT_V2,
 };
 use crate::timestamp::{parse_timestamp, TimestampError};
 use crate::vocabulary::{
@@ -36,6 +37,7 @@ pub fn load_policy_file(file: &str, source: &str) -> Result<PolicyFile, LoadErro
             .map(|c| c.name)
             .collect(),
         v2: false,
+        attributes: Declarations::default(),
     };
     let root = match yaml::parse(source) {
         Ok(Some(root)) => root,
@@ -78,6 +80,9 @@ struct Decoder {
     computed: Vec<Arc<str>>,
     /// Reading a `restore-rules/v2` file.
     v2: bool,
+    /// Declared attributes and context values, once their sections are
+    /// read: references in conditions and templates resolve against them.
+    attributes: Declarations,
 }
 
 /// The settings of the v1 prelude, by id.
@@ -341,6 +346,10 @@ impl Decoder {
             "requires",
             "blockers",
             "resources",
+            // Read by the v1 loader too until the v2 loader is the only
+            // one (docs/rule-language-next.md §3.8a).
+            "attributes",
+            "context",
         ];
         const REQUIRED: &[&str] = &[
             "format",
@@ -418,6 +427,8 @@ impl Decoder {
             Some(n) => self.requires(n),
             None => Some(Vec::new()),
         };
+        // Before the rules: their references resolve against these.
+        let attributes = self.declarations(fields.get("attributes"), fields.get("context"));
         let blockers = fields.get("blockers").and_then(|n| self.blockers(n));
         let resources = fields.get("resources").and_then(|n| self.resources(n));
         Some(PolicyFile {
@@ -435,8 +446,7 @@ impl Decoder {
             restorable_until: Some(crate::prelude::RESTORABLE_UNTIL),
             format: Format::V1,
             catalogue: Some(KNOWN_RESOURCES.iter().map(|r| Arc::from(*r)).collect()),
-            attributes: AttributeDecls::default(),
-            context: Vec::new(),
+            attributes: attributes?,
             requires: requires?,
             blockers: blockers?,
             warnings: Vec::new(),
@@ -860,6 +870,9 @@ impl Decoder {
             return None;
         };
         let value = self.operand(value_node, &value_path, expected)?;
+        if !self.check_one_of(value_node, &value_path, &subject, &value) {
+            return None;
+        }
         if op == Op::In {
             // Each listed text must be a valid value of the subject.
             if let (Type::Enum(id), Operand::Literal(Value::List(items))) = (subject_ty, &value) {
@@ -928,6 +941,11 @@ impl Decoder {
     /// declared). Gives the operand, its type and its name.
     fn fact_name(&mut self, node: &Node, path: &str) -> Option<(Operand, Type, Arc<str>)> {
         let name = self.text(node, path)?;
+        // A declared attribute or context value (`member.attributes.NAME`, …).
+        if let Some(resolved) = self.attribute_ref(node, path, &name) {
+            let (reference, ty) = resolved?;
+            return Some((Operand::Attr(reference), ty, Arc::from(name)));
+        }
         if let Some(found) = self.lookup_fact(&name) {
             return Some(found);
         }
@@ -1000,6 +1018,11 @@ impl Decoder {
             };
             if let Some(segment) = fact {
                 segments.push(segment);
+            } else if let Some(resolved) = self.attribute_ref(node, path, placeholder) {
+                match resolved {
+                    Some((reference, _)) => segments.push(Segment::Attr(reference)),
+                    None => ok = false,
+                }
             } else if let Some(setting) = setting {
                 segments.push(Segment::Setting(setting));
             } else {

@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use crate::decision::{Code, Outcome};
 use chrono::TimeDelta;
 
+use crate::declarations::{AttrRef, Declarations};
 use crate::vocabulary::{Fact, SettingId, Type, Value, Vocabulary};
 use crate::yaml::Span;
 
@@ -57,16 +58,14 @@ pub struct PolicyFile {
     /// The resources the decisions must cover (format v1: the 19 of
     /// [`crate::vocabulary::KNOWN_RESOURCES`]); none: no check.
     pub catalogue: Option<Vec<Arc<str>>>,
-    /// Declared attributes of tenants, members and actors (design §3.6).
-    pub attributes: AttributeDecls,
-    /// Declared request context values (design §3.6).
-    pub context: Vec<AttrDecl>,
     pub requires: Vec<Requirement>,
     pub blockers: Vec<BlockerRule>,
     /// Warning rules (format v2): shaped like blockers, they never deny; a
     /// warning without remedy has an empty `remedy` template.
     pub warnings: Vec<BlockerRule>,
     pub resources: Vec<ResourceRule>,
+    /// Declared attributes (tenant, member, actor) and request context.
+    pub attributes: Declarations,
     pub span: Span,
 }
 
@@ -161,27 +160,6 @@ pub struct Requirement {
     pub default: Option<Arc<str>>,
 }
 
-/// Declared attributes, per scope.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct AttributeDecls {
-    pub tenant: Vec<AttrDecl>,
-    pub member: Vec<AttrDecl>,
-    pub actor: Vec<AttrDecl>,
-}
-
-/// One declared attribute or context value: `{ type, one_of?, default? |
-/// required: true, doc? }`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct AttrDecl {
-    pub name: Arc<str>,
-    pub ty: Type,
-    /// The value when absent; none with `required`: absent is an error.
-    pub default: Option<Value>,
-    pub required: bool,
-    pub doc: Option<String>,
-    pub span: Span,
-}
-
 /// A rule that, when its condition holds, blocks the restore.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BlockerRule {
@@ -233,6 +211,8 @@ pub enum Condition {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Operand {
     Fact(Fact),
+    /// A declared attribute or context value.
+    Attr(AttrRef),
     /// A computed fact, by position in [`PolicyFile::computed`].
     Computed(u16),
     Setting(SettingId),
@@ -301,6 +281,8 @@ pub enum Segment {
     Fact(Fact),
     Computed(u16),
     Setting(SettingId),
+    /// A declared attribute or context value.
+    Attr(AttrRef),
 }
 
 /// One declared tier and its setting overrides.

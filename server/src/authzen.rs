@@ -271,7 +271,11 @@ async fn decide_one(
         Err(problem) if problem.status().is_server_error() => return Err(problem),
         Err(problem) => return Ok((AuthzenDecision::failed(&problem), None)),
     };
-    let decision = match evaluate(policy, &facts, at) {
+    let request = match context_request(policy, &q.context) {
+        Ok(request) => request,
+        Err(problem) => return Ok((AuthzenDecision::failed(&problem), None)),
+    };
+    let decision = match evaluate(policy, &facts, &request, at) {
         Ok(decision) => decision,
         Err(error) => return Ok((AuthzenDecision::failed(&Problem::from(error)), None)),
     };
@@ -284,6 +288,7 @@ async fn decide_one(
             decision_id: Some(&decision_id),
             started,
             facts: Some(&facts),
+            request: &request,
             actor: Some(&q.actor),
         },
         policies,
@@ -293,6 +298,30 @@ async fn decide_one(
         AuthzenDecision::decided(&decision, decision_id.clone()),
         Some(decision_id),
     ))
+}
+
+/// The request context of an evaluation: the `context` members the policy
+/// declares, typed at evaluation like stored attributes; the others are
+/// the PEP's own and ignored.
+fn context_request(
+    policy: &restore_engine::CompiledPolicy,
+    context: &serde_json::Map<String, serde_json::Value>,
+) -> Result<restore_engine::Request, Problem> {
+    let declared: serde_json::Map<String, serde_json::Value> = context
+        .iter()
+        .filter(|(k, _)| policy.declares_context(k))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    if declared.is_empty() {
+        return Ok(restore_engine::Request::default());
+    }
+    let text = serde_json::Value::Object(declared).to_string();
+    let context = restore_engine::facts::Attributes::from_json(&text)
+        .map_err(|e| Problem::new(Code::InvalidRequest, format!("`context`: {e}")))?;
+    Ok(restore_engine::Request {
+        context,
+        ..restore_engine::Request::default()
+    })
 }
 
 /// One element of a batch: its decision, or `false` with the error.

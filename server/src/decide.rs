@@ -3,8 +3,9 @@
 //! engine call or encoder is swapped in at one place).
 
 use chrono::{DateTime, Utc};
+use restore_engine::declarations::ContextError;
 use restore_engine::explain::Explanation;
-use restore_engine::facts::{Facts, Request};
+use restore_engine::facts::{Attributes, Facts, Request};
 use restore_engine::{CompiledPolicy, Decision};
 
 use crate::problem::{Code, Problem};
@@ -13,15 +14,34 @@ pub use restore_engine::EvaluationError;
 
 impl From<EvaluationError> for Problem {
     fn from(error: EvaluationError) -> Problem {
-        // Every variant is a fact the caller's data or question got wrong:
-        // a member deleted after the evaluation time, or facts the policy
-        // cannot decide on (e.g. a plan that is none of its tiers).
-        let code = match error {
+        // Every variant is a decision the caller's data or question keeps
+        // from being made: 422 with a stable code per kind (the message
+        // names the value, never its content).
+        let code = match &error {
             EvaluationError::DeletedAfterEvaluation { .. } => Code::DeletedAfterEvaluation,
+            EvaluationError::UnknownTier { .. } => Code::UnknownTier,
+            EvaluationError::MissingValue { .. } => Code::MissingValue,
+            EvaluationError::BadValue { .. } => Code::BadValue,
             _ => Code::CannotDecide,
         };
         Problem::new(code, error.to_string())
     }
+}
+
+impl From<ContextError> for Problem {
+    fn from(error: ContextError) -> Problem {
+        Problem::new(Code::UnknownContext, format!("`context`: {error}"))
+    }
+}
+
+/// The request a JSON body's `context` object makes, checked against the
+/// names `policy` declares (the values are typed at evaluation).
+pub fn request(policy: &CompiledPolicy, context: &Attributes) -> Result<Request, Problem> {
+    policy.check_context(context)?;
+    Ok(Request {
+        context: context.clone(),
+        ..Request::default()
+    })
 }
 
 /// Evaluates `policy` on `facts` at `at`: the only place the server asks
@@ -29,18 +49,20 @@ impl From<EvaluationError> for Problem {
 pub fn evaluate(
     policy: &CompiledPolicy,
     facts: &Facts,
+    request: &Request,
     at: DateTime<Utc>,
 ) -> Result<Decision, EvaluationError> {
-    policy.try_evaluate(facts, &Request::default(), at)
+    policy.try_evaluate(facts, request, at)
 }
 
 /// The explanation `eval --explain` adds, for the same inputs.
 pub fn explain(
     policy: &CompiledPolicy,
     facts: &Facts,
+    request: &Request,
     at: DateTime<Utc>,
 ) -> Result<Explanation, EvaluationError> {
-    policy.explain(facts, &Request::default(), at)
+    policy.explain(facts, request, at)
 }
 
 /// Appends `decision` as compact JSON: byte for byte what

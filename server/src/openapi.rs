@@ -144,6 +144,12 @@ pub struct EligibilityRequestDoc {
     policy_version: Option<String>,
     /// Adds `explanation` (as `eval --explain`).
     explain: Option<bool>,
+    /// Request context: values the policy declares under `context:`
+    /// (`request.context.NAME`): booleans, integers, strings, lists of
+    /// strings; durations and timestamps as strings. An undeclared name is
+    /// 422 `unknown_context`; a value that does not fit its declaration is
+    /// 422 `bad_value`.
+    context: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 /// `POST /v1/eligibility/batch` body.
@@ -154,6 +160,12 @@ pub struct BatchRequestDoc {
     at: Option<String>,
     policy: Option<String>,
     policy_version: Option<String>,
+    /// Request context for every item: values the policy declares under `context:`
+    /// (`request.context.NAME`): booleans, integers, strings, lists of
+    /// strings; durations and timestamps as strings. An undeclared name is
+    /// 422 `unknown_context`; a value that does not fit its declaration is
+    /// 422 `bad_value`.
+    context: Option<serde_json::Map<String, serde_json::Value>>,
     /// At most `--max-batch-items` (default 1000).
     items: Vec<BatchItemDoc>,
 }
@@ -199,6 +211,12 @@ pub struct RestoreRequestDoc {
     department: String,
     policy: Option<String>,
     policy_version: Option<String>,
+    /// Request context: values the policy declares under `context:`
+    /// (`request.context.NAME`): booleans, integers, strings, lists of
+    /// strings; durations and timestamps as strings. An undeclared name is
+    /// 422 `unknown_context`; a value that does not fit its declaration is
+    /// 422 `bad_value`.
+    context: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -245,7 +263,7 @@ pub struct ReadyDoc {
          headers(("X-Decision-Id" = String, description = "32 lowercase hex digits"))),
         (status = 400, description = "Malformed JSON", body = ProblemDoc),
         (status = 404, description = "Unknown tenant or member", body = ProblemDoc),
-        (status = 422, description = "Invalid field, unknown actor or policy", body = ProblemDoc),
+        (status = 422, description = "Invalid field, unknown actor or policy; a decision that cannot be made: `unknown_tier`, `missing_value`, `bad_value`, `unknown_context`", body = ProblemDoc),
     ),
     security(("bearer" = [])))]
 #[allow(dead_code)]
@@ -286,7 +304,7 @@ fn deleted_members() {}
         (status = 200, description = "Restored: the receipt", body = ReceiptDoc,
          headers(("X-Decision-Id" = String))),
         (status = 409, description = "Denied: the decision (or `restore_conflict` problem)", body = Decision),
-        (status = 422, description = "Invalid field (e.g. `at`), unknown actor, department required", body = ProblemDoc),
+        (status = 422, description = "Invalid field (e.g. `at`), unknown actor, department required; a decision that cannot be made (`unknown_tier`, `missing_value`, `bad_value`, `unknown_context`): nothing is written", body = ProblemDoc),
     ),
     security(("bearer" = [])))]
 #[allow(dead_code)]

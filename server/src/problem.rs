@@ -30,6 +30,15 @@ pub enum Code {
     /// The policy cannot decide on these facts (a plan no tier declares, a
     /// value missing or not fitting its declaration): not a denial.
     CannotDecide,
+    /// The tenant's plan is no tier of the policy (and it has no default tier).
+    UnknownTier,
+    /// A value the policy reads (an attribute, a context value) is missing
+    /// and has no declared default.
+    MissingValue,
+    /// A stored or given value does not fit its declaration.
+    BadValue,
+    /// The request's `context` names a value the policy does not declare.
+    UnknownContext,
     UnknownTenant,
     UnknownMember,
     NotFound,
@@ -62,6 +71,10 @@ impl Code {
             Code::DepartmentRequired => "department_required",
             Code::DeletedAfterEvaluation => "deleted_after_evaluation",
             Code::CannotDecide => "cannot_decide",
+            Code::UnknownTier => "unknown_tier",
+            Code::MissingValue => "missing_value",
+            Code::BadValue => "bad_value",
+            Code::UnknownContext => "unknown_context",
             Code::UnknownTenant => "unknown_tenant",
             Code::UnknownMember => "unknown_member",
             Code::NotFound => "not_found",
@@ -92,6 +105,10 @@ impl Code {
             | Code::DepartmentRequired
             | Code::DeletedAfterEvaluation
             | Code::CannotDecide
+            | Code::UnknownTier
+            | Code::MissingValue
+            | Code::BadValue
+            | Code::UnknownContext
             | Code::ReloadFailed => StatusCode::UNPROCESSABLE_ENTITY,
             Code::UnknownTenant | Code::UnknownMember | Code::NotFound => StatusCode::NOT_FOUND,
             Code::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
@@ -121,6 +138,10 @@ impl Code {
             Code::DepartmentRequired => "department required",
             Code::DeletedAfterEvaluation => "deleted after the evaluation time",
             Code::CannotDecide => "the policy cannot decide",
+            Code::UnknownTier => "unknown tier",
+            Code::MissingValue => "missing value",
+            Code::BadValue => "bad value",
+            Code::UnknownContext => "unknown context",
             Code::UnknownTenant => "unknown tenant",
             Code::UnknownMember => "unknown member",
             Code::NotFound => "not found",

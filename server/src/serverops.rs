@@ -7,7 +7,6 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
-use restore_engine::facts::Request;
 use restore_engine::{Decision, PolicySet};
 
 use crate::auth::{Caller, Scope};
@@ -49,7 +48,7 @@ pub fn observe(
                 policies.set(),
                 decision,
                 facts,
-                &Request::default(),
+                ctx.request,
                 decision.evaluated_at,
                 &decision_id,
             )

@@ -208,6 +208,8 @@ pub struct DecisionContext<'a> {
     /// The facts the decision was made on; `None` where not at hand (a
     /// restore decides inside the directory's transaction).
     pub facts: Option<&'a Facts>,
+    /// The request (batch size, context) the decision was made for.
+    pub request: &'a restore_engine::Request,
     /// The `X-Decision-Id` (or batch item id); `None` for streamed lines.
     pub decision_id: Option<&'a str>,
     /// When the request started deciding (for the latency).

@@ -10,10 +10,11 @@ use chrono::{DateTime, Utc};
 use restore_directory::snapshot::parse_zoned_timestamp;
 use restore_engine::excerpt::Escaped;
 use restore_engine::vocabulary::format_timestamp;
-use restore_engine::{CompiledPolicy, Decision, PolicySet, Request};
+use restore_engine::{CompiledPolicy, Decision, PolicySet};
 use serde::Serialize;
 
 use crate::changes::{self, Counts, DecisionSummary, MemberChange, PolicyComparison};
+use crate::context_args::ContextArgs;
 use crate::Exit;
 
 #[derive(Debug, clap::Args)]
@@ -47,6 +48,8 @@ pub struct Args {
     pub at: Option<DateTime<Utc>>,
     #[arg(long, value_enum, default_value = "text")]
     pub output: DiffFormat,
+    #[command(flatten)]
+    pub context: ContextArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -101,6 +104,8 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
     };
     let before = pick(&args.from)?;
     let after = pick(&args.to)?;
+    // Typed by whichever side declares each name (a new version may add one).
+    let request = args.context.request_for(&[before, after])?;
     let from_tier = declared_tier("--from-tier", before, args.from_tier.as_deref())?;
     let to_tier = declared_tier("--to-tier", after, args.to_tier.as_deref())?;
     let runtime = crate::runtime()?;
@@ -118,9 +123,9 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
         crate::sweep::each_deleted_member(directory.as_ref(), &tenants, |mut facts| {
             let plan = facts.tenant.plan.clone();
             facts.tenant.plan = from_tier.clone().unwrap_or_else(|| plan.clone());
-            let a = before.try_evaluate(&facts, &Request::default(), at)?;
+            let a = before.try_evaluate(&facts, &request, at)?;
             facts.tenant.plan = to_tier.clone().unwrap_or_else(|| plan.clone());
-            let b = after.try_evaluate(&facts, &Request::default(), at)?;
+            let b = after.try_evaluate(&facts, &request, at)?;
             record(&mut impact, &a, &b);
             progress.inc(1);
             Ok(())

@@ -1,9 +1,8 @@
 //! `restorectl eval`: decide on one deleted member.
 
-use restore_engine::facts::Request;
-
 use restore_engine::explain::Explanation;
 
+use crate::context_args::ContextArgs;
 use crate::output::{
     decision_text, emit, explanation_text, render_decision, render_value, OutputFormat,
 };
@@ -30,6 +29,8 @@ pub struct Args {
     /// Also show every condition with the fact and setting values it saw.
     #[arg(long)]
     pub explain: bool,
+    #[command(flatten)]
+    pub context: ContextArgs,
 }
 
 /// A decision with its explanation, for `--explain` (the decision's fields
@@ -43,6 +44,7 @@ struct Explained<'a> {
 
 pub fn run(args: Args) -> anyhow::Result<Exit> {
     let selected = args.policy.select()?;
+    let request = args.context.request(selected.policy())?;
     let runtime = crate::runtime()?;
     let facts = runtime.block_on(async {
         let directory = crate::directory::open_read_only(&args.directory).await?;
@@ -51,13 +53,13 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
             .await?;
         anyhow::Ok(facts)
     })?;
+    // A decision that cannot be made (an unknown tier, a missing or
+    // ill-typed attribute) is bad input: the error, exit 2, not a denial.
     let decision = selected
         .policy()
-        .try_evaluate(&facts, &Request::default(), selected.at)?;
+        .try_evaluate(&facts, &request, selected.at)?;
     if args.explain {
-        let explanation = selected
-            .policy()
-            .explain(&facts, &Request::default(), selected.at)?;
+        let explanation = selected.policy().explain(&facts, &request, selected.at)?;
         let rendered = match args.output {
             OutputFormat::Text => format!(
                 "{}{}",

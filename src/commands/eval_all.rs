@@ -4,16 +4,19 @@
 //!
 //! Exit 0 once the whole tenant was evaluated, whatever the decisions; 2 on
 //! bad input. A row that breaks an invariant stops the run with exit 2 (the
-//! decisions printed before it stay on stdout).
+//! decisions printed before it stay on stdout). A member whose decision
+//! cannot be made (an unknown tier, a missing or ill-typed attribute) gets
+//! an error line instead (`{"tenant","member","error"}`; `ERROR` in the
+//! table), the run goes on, and exits 2 at the end.
 
 use std::io::Write;
 
 use futures::StreamExt;
-use restore_engine::facts::Request;
 use restore_engine::json::DecisionEncoder;
 
 use restore_engine::excerpt::Escaped;
 
+use crate::context_args::ContextArgs;
 use crate::output;
 use crate::policy_args::PolicyArgs;
 use crate::Exit;
@@ -40,6 +43,16 @@ pub struct Args {
     pub actor: Option<String>,
     #[arg(long, value_enum, default_value = "jsonl")]
     pub output: Format,
+    #[command(flatten)]
+    pub context: ContextArgs,
+}
+
+/// The line of a member whose decision could not be made.
+#[derive(serde::Serialize)]
+struct ErrorLine<'a> {
+    tenant: &'a str,
+    member: &'a str,
+    error: String,
 }
 
 /// Output is written in chunks of about this size: one `write` per chunk.
@@ -53,7 +66,8 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
     let selected = args.policy.select()?;
     let policy = selected.policy();
     let at = selected.at;
-    let request = Request::default();
+    let request = args.context.request(policy)?;
+    let mut failed: u64 = 0;
     let progress = crate::progress::member_spinner("evaluating");
     let mut out = output::stdout_with_capacity(CHUNK);
     // Lines are encoded straight into one reused chunk, handed to `out`
@@ -74,7 +88,34 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
                 break;
             }
             let facts = facts?;
-            let decision = policy.try_evaluate(&facts, &request, at)?;
+            let decision = match policy.try_evaluate(&facts, &request, at) {
+                Ok(decision) => decision,
+                Err(error) => {
+                    failed += 1;
+                    let error = error.to_string();
+                    match args.output {
+                        Format::Jsonl => {
+                            serde_json::to_writer(
+                                &mut lines,
+                                &ErrorLine {
+                                    tenant: &facts.tenant.id,
+                                    member: &facts.member.id,
+                                    error,
+                                },
+                            )?;
+                            lines.push(b'\n');
+                        }
+                        Format::Table => writeln!(
+                            lines,
+                            "{:<24} {:<8} {}",
+                            Escaped(&facts.member.id),
+                            "ERROR",
+                            Escaped(&error)
+                        )?,
+                    }
+                    continue;
+                }
+            };
             match args.output {
                 Format::Jsonl => {
                     encoder.encode(&mut lines, &decision);
@@ -116,5 +157,11 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
         .map_err(output::write_error);
     result?;
     flushed?;
+    if failed > 0 {
+        output::note(&format!(
+            "restorectl: {failed} decision(s) could not be made; see the `error` lines"
+        ));
+        return Ok(Exit::Failed);
+    }
     Ok(Exit::Ok)
 }

@@ -9,9 +9,10 @@ use chrono::Utc;
 use restore_directory::snapshot::MAX_TEXT_BYTES;
 use restore_directory::{DirectoryUrl, RestoreOutcome, RestoreRequest};
 use restore_engine::excerpt::{needs_escape, Escaped, Excerpt};
-use restore_engine::facts::{Facts, Request};
+use restore_engine::facts::Facts;
 use restore_engine::vocabulary::format_timestamp;
 
+use crate::context_args::ContextArgs;
 use crate::output::{decision_text, emit, note, render_decision, render_value, OutputFormat};
 use crate::policy_args::PolicyArgs;
 use crate::Exit;
@@ -41,6 +42,8 @@ pub struct Args {
     /// The only mode that accepts `--at` (a write decides at the current time).
     #[arg(long)]
     pub dry_run: bool,
+    #[command(flatten)]
+    pub context: ContextArgs,
 }
 
 pub fn run(args: Args) -> anyhow::Result<Exit> {
@@ -80,8 +83,11 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
     let at = Utc::now();
     // `Decide` is a 'static trait object, so the closure owns the rules.
     let selected = Arc::new(args.policy.select_at(at)?);
+    let context = args.context.request(selected.policy())?;
     let rules = selected.clone();
-    let decide = move |facts: &Facts| rules.policy().try_evaluate(facts, &Request::default(), at);
+    // A decision that cannot be made fails the restore before any write
+    // (the adapter's `DirectoryError::Evaluation`): exit 2, nothing changed.
+    let decide = move |facts: &Facts| rules.policy().try_evaluate(facts, &context, at);
     let request = RestoreRequest {
         tenant: args.tenant.clone(),
         member: args.member.clone(),
@@ -124,6 +130,7 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
 /// read with the directory's read-only `facts`; nothing is written.
 fn dry_run(args: &Args) -> anyhow::Result<Exit> {
     let selected = args.policy.select()?;
+    let request = args.context.request(selected.policy())?;
     let facts = crate::runtime()?.block_on(async {
         let directory = crate::directory::open_read_only(&args.directory).await?;
         anyhow::Ok(
@@ -134,7 +141,7 @@ fn dry_run(args: &Args) -> anyhow::Result<Exit> {
     })?;
     let decision = selected
         .policy()
-        .try_evaluate(&facts, &Request::default(), selected.at)?;
+        .try_evaluate(&facts, &request, selected.at)?;
     note(&format!(
         "restorectl: dry run: decided at {}; nothing was written",
         format_timestamp(selected.at)

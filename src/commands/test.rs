@@ -18,6 +18,7 @@ use restore_directory::snapshot::{zoned_timestamp, Snapshot};
 use restore_directory::Directory;
 use restore_engine::decision::Outcome;
 use restore_engine::excerpt::quote_safe;
+use restore_engine::facts::Attributes;
 use restore_engine::source::{read_text_file, Limit};
 use restore_engine::{Decision, Facts, PolicySet, Request};
 use restore_memory::MemoryDirectory;
@@ -82,6 +83,10 @@ struct Case {
     policy_version: Option<String>,
     #[serde(default = "one")]
     batch_size: u32,
+    /// Request context values (`request.context.NAME`), typed by the
+    /// policy's `context:` declarations.
+    #[serde(default)]
+    context: Attributes,
     expect: Expect,
 }
 
@@ -98,6 +103,10 @@ fn optional_timestamp<'de, D: serde::Deserializer<'de>>(
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Expect {
+    /// The decision cannot be made: the error's message contains this text
+    /// (e.g. `request.context.ticket` for a missing required value).
+    #[serde(default)]
+    error: Option<String>,
     #[serde(default)]
     allowed: Option<bool>,
     /// The exact set of blocker ids that hold (order does not matter).
@@ -174,47 +183,51 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
             let policy = set
                 .select(None, case.policy_version.as_deref(), at)
                 .with_context(|| format!("{}: cases[{i}] `{}`", file.display(), case.name))?;
-            let request = Request::batch(case.batch_size);
-            let cannot_decide = || format!("{}: cases[{i}] `{}`", file.display(), case.name);
-            let decision = policy
-                .evaluate(&facts, &request, at)
-                .with_context(cannot_decide)?;
-            let explanation = policy
-                .explain(&facts, &request, at)
-                .with_context(cannot_decide)?;
-            let seen = coverage
-                .entry((policy.name().to_owned(), policy.version().to_owned()))
-                .or_default();
-            if let Some(expected) = &case.expect.blockers {
-                seen.blockers_asserted.extend(
-                    decision
-                        .blockers
-                        .iter()
-                        .map(|b| b.rule.to_string())
-                        .filter(|b| expected.contains(b)),
-                );
-            }
-            if let Some(expected) = &case.expect.warnings {
-                seen.warnings_asserted.extend(
-                    decision
-                        .warnings
-                        .iter()
-                        .map(|w| w.rule.to_string())
-                        .filter(|w| expected.contains(w)),
-                );
-            }
-            seen.resources_checked
-                .extend(case.expect.resources.keys().cloned());
-            let mut index_in_resource: BTreeMap<&str, usize> = BTreeMap::new();
-            for exception in &explanation.resource_exceptions {
-                let n = index_in_resource.entry(&exception.resource).or_default();
-                if exception.holds {
-                    seen.exceptions_applied
-                        .insert((exception.resource.clone(), *n));
+            let request = Request {
+                batch_size: case.batch_size,
+                context: case.context.clone(),
+            };
+            // A context name the policy does not declare is bad input.
+            policy
+                .check_context(&request.context)
+                .map_err(anyhow::Error::from)
+                .with_context(|| format!("{}: cases[{i}] `{}`", file.display(), case.name))?;
+            let problems = match (policy.evaluate(&facts, &request, at), &case.expect.error) {
+                (Err(error), Some(wanted)) => {
+                    let error = error.to_string();
+                    if error.contains(wanted.as_str()) {
+                        Vec::new()
+                    } else {
+                        vec![format!(
+                            "expected an error containing `{wanted}`, got: {error}"
+                        )]
+                    }
                 }
-                *n += 1;
-            }
-            let problems = check(&case.expect, &decision);
+                (Err(error), None) => vec![format!("no decision could be made: {error}")],
+                (Ok(decision), Some(wanted)) => vec![format!(
+                    "expected an error containing `{wanted}`, got a decision (allowed: {})",
+                    decision.allowed
+                )],
+                (Ok(decision), None) => {
+                    let seen = coverage
+                        .entry((policy.name().to_owned(), policy.version().to_owned()))
+                        .or_default();
+                    record_coverage(seen, case, &decision);
+                    // The same bindings as the decision: it cannot fail now.
+                    if let Ok(explanation) = policy.explain(&facts, &request, at) {
+                        let mut index_in_resource: BTreeMap<&str, usize> = BTreeMap::new();
+                        for exception in &explanation.resource_exceptions {
+                            let n = index_in_resource.entry(&exception.resource).or_default();
+                            if exception.holds {
+                                seen.exceptions_applied
+                                    .insert((exception.resource.clone(), *n));
+                            }
+                            *n += 1;
+                        }
+                    }
+                    check(&case.expect, &decision)
+                }
+            };
             let classname = file.display().to_string();
             if problems.is_empty() {
                 passed += 1;
@@ -394,6 +407,31 @@ fn case_facts(
         }
         _ => bail!("a case needs either `facts`, or `tenant` and `member`"),
     }
+}
+
+/// What a decided case proves: the blockers it asserted and saw fire,
+/// the resources it checked.
+fn record_coverage(seen: &mut Coverage, case: &Case, decision: &Decision) {
+    if let Some(expected) = &case.expect.blockers {
+        seen.blockers_asserted.extend(
+            decision
+                .blockers
+                .iter()
+                .map(|b| b.rule.to_string())
+                .filter(|b| expected.contains(b)),
+        );
+    }
+    if let Some(expected) = &case.expect.warnings {
+        seen.warnings_asserted.extend(
+            decision
+                .warnings
+                .iter()
+                .map(|w| w.rule.to_string())
+                .filter(|w| expected.contains(w)),
+        );
+    }
+    seen.resources_checked
+        .extend(case.expect.resources.keys().cloned());
 }
 
 /// Differences between the expectation and the decision; empty when it passes.

@@ -7,10 +7,10 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::{join, Decoder, Fields};
+use crate::declarations::Declarations;
 use crate::error::RuleErrorKind;
 use crate::model::{
-    AttrDecl, AttributeDecls, ComputedDecl, Delta, Format, Operand, PolicyFile, SettingDecl,
-    SettingValues, TierDecl,
+    ComputedDecl, Delta, Format, Operand, PolicyFile, SettingDecl, SettingValues, TierDecl,
 };
 use crate::vocabulary::{suggest, Fact, SettingId, Type, Value};
 use crate::yaml::{is_null, Node, NodeKind, Span};
@@ -97,8 +97,8 @@ impl Decoder {
             Some(n) => self.catalogue(n).map(Some),
             None => Some(None),
         };
-        let (attributes, context) = self.attributes_and_context(&fields)?;
-
+        // Before the rules: their references resolve against these.
+        let attributes = self.attributes_and_context(&fields);
         let requires = match fields.get("requires") {
             Some(n) => self.requires(n),
             None => Some(Vec::new()),
@@ -137,8 +137,7 @@ impl Decoder {
             restorable_until: restorable_until?,
             format: Format::V2,
             catalogue: catalogue?,
-            attributes,
-            context,
+            attributes: attributes?,
             requires: requires?,
             blockers: blockers?,
             warnings: warnings?,
@@ -569,27 +568,11 @@ impl Decoder {
         }
     }
 
-    /// HOOK for `attributes:` and `context:` (design §3.6; helper
-    /// `lang-attrs` implements them): reads the declarations into
-    /// `PolicyFile.attributes` / `PolicyFile.context`. Until then a file
-    /// that declares either is refused, not silently half-read.
-    fn attributes_and_context(
-        &mut self,
-        fields: &Fields<'_>,
-    ) -> Option<(AttributeDecls, Vec<AttrDecl>)> {
-        let mut ok = true;
-        for key in ["attributes", "context"] {
-            if let Some(n) = fields.get(key) {
-                let key = if key == "attributes" {
-                    "attributes"
-                } else {
-                    "context"
-                };
-                self.error(n.span, key, RuleErrorKind::NotSupportedYet { key });
-                ok = false;
-            }
-        }
-        ok.then(|| (AttributeDecls::default(), Vec::new()))
+    /// `attributes:` and `context:` (design §3.6): read by
+    /// `load/declarations.rs` before the rules, so that their references
+    /// resolve.
+    fn attributes_and_context(&mut self, fields: &Fields<'_>) -> Option<Declarations> {
+        self.declarations(fields.get("attributes"), fields.get("context"))
     }
 
     /// A rule's source reference. v1: `fact: F<n>`. v2: exactly one of

@@ -229,9 +229,9 @@ fn v2_load_errors_name_their_place() {
         ),
         (
             "catalogue:",
-            "attributes: { member: {} }\ncatalogue:",
-            "v2.yaml:19:13: at `attributes`: `attributes` is not supported by this build yet",
-            "restore::not_supported_yet",
+            "attributes: { member: { x: { type: bool } } }\ncatalogue:",
+            "at `attributes.member.x`: a declaration needs exactly one of `default` and `required: true`",
+            "restore::default_or_required",
         ),
     ];
     for (from, to, expected, code) in cases {

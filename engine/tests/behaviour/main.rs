@@ -14,6 +14,7 @@
 )]
 
 mod allocation;
+mod attributes;
 mod conditions;
 mod default_policy;
 mod digest;

@@ -321,6 +321,9 @@ pub struct Question {
     pub at: Option<DateTime<Utc>>,
     pub policy: Option<String>,
     pub policy_version: Option<String>,
+    /// The other `context` members: those the policy declares as request
+    /// context are its `request.context` values; the rest are ignored.
+    pub context: Map<String, Value>,
 }
 
 /// Why an evaluation is answered `false` without asking the directory.
@@ -337,7 +340,9 @@ pub enum Refusal {
 /// Maps a complete evaluation onto the restore question (contract:
 /// subject `{type:"user", id: actor}`, action `{name:"restore"}`, resource
 /// `{type:"deleted_member", id: member, properties:{tenant}}`, context
-/// `{time?, policy_version?, policy?}`). Other properties are ignored.
+/// `{time?, policy_version?, policy?, ...}`). Other context members are
+/// request context where the policy declares them; other properties are
+/// ignored.
 pub fn question(e: &Evaluation) -> Result<Question, Refusal> {
     if e.subject.kind != SUBJECT_TYPE {
         return Err(not_decided(
@@ -388,6 +393,12 @@ pub fn question(e: &Evaluation) -> Result<Question, Refusal> {
         at,
         policy: text("policy")?,
         policy_version: text("policy_version")?,
+        context: e
+            .context
+            .iter()
+            .filter(|(k, _)| !matches!(k.as_str(), "time" | "policy" | "policy_version"))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
     })
 }
 

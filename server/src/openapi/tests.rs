@@ -208,6 +208,7 @@ async fn documented_request_properties_are_accepted() {
         [
             "actor",
             "at",
+            "context",
             "explain",
             "member",
             "policy",
@@ -219,7 +220,7 @@ async fn documented_request_properties_are_accepted() {
         addr,
         "/v1/eligibility",
         &json!({"tenant": "acme", "member": "u_bob", "actor": "u_anna", "at": "2026-11-24T10:00:00Z",
-                "policy": "default-restore", "policy_version": "1.0.0", "explain": true}),
+                "policy": "default-restore", "policy_version": "1.0.0", "explain": true, "context": {}}),
     )
     .await;
     assert_eq!(
@@ -230,13 +231,13 @@ async fn documented_request_properties_are_accepted() {
     );
     assert_eq!(
         full("BatchRequest"),
-        ["at", "items", "policy", "policy_version"]
+        ["at", "context", "items", "policy", "policy_version"]
     );
     assert_eq!(full("BatchItem"), ["actor", "member", "tenant"]);
     let reply = post_json(
         addr,
         "/v1/eligibility/batch",
-        &json!({"at": "2026-11-24T10:00:00Z", "policy": "default-restore", "policy_version": "1.0.0",
+        &json!({"at": "2026-11-24T10:00:00Z", "policy": "default-restore", "policy_version": "1.0.0", "context": {},
                 "items": [{"tenant": "acme", "member": "u_bob", "actor": "u_anna"}]}),
     )
     .await;
@@ -248,13 +249,13 @@ async fn documented_request_properties_are_accepted() {
     );
     assert_eq!(
         full("RestoreRequest"),
-        ["actor", "department", "policy", "policy_version"]
+        ["actor", "context", "department", "policy", "policy_version"]
     );
     // Every field known (a denial or a conflict is fine, an unknown field is not).
     let reply = post_json(
         addr,
         "/v1/tenants/full-pro/members/p_gone/restore",
-        &json!({"actor": "p_admin", "department": "Sales", "policy": "default-restore", "policy_version": "1.0.0"}),
+        &json!({"actor": "p_admin", "department": "Sales", "policy": "default-restore", "policy_version": "1.0.0", "context": {}}),
     )
     .await;
     assert_eq!(

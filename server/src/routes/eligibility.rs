@@ -11,6 +11,8 @@ use serde::Deserialize;
 
 use crate::auth::{Caller, Scope};
 use crate::body::{parse_json, JsonBytes};
+use restore_engine::facts::Attributes;
+
 use crate::decide::{evaluate, explain, write_decision, write_explained};
 use crate::problem::{Code, Problem};
 use crate::routes::{directory_call, json_response, parse_at, ELIGIBILITY, ELIGIBILITY_BATCH};
@@ -34,6 +36,9 @@ struct EligibilityRequest {
     policy_version: Option<String>,
     #[serde(default)]
     explain: bool,
+    /// Request context values the policy declares (`request.context.NAME`).
+    #[serde(default)]
+    context: Attributes,
 }
 
 pub(super) async fn single(
@@ -52,6 +57,7 @@ pub(super) async fn single(
         request.policy_version.as_deref(),
         at,
     )?;
+    let context = crate::decide::request(policy, &request.context)?;
     let facts = directory_call(
         &state,
         state
@@ -59,7 +65,7 @@ pub(super) async fn single(
             .facts(&request.tenant, &request.member, request.actor.as_deref()),
     )
     .await?;
-    let decision = evaluate(policy, &facts, at)?;
+    let decision = evaluate(policy, &facts, &context, at)?;
     let decision_id = random_id();
     state.observe_decision(
         &DecisionContext {
@@ -68,6 +74,7 @@ pub(super) async fn single(
             caller: &caller,
             actor: request.actor.as_deref(),
             facts: Some(&facts),
+            request: &context,
             decision_id: Some(&decision_id),
             started,
         },
@@ -76,7 +83,7 @@ pub(super) async fn single(
     );
     let mut out = Vec::with_capacity(2048);
     if request.explain {
-        write_explained(&mut out, &decision, &explain(policy, &facts, at)?);
+        write_explained(&mut out, &decision, &explain(policy, &facts, &context, at)?);
     } else {
         write_decision(&mut out, &decision);
     }
@@ -92,6 +99,9 @@ struct BatchRequest {
     policy: Option<String>,
     #[serde(default)]
     policy_version: Option<String>,
+    /// Request context for every item (`request.context.NAME`).
+    #[serde(default)]
+    context: Attributes,
     items: Vec<BatchItem>,
 }
 
@@ -138,6 +148,7 @@ pub(super) async fn batch(
         request.policy_version.as_deref(),
         at,
     )?;
+    let context = crate::decide::request(policy, &request.context)?;
     let state_ref = &state;
     let caller_ref = &caller;
     let item_count = request.items.len();
@@ -171,7 +182,7 @@ pub(super) async fn batch(
         }
         first = false;
         let decided = facts.and_then(|facts| {
-            let decision = evaluate(policy, &facts, at)?;
+            let decision = evaluate(policy, &facts, &context, at)?;
             Ok((facts, decision))
         });
         match decided {
@@ -184,6 +195,7 @@ pub(super) async fn batch(
                         caller: &caller,
                         actor: actor.as_deref(),
                         facts: Some(&facts),
+                        request: &context,
                         decision_id: Some(&decision_id),
                         started,
                     },

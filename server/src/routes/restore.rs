@@ -34,6 +34,9 @@ struct RestoreBody {
     /// Refused when present: a write decides at the server's clock.
     #[serde(default)]
     at: Option<serde::de::IgnoredAny>,
+    /// Request context values the policy declares (`request.context.NAME`).
+    #[serde(default)]
+    context: restore_engine::facts::Attributes,
 }
 
 pub(super) async fn restore(
@@ -67,6 +70,10 @@ pub(super) async fn restore(
         body.policy_version.as_deref(),
         now,
     )?;
+    // Names checked against the version in force now; the values are
+    // typed when the transaction decides.
+    let context = crate::decide::request(policies.policy(index), &body.context)?;
+    let request_context = context.clone();
     // `Decide` is a 'static trait object, so the closure owns the set. It
     // reads the clock itself: the decision is made when the facts have been
     // read under the transaction's locks, however long those took to get,
@@ -91,7 +98,7 @@ pub(super) async fn restore(
             // Time only moves on, so a version in force a moment ago still
             // has one in force now; kept as the fallback all the same.
             .unwrap_or(index);
-        evaluate(served.policy(index), facts, at)
+        evaluate(served.policy(index), facts, &context, at)
     };
     let request = RestoreRequest {
         tenant,
@@ -140,6 +147,7 @@ pub(super) async fn restore(
             caller: &caller,
             actor: Some(&request.actor),
             facts: facts.as_ref(),
+            request: &request_context,
             decision_id: Some(&decision_id),
             started,
         },
@@ -193,7 +201,13 @@ mod tests {
             .await
             .unwrap();
         let at = "2026-11-24T10:00:00Z".parse().unwrap();
-        let decision = evaluate(&set.policies()[0], &facts, at).unwrap();
+        let decision = evaluate(
+            &set.policies()[0],
+            &facts,
+            &restore_engine::Request::default(),
+            at,
+        )
+        .unwrap();
         let receipt = Receipt {
             decision,
             department: "Sales \"EMEA\" \u{e9}".into(),

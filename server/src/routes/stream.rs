@@ -153,6 +153,7 @@ impl StreamJob {
             started,
         } = self;
         let policy_ref = policies.policy(policy);
+        let request = restore_engine::Request::default();
         let mut first = Some(first);
         let mut buffer = Vec::with_capacity(CHUNK_BYTES + 4096);
         let mut members = state.directory.deleted_members(&tenant, actor.as_deref());
@@ -170,7 +171,7 @@ impl StreamJob {
                 Err(_) => Err(directory_timeout(&state)),
             };
             let decided = facts.and_then(|facts| {
-                let decision = evaluate(policy_ref, &facts, at)?;
+                let decision = evaluate(policy_ref, &facts, &request, at)?;
                 Ok((facts, decision))
             });
             match decided {
@@ -181,6 +182,7 @@ impl StreamJob {
                         caller: &caller,
                         actor: actor.as_deref(),
                         facts: Some(&facts),
+                        request: &request,
                         decision_id: None,
                         started,
                     };

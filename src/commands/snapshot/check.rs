@@ -22,6 +22,7 @@ use crate::changes::{
     blockers_text, compare, escape, resource_change_text, verdict, verdict_text, Counts,
     DecisionSummary, MemberChange, PolicyComparison,
 };
+use crate::context_args::ContextArgs;
 use crate::junit::JunitReport;
 use crate::Exit;
 
@@ -50,6 +51,9 @@ pub struct CheckArgs {
     /// Refuse snapshot files larger than this.
     #[arg(long, value_name = "BYTES", default_value_t = file::DEFAULT_MAX_BYTES)]
     pub max_snapshot_bytes: u64,
+    /// Decide with these context values instead of the recorded ones.
+    #[command(flatten)]
+    pub context: ContextArgs,
 }
 
 #[derive(Debug, clap::Args)]
@@ -177,6 +181,9 @@ fn member_name(s: &DecisionSummary) -> String {
 
 /// `allowed`, or `denied (blocker, …)`.
 fn decision_text(s: &DecisionSummary) -> String {
+    if let Some(error) = &s.error {
+        return format!("error ({})", escape(error));
+    }
     if s.blockers.is_empty() {
         verdict(s.allowed).to_owned()
     } else {
@@ -206,6 +213,11 @@ fn member_block(c: &MemberChange) -> String {
             escape(after)
         ));
     }
+    for (label, error) in [("before", &c.error_before), ("after", &c.error_after)] {
+        if let Some(error) = error {
+            out.push_str(&format!("  error {label}: {}\n", escape(error)));
+        }
+    }
     out
 }
 
@@ -231,6 +243,14 @@ pub fn check(args: CheckArgs) -> anyhow::Result<Exit> {
     let set = PolicySet::load_dir(&args.rules)?;
     let policy = super::select(&set, &args.rules, Some(&recorded.policy), recorded.at)?;
     let at = recorded.at;
+    let context = if args.context.context.is_empty() {
+        ContextArgs {
+            context: recorded.context.clone(),
+        }
+    } else {
+        args.context.clone()
+    };
+    let request = context.request(policy)?;
     let pending = pending_path(&args.file);
     let junit = match &args.junit {
         Some(_) => Some(JunitReport::new(&format!(
@@ -257,6 +277,7 @@ pub fn check(args: CheckArgs) -> anyhow::Result<Exit> {
             policy: policy.name().to_owned(),
             version: policy.version().to_owned(),
             digest: policy.digest().to_owned(),
+            context: context.context.clone(),
         };
         let target = if args.accept { &args.file } else { &pending };
         let next_old = reader.next_entry()?;
@@ -272,7 +293,7 @@ pub fn check(args: CheckArgs) -> anyhow::Result<Exit> {
         };
         let progress = crate::progress::member_spinner("checking");
         crate::sweep::each_deleted_member(directory.as_ref(), &tenants, |facts| {
-            merge.decided(super::decide(policy, &facts, at)?)?;
+            merge.decided(super::decide(policy, &facts, &request, at))?;
             progress.inc(1);
             Ok(())
         })

@@ -82,6 +82,10 @@ pub struct Header {
     pub policy: String,
     pub version: String,
     pub digest: String,
+    /// The `--context NAME=VALUE` values the decisions were made with;
+    /// `check` decides with them again.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub context: Vec<String>,
 }
 
 fn timestamp<S: Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
@@ -405,6 +409,7 @@ fn placeholder_header() -> Header {
         policy: String::new(),
         version: String::new(),
         digest: String::new(),
+        context: Vec::new(),
     }
 }
 

@@ -4,7 +4,11 @@
 //!
 //! `record` evaluates every deleted member of the chosen tenants at `--at`
 //! and writes one entry per decision (verdict, blocker ids, resource outcomes
-//! with item counts, policy name, version and tier). `check` re-evaluates at
+//! with item counts, policy name, version and tier), or `error: <message>`
+//! for a member whose decision cannot be made (an unknown tier, a missing
+//! or ill-typed attribute), so that a flip between a verdict and an error
+//! shows in `check`. `--context NAME=VALUE` values are recorded in the
+//! header and used again by `check`. `check` re-evaluates at
 //! the recorded time and compares, streaming both sides as a merge in
 //! (tenant, member) order: exit 0 unchanged, 1 changed (report on stdout,
 //! `FILE.new` beside the file), 2 bad input (nothing written).
@@ -20,6 +24,8 @@ use chrono::{DateTime, Utc};
 use restore_directory::snapshot::parse_zoned_timestamp;
 use restore_directory::DirectoryUrl;
 use restore_engine::{CompiledPolicy, PolicySet, Request};
+
+use crate::context_args::ContextArgs;
 
 use crate::changes::DecisionSummary;
 use crate::Exit;
@@ -60,6 +66,8 @@ pub struct RecordArgs {
     /// The snapshot file to write (replaced whole when the run succeeds).
     #[arg(long, value_name = "FILE")]
     pub out: PathBuf,
+    #[command(flatten)]
+    pub context: ContextArgs,
 }
 
 pub fn run(args: Args) -> anyhow::Result<Exit> {
@@ -92,25 +100,25 @@ fn select<'s>(
         .with_context(|| format!("rules `{}`", rules.display()))
 }
 
-/// What a snapshot records of `policy`'s decision on `facts`. A member the
-/// policy cannot decide on (e.g. a plan that is none of its tiers) stops
-/// the run with the reason.
+/// What a snapshot records of `policy`'s decision on `facts`: the
+/// decision, or the error that kept it from being made.
 fn decide(
     policy: &CompiledPolicy,
     facts: &restore_engine::Facts,
+    request: &Request,
     at: DateTime<Utc>,
-) -> Result<DecisionSummary, restore_engine::EvaluationError> {
-    Ok(DecisionSummary::of(&policy.evaluate(
-        facts,
-        &Request::default(),
-        at,
-    )?))
+) -> DecisionSummary {
+    match policy.evaluate(facts, request, at) {
+        Ok(decision) => DecisionSummary::of(&decision),
+        Err(error) => DecisionSummary::failed(&facts.tenant.id, &facts.member.id, policy, &error),
+    }
 }
 
 fn record(args: RecordArgs) -> anyhow::Result<Exit> {
     let kind = directory_kind(&args.directory)?;
     let set = PolicySet::load_dir(&args.rules)?;
     let policy = select(&set, &args.rules, args.policy.as_deref(), args.at)?;
+    let request = args.context.request(policy)?;
     let at = args.at;
     let (entries, tenants) = crate::runtime()?.block_on(async {
         let directory = crate::directory::open_read_only(&args.directory).await?;
@@ -125,11 +133,12 @@ fn record(args: RecordArgs) -> anyhow::Result<Exit> {
             policy: policy.name().to_owned(),
             version: policy.version().to_owned(),
             digest: policy.digest().to_owned(),
+            context: args.context.context.clone(),
         };
         let mut writer = file::Writer::create(&args.out, &header)?;
         let progress = crate::progress::member_spinner("recording");
         crate::sweep::each_deleted_member(directory.as_ref(), &tenants, |facts| {
-            writer.write(&decide(policy, &facts, at)?)?;
+            writer.write(&decide(policy, &facts, &request, at))?;
             progress.inc(1);
             Ok(())
         })

@@ -338,6 +338,10 @@ fn the_contract_mapping() {
             at: Some("2026-11-24T10:00:00Z".parse().unwrap()),
             policy: None,
             policy_version: Some("1.0.0".into()),
+            // The other members are kept, for the policy's request context.
+            context: [("ip".to_string(), json!("10.0.0.1"))]
+                .into_iter()
+                .collect(),
         }
     );
 }
