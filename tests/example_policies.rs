@@ -254,14 +254,34 @@ fn a_mutated_policy_fails_each_check() {
         let cut = text.trim_end().strip_suffix(last.as_str()).unwrap();
         std::fs::write(&file, cut).unwrap();
         let (code, stdout, stderr) = check(dir);
-        assert_eq!(
-            code, 1,
+        assert_ne!(
+            code, 0,
             "{name}: check --deny-warnings fails\n{stdout}{stderr}"
         );
         let out = format!("{stdout}{stderr}");
         assert!(
             out.contains("resource_without_outcome") && out.contains(&format!("`{resource}`")),
             "{name}: {out}"
+        );
+    }
+}
+
+/// What the decision does not carry but the policy states: the department
+/// (organisational unit) a restore uses when the request names none.
+#[test]
+fn the_requirement_defaults_are_the_vendors_roots() {
+    let at = AT.parse().unwrap();
+    for (name, department) in [
+        ("directory-open-api", Some("0")),
+        ("google-workspace", Some("/")),
+        ("entra-id", None),
+    ] {
+        let set = restore_engine::PolicySet::load_dir(&policy_dir(name).join("rules")).unwrap();
+        let policy = set.select(None, None, at).unwrap();
+        assert_eq!(
+            policy.requirement_default("department"),
+            department,
+            "{name}"
         );
     }
 }
