@@ -174,6 +174,11 @@ fn restore_allowed_denied_and_missing_department() {
         "u_anna",
     ]);
     assert_eq!(code(&missing), 2, "--department is required");
+    assert!(
+        String::from_utf8_lossy(&missing.stderr).contains("gives no default department"),
+        "{}",
+        String::from_utf8_lossy(&missing.stderr)
+    );
 
     let denied = restore("u_cleo", "ops");
     assert_eq!(code(&denied), 1, "duplicate email denies");
@@ -420,4 +425,40 @@ fn import_and_restore_carry_attributes() {
             r#"{"former_roles":["admin","approver"],"hold_until":"2026-12-01T00:00:00Z","note":"","rank":-9223372036854775808,"suspended":true}"#
         )
     );
+}
+
+#[test]
+fn a_policy_default_department_is_used_without_the_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    let (snapshot, _) = support::shifted_snapshot(&fixture(), AT.parse().unwrap(), dir.path());
+    let url = import_from(&snapshot, &dir.path().join("d.db"));
+    // The default policy with a default for its department requirement.
+    let rules = dir.path().join("rules");
+    std::fs::create_dir(&rules).unwrap();
+    let text = std::fs::read_to_string(root().join("rules/default-restore.v1.yaml")).unwrap();
+    let needle =
+        "  - id: department               # F8: the old department is not restored\n    fact: F8\n";
+    assert!(
+        text.contains(needle),
+        "the default policy's department requirement moved"
+    );
+    let text = text.replace(needle, &format!("{needle}    default: root\n"));
+    std::fs::write(rules.join("default-restore.v1.yaml"), text).unwrap();
+    let out = restorectl(&[
+        "restore",
+        "--rules",
+        rules.to_str().unwrap(),
+        "--directory",
+        &url,
+        "--tenant",
+        "acme",
+        "--member",
+        "u_bob",
+        "--actor",
+        "u_anna",
+    ]);
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
+    let receipt: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(receipt["department"], "root", "the policy's default");
+    assert_eq!(receipt["decision"]["allowed"], true);
 }

@@ -295,6 +295,15 @@ fn restore_writes_once_and_a_denial_is_409() {
     );
     restore("l_a", json!({"actor": "l_admin", "department": "  "}))
         .problem(422, "department_required");
+    // The default policy gives no default department: the field is needed.
+    let missing = restore("l_a", json!({"actor": "l_admin"})).problem(422, "department_required");
+    assert!(
+        missing["detail"]
+            .as_str()
+            .unwrap_or("")
+            .contains("no default department"),
+        "{missing}"
+    );
     restore("l_a", json!({"actor": "l_ghost", "department": "ops"})).problem(422, "unknown_actor");
     restore(
         "l_a",

@@ -207,8 +207,10 @@ pub enum BatchResultDoc {
 #[allow(dead_code)]
 pub struct RestoreRequestDoc {
     actor: String,
-    /// F8: the department the member comes back to.
-    department: String,
+    /// F8: the department the member comes back to. Absent: the policy's
+    /// default for its `department` requirement (422 `department_required`
+    /// when it has none).
+    department: Option<String>,
     policy: Option<String>,
     policy_version: Option<String>,
     /// Request context: values the policy declares under `context:`

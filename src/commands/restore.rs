@@ -11,6 +11,7 @@ use restore_directory::{DirectoryUrl, RestoreOutcome, RestoreRequest};
 use restore_engine::excerpt::{needs_escape, Escaped, Excerpt};
 use restore_engine::facts::Facts;
 use restore_engine::vocabulary::format_timestamp;
+use restore_engine::CompiledPolicy;
 
 use crate::context_args::ContextArgs;
 use crate::output::{decision_text, emit, note, render_decision, render_value, OutputFormat};
@@ -34,8 +35,10 @@ pub struct Args {
     #[arg(long, value_name = "A")]
     pub actor: String,
     /// Department the member comes back in (F8: the old one is not restored).
+    /// Default: the policy's `requires` entry `department` and its `default`
+    /// (e.g. the root department); without one, the flag is required.
     #[arg(long, value_name = "D")]
-    pub department: String,
+    pub department: Option<String>,
     #[arg(long, value_enum, default_value = "json")]
     pub output: OutputFormat,
     /// Decide only: read the facts, print the decision, write nothing.
@@ -46,23 +49,46 @@ pub struct Args {
     pub context: ContextArgs,
 }
 
-pub fn run(args: Args) -> anyhow::Result<Exit> {
-    if args.department.trim().is_empty() {
+/// The department to restore into: `--department`, else the policy's
+/// default for its `department` requirement. Checked like any written text.
+fn department(given: Option<&str>, policy: &CompiledPolicy) -> anyhow::Result<String> {
+    let department = match given {
+        Some(d) => d,
+        None => policy.requirement_default("department").ok_or_else(|| {
+            anyhow::anyhow!(
+                "--department is required: policy `{}` {} gives no default department \
+                 (`requires: [{{ id: department, default: ... }}]`)",
+                Excerpt(policy.name()),
+                Excerpt(policy.version())
+            )
+        })?,
+    };
+    if department.trim().is_empty() {
         anyhow::bail!("--department is blank: a restore needs a department (F8)");
     }
     // The department is written: held to the snapshot rules for texts.
-    if let Some(c) = args.department.chars().find(|c| needs_escape(*c)) {
+    if let Some(c) = department.chars().find(|c| needs_escape(*c)) {
         anyhow::bail!(
             "--department `{}` contains the control character {}",
-            Excerpt(&args.department),
+            Excerpt(department),
             c.escape_unicode()
         );
     }
-    if args.department.len() > MAX_TEXT_BYTES {
+    if department.len() > MAX_TEXT_BYTES {
         anyhow::bail!(
             "--department `{}` is longer than {MAX_TEXT_BYTES} bytes",
-            Excerpt(&args.department)
+            Excerpt(department)
         );
+    }
+    Ok(department.trim().to_owned())
+}
+
+pub fn run(args: Args) -> anyhow::Result<Exit> {
+    if let Some(given) = &args.department {
+        // Bad flags fail before anything is opened, whatever the policy.
+        if given.trim().is_empty() {
+            anyhow::bail!("--department is blank: a restore needs a department (F8)");
+        }
     }
     if args.dry_run {
         return dry_run(&args);
@@ -84,6 +110,7 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
     // `Decide` is a 'static trait object, so the closure owns the rules.
     let selected = Arc::new(args.policy.select_at(at)?);
     let context = args.context.request(selected.policy())?;
+    let department = department(args.department.as_deref(), selected.policy())?;
     let rules = selected.clone();
     // A decision that cannot be made fails the restore before any write
     // (the adapter's `DirectoryError::Evaluation`): exit 2, nothing changed.
@@ -92,7 +119,7 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
         tenant: args.tenant.clone(),
         member: args.member.clone(),
         actor: args.actor.clone(),
-        department: args.department.trim().to_owned(),
+        department,
         at,
     };
     let outcome = crate::runtime()?.block_on(async {
@@ -131,6 +158,7 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
 fn dry_run(args: &Args) -> anyhow::Result<Exit> {
     let selected = args.policy.select()?;
     let request = args.context.request(selected.policy())?;
+    department(args.department.as_deref(), selected.policy())?;
     let facts = crate::runtime()?.block_on(async {
         let directory = crate::directory::open_read_only(&args.directory).await?;
         anyhow::Ok(

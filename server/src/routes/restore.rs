@@ -26,7 +26,9 @@ use crate::state::{random_id, AppState, DecisionContext, DecisionKind};
 #[serde(deny_unknown_fields)]
 struct RestoreBody {
     actor: String,
-    department: String,
+    /// Absent: the policy's default for its `department` requirement.
+    #[serde(default)]
+    department: Option<String>,
     #[serde(default)]
     policy: Option<String>,
     #[serde(default)]
@@ -56,8 +58,11 @@ pub(super) async fn restore(
             "`at`: a restore decides at the server's clock; remove `at` (ask /v1/eligibility for other times)",
         ));
     }
-    let department = body.department.trim();
-    if department.is_empty() {
+    if body
+        .department
+        .as_deref()
+        .is_some_and(|d| d.trim().is_empty())
+    {
         return Err(Problem::new(
             Code::DepartmentRequired,
             "`department` is blank: a restore needs a department (F8)",
@@ -70,6 +75,19 @@ pub(super) async fn restore(
         body.policy_version.as_deref(),
         now,
     )?;
+    let department = match body.department.as_deref() {
+        Some(given) => given.trim().to_owned(),
+        None => policies
+            .policy(index)
+            .requirement_default("department")
+            .map(str::to_owned)
+            .ok_or_else(|| {
+                Problem::new(
+                    Code::DepartmentRequired,
+                    "`department` is required: the policy gives no default department",
+                )
+            })?,
+    };
     // Names checked against the version in force now; the values are
     // typed when the transaction decides.
     let context = crate::decide::request(policies.policy(index), &body.context)?;
@@ -104,7 +122,7 @@ pub(super) async fn restore(
         tenant,
         member,
         actor: body.actor,
-        department: department.to_owned(),
+        department,
         // The request time, for the adapter's records; the decision has its own.
         at: now,
     };
