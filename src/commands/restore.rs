@@ -130,10 +130,11 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
         RestoreOutcome::Restored(receipt) => {
             let text = match args.output {
                 OutputFormat::Text => format!(
-                    "{}department:       {}\nseats used:       {}\naudit id:         {}\n",
+                    "{}department:       {}\nseats used:       {}\nitems restored:   {}\naudit id:         {}\n",
                     decision_text(&receipt.decision),
                     Escaped(&receipt.department),
                     receipt.seats_used,
+                    receipt.restored_items,
                     receipt.audit_id
                 ),
                 other => render_value(&receipt, other)?,
