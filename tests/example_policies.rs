@@ -254,9 +254,9 @@ fn a_mutated_policy_fails_each_check() {
         let cut = text.trim_end().strip_suffix(last.as_str()).unwrap();
         std::fs::write(&file, cut).unwrap();
         let (code, stdout, stderr) = check(dir);
-        assert_ne!(
-            code, 0,
-            "{name}: check --deny-warnings fails\n{stdout}{stderr}"
+        assert_eq!(
+            code, 1,
+            "{name}: check --deny-warnings fails with exit 1\n{stdout}{stderr}"
         );
         let out = format!("{stdout}{stderr}");
         assert!(

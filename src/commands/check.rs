@@ -62,7 +62,12 @@ pub fn run(args: Args) -> anyhow::Result<Exit> {
     }
     out.flush().map_err(write_error)?;
     if warnings > 0 && args.deny_warnings {
-        anyhow::bail!("{warnings} static-check warning(s) and --deny-warnings");
+        // Exit 1, as a failed rule test or a changed decision: the files
+        // are readable, a check found something. Exit 2 stays "broken file".
+        crate::output::note(&format!(
+            "restorectl: {warnings} static-check warning(s) and --deny-warnings"
+        ));
+        return Ok(Exit::Denied);
     }
     Ok(Exit::Ok)
 }
