@@ -263,15 +263,30 @@ fn an_unreachable_directory_is_503_and_not_ready_then_recovers() {
     );
     server.post("/v1/eligibility", &body).ok();
 
-    // A row the adapter cannot read is a 500 without detail.
+    // A plan no tier of the policy names is the policy's business: a 422
+    // that names plan and tiers, never a silent pass.
     db.query("UPDATE tenants SET plan = 'platinum' WHERE id = 'globex'");
+    let reply = server.post(
+        "/v1/eligibility",
+        &json!({"tenant": "globex", "member": "g_only"}),
+    );
+    let problem = reply.problem(422, "cannot_decide");
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("plan `platinum` of tenant `globex` is not a tier"),
+        "{problem}"
+    );
+    // A row the adapter cannot read is a 500 without detail.
+    db.query("UPDATE tenants SET plan = 'Platinum Plan' WHERE id = 'globex'");
     let reply = server.post(
         "/v1/eligibility",
         &json!({"tenant": "globex", "member": "g_only"}),
     );
     let problem = reply.problem(500, "internal");
     assert!(
-        !reply.body.contains("platinum"),
+        !reply.body.contains("Platinum"),
         "no row content: {problem}"
     );
     server.post("/v1/eligibility", &body).ok();
