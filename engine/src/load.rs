@@ -94,6 +94,15 @@ fn v1_settings() -> Vec<(Arc<str>, Type)> {
 }
 
 /// A mapping's entries after key checks.
+/// `policy`, `version`, `effective_from` and `description`: read alike in
+/// every format.
+struct Header {
+    name: Option<String>,
+    version: Option<String>,
+    effective_from: Option<DateTime<Utc>>,
+    description: Option<String>,
+}
+
 struct Fields<'n> {
     entries: Vec<(&'n str, &'n Node)>,
 }
@@ -213,6 +222,25 @@ impl Decoder {
                 );
                 None
             }
+        }
+    }
+
+    /// The fields every format shares; each `None` has its error recorded
+    /// (or, for `description`, is simply absent).
+    fn header(&mut self, fields: &Fields<'_>) -> Header {
+        Header {
+            name: fields
+                .get("policy")
+                .and_then(|n| self.non_empty_text(n, "policy", "policy")),
+            version: fields
+                .get("version")
+                .and_then(|n| self.non_empty_text(n, "version", "version")),
+            effective_from: fields
+                .get("effective_from")
+                .and_then(|n| self.timestamp(n, "effective_from")),
+            description: fields
+                .get("description")
+                .and_then(|n| self.text(n, "description")),
         }
     }
 
@@ -385,18 +413,12 @@ impl Decoder {
             }
         }
         let fields = self.mapping(root, "", KEYS, REQUIRED)?;
-        let name = fields
-            .get("policy")
-            .and_then(|n| self.non_empty_text(n, "policy", "policy"));
-        let version = fields
-            .get("version")
-            .and_then(|n| self.non_empty_text(n, "version", "version"));
-        let effective_from = fields
-            .get("effective_from")
-            .and_then(|n| self.timestamp(n, "effective_from"));
-        let description = fields
-            .get("description")
-            .and_then(|n| self.text(n, "description"));
+        let Header {
+            name,
+            version,
+            effective_from,
+            description,
+        } = self.header(&fields);
         let defaults = fields
             .get("settings")
             .and_then(|n| self.settings(n, "settings", true));

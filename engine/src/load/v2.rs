@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use super::{join, Decoder, Fields};
+use super::{join, Decoder, Fields, Header};
 use crate::declarations::Declarations;
 use crate::error::RuleErrorKind;
 use crate::model::{
@@ -56,18 +56,12 @@ impl Decoder {
         self.settings.clear();
         self.computed.clear();
         let fields = self.mapping(root, "", KEYS, REQUIRED)?;
-        let name = fields
-            .get("policy")
-            .and_then(|n| self.non_empty_text(n, "policy", "policy"));
-        let version = fields
-            .get("version")
-            .and_then(|n| self.non_empty_text(n, "version", "version"));
-        let effective_from = fields
-            .get("effective_from")
-            .and_then(|n| self.timestamp(n, "effective_from"));
-        let description = fields
-            .get("description")
-            .and_then(|n| self.text(n, "description"));
+        let Header {
+            name,
+            version,
+            effective_from,
+            description,
+        } = self.header(&fields);
         let settings = match fields.get("settings") {
             Some(n) => self.setting_decls(n),
             None => Some(Vec::new()),
