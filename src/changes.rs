@@ -34,6 +34,9 @@ pub struct DecisionSummary {
     pub allowed: bool,
     /// Ids of the blockers that hold, in rule order.
     pub blockers: Vec<String>,
+    /// Ids of the warning rules that fire, in rule order; written only when
+    /// some fire, so files of policies without warning rules are unchanged.
+    pub warnings: Vec<String>,
     /// Outcome (and item counts, when the decision has them) per resource.
     pub resources: BTreeMap<String, ResourceState>,
     /// Why no decision could be made, if so.
@@ -54,6 +57,8 @@ struct Entry {
     allowed: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     blockers: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    warnings: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     resources: Option<BTreeMap<String, ResourceState>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -71,6 +76,7 @@ impl Serialize for DecisionSummary {
             tier: decided.then(|| self.tier.clone()),
             allowed: decided.then_some(self.allowed),
             blockers: decided.then(|| self.blockers.clone()),
+            warnings: self.warnings.clone(),
             resources: decided.then(|| self.resources.clone()),
             error: self.error.clone(),
         }
@@ -81,6 +87,9 @@ impl Serialize for DecisionSummary {
 impl<'de> Deserialize<'de> for DecisionSummary {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let e = Entry::deserialize(d)?;
+        if e.error.is_some() && !e.warnings.is_empty() {
+            return Err(de::Error::custom("an entry with `error` has no `warnings`"));
+        }
         let (tier, allowed, blockers, resources) =
             match (e.tier, e.allowed, e.blockers, e.resources, &e.error) {
                 (Some(tier), Some(allowed), Some(blockers), Some(resources), None) => {
@@ -113,6 +122,7 @@ impl<'de> Deserialize<'de> for DecisionSummary {
             tier,
             allowed,
             blockers,
+            warnings: e.warnings,
             resources,
             error: e.error,
         })
@@ -129,6 +139,7 @@ impl DecisionSummary {
             tier: d.policy.tier.to_string(),
             allowed: d.allowed,
             blockers: d.blockers.iter().map(|b| b.rule.to_string()).collect(),
+            warnings: d.warnings.iter().map(|w| w.rule.to_string()).collect(),
             resources: d
                 .resources
                 .iter()
@@ -160,6 +171,7 @@ impl DecisionSummary {
             tier: String::new(),
             allowed: false,
             blockers: Vec::new(),
+            warnings: Vec::new(),
             resources: BTreeMap::new(),
             error: Some(error.to_string()),
         }
@@ -254,6 +266,11 @@ pub struct MemberChange {
     pub allowed_after: bool,
     pub blockers_added: Vec<String>,
     pub blockers_removed: Vec<String>,
+    /// Warning rules that fire after and not before, and the other way.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings_added: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings_removed: Vec<String>,
     pub resources: Vec<ResourceChange>,
     /// `policy version (tier)` before and after, when compared and different.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -318,6 +335,8 @@ pub fn compare(
             allowed_after: b.allowed,
             blockers_added: Vec::new(),
             blockers_removed: Vec::new(),
+            warnings_added: Vec::new(),
+            warnings_removed: Vec::new(),
             resources: Vec::new(),
             policy: None,
             error_before: a.error.clone(),
@@ -336,6 +355,8 @@ pub fn compare(
         .filter(|r| !b.blockers.contains(r))
         .cloned()
         .collect();
+    let warnings_added = not_in(&b.warnings, &a.warnings);
+    let warnings_removed = not_in(&a.warnings, &b.warnings);
     let mut resources = Vec::new();
     for (name, before) in &a.resources {
         match b.resources.get(name) {
@@ -380,6 +401,8 @@ pub fn compare(
     if a.allowed == b.allowed
         && blockers_added.is_empty()
         && blockers_removed.is_empty()
+        && warnings_added.is_empty()
+        && warnings_removed.is_empty()
         && resources.is_empty()
         && policy.is_none()
     {
@@ -392,11 +415,22 @@ pub fn compare(
         allowed_after: b.allowed,
         blockers_added,
         blockers_removed,
+        warnings_added,
+        warnings_removed,
         resources,
         policy,
         error_before: None,
         error_after: None,
     })
+}
+
+/// The ids of `these` missing from `those`, in `these`' order.
+fn not_in(these: &[String], those: &[String]) -> Vec<String> {
+    these
+        .iter()
+        .filter(|id| !those.contains(id))
+        .cloned()
+        .collect()
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -529,13 +563,18 @@ pub fn verdict_text(c: &MemberChange) -> String {
 
 /// `+added -removed` blocker ids.
 pub fn blockers_text(c: &MemberChange) -> String {
-    let mut blockers: Vec<String> = c
-        .blockers_added
-        .iter()
-        .map(|b| format!("+{}", escape(b)))
-        .collect();
-    blockers.extend(c.blockers_removed.iter().map(|b| format!("-{}", escape(b))));
-    blockers.join(" ")
+    added_removed_text(&c.blockers_added, &c.blockers_removed)
+}
+
+/// `+added -removed` warning rule ids.
+pub fn warnings_text(c: &MemberChange) -> String {
+    added_removed_text(&c.warnings_added, &c.warnings_removed)
+}
+
+fn added_removed_text(added: &[String], removed: &[String]) -> String {
+    let mut ids: Vec<String> = added.iter().map(|b| format!("+{}", escape(b))).collect();
+    ids.extend(removed.iter().map(|b| format!("-{}", escape(b))));
+    ids.join(" ")
 }
 
 fn outcome_text(o: Option<Outcome>) -> &'static str {
@@ -611,9 +650,40 @@ mod tests {
             tier: "pro".into(),
             allowed,
             blockers: blockers.iter().map(|b| b.to_string()).collect(),
+            warnings: Vec::new(),
             resources: [("documents".to_string(), docs)].into_iter().collect(),
             error: None,
         }
+    }
+
+    #[test]
+    fn a_warning_rule_that_starts_or_stops_firing_is_a_change() {
+        let docs = state(Outcome::Restored, None);
+        let before = summary(true, &[], docs.clone());
+        let mut after = summary(true, &[], docs);
+        after.warnings = vec!["over_seat_count".into()];
+        let change = compare(&before, &after, PolicyComparison::Include).expect("a change");
+        assert!(!change.verdict_flipped());
+        assert_eq!(change.warnings_added, ["over_seat_count"]);
+        assert!(change.warnings_removed.is_empty());
+        assert_eq!(warnings_text(&change), "+over_seat_count");
+        let back = compare(&after, &before, PolicyComparison::Include).expect("a change");
+        assert_eq!(warnings_text(&back), "-over_seat_count");
+        assert!(compare(&after, &after.clone(), PolicyComparison::Include).is_none());
+    }
+
+    #[test]
+    fn warnings_are_written_only_when_some_fire_and_read_back() {
+        let docs = state(Outcome::Restored, None);
+        let quiet = summary(true, &[], docs.clone());
+        let text = serde_yaml::to_string(&quiet).expect("yaml");
+        assert!(!text.contains("warnings"), "{text}");
+        let mut loud = summary(true, &[], docs);
+        loud.warnings = vec!["w1".into(), "w2".into()];
+        let text = serde_yaml::to_string(&loud).expect("yaml");
+        assert!(text.contains("warnings:"), "{text}");
+        let back: DecisionSummary = serde_yaml::from_str(&text).expect("read back");
+        assert_eq!(back, loud);
     }
 
     fn state(outcome: Outcome, restored: Option<u32>) -> ResourceState {

@@ -105,9 +105,23 @@ resources:
 #[test]
 fn schema_accepts_the_default_rules_and_rejects_broken_ones() {
     let validator = schema_validator();
-    let default = std::fs::read_to_string(root().join("rules/default-restore.v1.yaml")).unwrap();
+    let default =
+        std::fs::read_to_string(root().join("tests/fixtures/rules-v1/default-restore.v1.yaml"))
+            .unwrap();
     let errors: Vec<String> = validator
         .iter_errors(&yaml_as_json(&default))
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+    // The default policy itself is format v2 now: the v2 schema accepts it.
+    let v2: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(root().join("rules/restore-rules.v2.schema.json")).unwrap(),
+    )
+    .unwrap();
+    let v2 = jsonschema::validator_for(&v2).expect("a valid JSON Schema");
+    let rewritten = std::fs::read_to_string(root().join("rules/default-restore.v1.yaml")).unwrap();
+    let errors: Vec<String> = v2
+        .iter_errors(&yaml_as_json(&rewritten))
         .map(|e| format!("{} at {}", e, e.instance_path()))
         .collect();
     assert!(errors.is_empty(), "{errors:#?}");
@@ -250,7 +264,9 @@ fn default_rules_pass_the_static_checks() {
 
 #[test]
 fn static_checks_find_dead_rules() {
-    let default = std::fs::read_to_string(root().join("rules/default-restore.v1.yaml")).unwrap();
+    let default =
+        std::fs::read_to_string(root().join("tests/fixtures/rules-v1/default-restore.v1.yaml"))
+            .unwrap();
     let edited = default
         // A tier override equal to the default.
         .replace("  starter: {}\n", "  starter:\n    restore_window: 30d\n")

@@ -81,7 +81,10 @@ fn the_ci_example_passes_then_fails_on_a_rule_change_with_junit_reports() {
     let text = std::fs::read_to_string(&rule).unwrap();
     std::fs::write(
         &rule,
-        text.replace("restore_window: 30d ", "restore_window: 20d "),
+        text.replace(
+            "{ type: duration, default: 30d,",
+            "{ type: duration, default: 20d,",
+        ),
     )
     .unwrap();
     let (code, output) = run_ci_script(dir.path());

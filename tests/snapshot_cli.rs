@@ -272,7 +272,9 @@ fn strict_digest_reports_a_reformatted_rule_file_that_is_otherwise_ignored() {
     record(dir.path(), &rules(), &fixture_url(), "decisions.yaml");
     let reformatted = dir.path().join("rules-reformatted");
     std::fs::create_dir(&reformatted).unwrap();
-    let v1 = std::fs::read_to_string(root().join("rules/default-restore.v1.yaml")).unwrap();
+    let v1 =
+        std::fs::read_to_string(root().join("tests/fixtures/rules-v1/default-restore.v1.yaml"))
+            .unwrap();
     std::fs::write(
         reformatted.join("default-restore.v1.yaml"),
         format!("# a comment\n{v1}"),

@@ -174,7 +174,10 @@ mod tests {
     /// The default rules plus a v2 that shortens the restore window to one
     /// hour (F3's 20 days in v1), so members deleted days ago flip to denied.
     fn two_versions() -> PolicySet {
-        let v1 = std::fs::read_to_string(rules_dir().join("default-restore.v1.yaml")).unwrap();
+        let v1 = std::fs::read_to_string(
+            rules_dir().join("../tests/fixtures/rules-v1/default-restore.v1.yaml"),
+        )
+        .unwrap();
         let v2 = crate::test_support::v2_rules(&v1);
         PolicySet::from_sources([("v1.yaml", v1.as_str()), ("v2.yaml", v2.as_str())]).unwrap()
     }

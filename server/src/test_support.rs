@@ -150,7 +150,10 @@ pub fn tokens(list: &[(&str, &str, &str, &str)]) -> crate::auth::Tokens {
 /// A rules folder holding the default v1 rules (and `v2.yaml` with `v2`).
 pub fn rules_folder(v2: bool) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    let v1 = std::fs::read_to_string(rules_dir().join("default-restore.v1.yaml")).unwrap();
+    let v1 = std::fs::read_to_string(
+        rules_dir().join("../tests/fixtures/rules-v1/default-restore.v1.yaml"),
+    )
+    .unwrap();
     std::fs::write(dir.path().join("default-restore.v1.yaml"), &v1).unwrap();
     if v2 {
         std::fs::write(dir.path().join("v2.yaml"), v2_rules(&v1)).unwrap();

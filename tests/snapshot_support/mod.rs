@@ -21,7 +21,9 @@ pub fn rules() -> String {
 
 /// A rules folder whose restore window is 20 days instead of 30.
 pub fn shorter_window(dir: &Path) -> String {
-    let v1 = std::fs::read_to_string(root().join("rules/default-restore.v1.yaml")).unwrap();
+    let v1 =
+        std::fs::read_to_string(root().join("tests/fixtures/rules-v1/default-restore.v1.yaml"))
+            .unwrap();
     let shorter = v1.replace("restore_window: 30d ", "restore_window: 20d ");
     assert_ne!(v1, shorter, "replacement applied");
     let rules = dir.join("rules-20d");

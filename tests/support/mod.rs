@@ -88,7 +88,9 @@ pub fn restorectl_in(dir: &Path, args: &[&str]) -> (i32, String, String) {
 /// A rules directory with the default policy (1.0.0) and a 2.0.0 that takes
 /// effect on 2026-12-01, widening F1 and F6 on Enterprise and the window to 60d.
 pub fn two_versions(dir: &Path) {
-    let v1 = std::fs::read_to_string(root().join("rules/default-restore.v1.yaml")).unwrap();
+    let v1 =
+        std::fs::read_to_string(root().join("tests/fixtures/rules-v1/default-restore.v1.yaml"))
+            .unwrap();
     let v2 = v1
         .replace("version: \"1.0.0\"", "version: \"2.0.0\"")
         .replace(

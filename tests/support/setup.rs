@@ -83,7 +83,10 @@ pub fn import(snapshot: &Path, url: &str) {
 /// window that takes effect only in 2999 (so 1.0.0 stays in force on any
 /// date a test runs; pin 2.0.0 or shadow it to see the difference).
 pub fn write_rules(dir: &Path) {
-    let v1 = std::fs::read_to_string(super::root().join("rules/default-restore.v1.yaml")).unwrap();
+    let v1 = std::fs::read_to_string(
+        super::root().join("tests/fixtures/rules-v1/default-restore.v1.yaml"),
+    )
+    .unwrap();
     let v2 = v1
         .replace("version: \"1.0.0\"", "version: \"2.0.0\"")
         .replace(
@@ -102,7 +105,7 @@ pub fn write_rules(dir: &Path) {
 
 /// A third version, in force since 2025 (so it replaces 1.0.0 now).
 pub fn v3_text() -> String {
-    std::fs::read_to_string(super::root().join("rules/default-restore.v1.yaml"))
+    std::fs::read_to_string(super::root().join("tests/fixtures/rules-v1/default-restore.v1.yaml"))
         .unwrap()
         .replace("version: \"1.0.0\"", "version: \"3.0.0\"")
         .replace(

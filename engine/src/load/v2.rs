@@ -99,7 +99,6 @@ impl Decoder {
         };
         // Before the rules: their references resolve against these.
         let attributes = self.attributes_and_context(&fields);
-
         let requires = match fields.get("requires") {
             Some(n) => self.requires(n),
             None => Some(Vec::new()),

@@ -18,6 +18,7 @@ mod attributes;
 mod conditions;
 mod default_policy;
 mod digest;
+mod equivalence;
 mod format_v2;
 mod loader;
 mod resources_and_tiers;

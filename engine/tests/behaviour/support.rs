@@ -40,6 +40,13 @@ pub fn default_rules_text() -> String {
         .expect("rules/default-restore.v1.yaml is readable")
 }
 
+/// The default policy in format v1: the bytes `rules/` held before the
+/// rewrite in format v2 (kept for replay and for tests that edit v1 text).
+pub fn v1_rules_text() -> String {
+    std::fs::read_to_string(root().join("tests/fixtures/rules-v1/default-restore.v1.yaml"))
+        .expect("the v1 fixture is readable")
+}
+
 pub fn default_rules() -> PolicySet {
     PolicySet::load_dir(&root().join("rules")).expect("default rules load")
 }
@@ -181,7 +188,7 @@ pub fn snapshot_settings() -> insta::Settings {
 /// A rules directory with the default policy (1.0.0) and a 2.0.0 that takes
 /// effect on 2026-12-01, widening F1 and F6 on Enterprise and the window to 60d.
 pub fn two_versions(dir: &Path) {
-    let v1 = default_rules_text();
+    let v1 = v1_rules_text();
     let v2 = v1
         .replace("version: \"1.0.0\"", "version: \"2.0.0\"")
         .replace(

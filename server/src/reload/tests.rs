@@ -2,7 +2,8 @@ use super::*;
 use crate::test_support::{rules_dir, v2_rules};
 
 fn v1_text() -> String {
-    std::fs::read_to_string(rules_dir().join("default-restore.v1.yaml")).unwrap()
+    std::fs::read_to_string(rules_dir().join("../tests/fixtures/rules-v1/default-restore.v1.yaml"))
+        .unwrap()
 }
 
 /// A temporary rules folder holding the default v1 rules.

@@ -19,8 +19,8 @@ use restore_engine::PolicySet;
 
 use super::file::{self, Reader, Writer};
 use crate::changes::{
-    blockers_text, compare, escape, resource_change_text, verdict, verdict_text, Counts,
-    DecisionSummary, MemberChange, PolicyComparison,
+    blockers_text, compare, escape, resource_change_text, verdict, verdict_text, warnings_text,
+    Counts, DecisionSummary, MemberChange, PolicyComparison,
 };
 use crate::context_args::ContextArgs;
 use crate::junit::JunitReport;
@@ -203,6 +203,9 @@ fn member_block(c: &MemberChange) -> String {
     if !c.blockers_added.is_empty() || !c.blockers_removed.is_empty() {
         out.push_str(&format!("  blockers: {}\n", blockers_text(c)));
     }
+    if !c.warnings_added.is_empty() || !c.warnings_removed.is_empty() {
+        out.push_str(&format!("  warnings: {}\n", warnings_text(c)));
+    }
     for r in &c.resources {
         out.push_str(&format!("  resource {}\n", resource_change_text(r)));
     }
@@ -226,6 +229,9 @@ fn failure_message(c: &MemberChange) -> String {
     let mut parts = vec![verdict_text(c)];
     if !c.blockers_added.is_empty() || !c.blockers_removed.is_empty() {
         parts.push(format!("blockers {}", blockers_text(c)));
+    }
+    if !c.warnings_added.is_empty() || !c.warnings_removed.is_empty() {
+        parts.push(format!("warnings {}", warnings_text(c)));
     }
     if !c.resources.is_empty() {
         parts.push(format!("{} resource(s) changed", c.resources.len()));
