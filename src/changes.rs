@@ -659,7 +659,7 @@ mod tests {
     #[test]
     fn a_warning_rule_that_starts_or_stops_firing_is_a_change() {
         let docs = state(Outcome::Restored, None);
-        let before = summary(true, &[], docs.clone());
+        let before = summary(true, &[], docs);
         let mut after = summary(true, &[], docs);
         after.warnings = vec!["over_seat_count".into()];
         let change = compare(&before, &after, PolicyComparison::Include).expect("a change");
@@ -675,7 +675,7 @@ mod tests {
     #[test]
     fn warnings_are_written_only_when_some_fire_and_read_back() {
         let docs = state(Outcome::Restored, None);
-        let quiet = summary(true, &[], docs.clone());
+        let quiet = summary(true, &[], docs);
         let text = serde_yaml::to_string(&quiet).expect("yaml");
         assert!(!text.contains("warnings"), "{text}");
         let mut loud = summary(true, &[], docs);
