@@ -610,3 +610,133 @@ resources:
         stderr(&out)
     );
 }
+
+#[test]
+fn stored_attributes_decide_and_an_ill_typed_one_is_an_error_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = rules(
+        dir.path(),
+        "r",
+        r#"format: restore-rules/v2
+policy: held
+version: "1"
+effective_from: 2020-01-01T00:00:00Z
+tiers:
+  pro: {}
+attributes:
+  tenant:
+    region: { type: string, one_of: [eu, us], required: true }
+  member:
+    hold_until: { type: timestamp, default: "2000-01-01T00:00:00Z" }
+  actor:
+    mfa: { type: bool, default: false }
+blockers:
+  - id: held
+    source: "https://example.test/holds"
+    when: { fact: member.attributes.hold_until, gt: { fact: evaluation.at } }
+    message: "held until {member.attributes.hold_until} in {tenant.attributes.region}"
+    remedy: "wait"
+  - id: no_mfa
+    source: M2
+    when: { fact: actor.attributes.mfa, is: false }
+    message: "MFA needed"
+    remedy: "enrol"
+resources:
+  - { resource: member_account, source: F14, outcome: restored }
+"#,
+    );
+    let snapshot = dir.path().join("directory.yaml");
+    std::fs::write(
+        &snapshot,
+        r#"format: restore-directory/v2
+tenants:
+  - id: t
+    plan: pro
+    seats: { total: 10, used: 1 }
+    attributes: { region: eu }
+    members:
+      - { id: a, roles: [primary_admin], attributes: { mfa: true } }
+    deleted_members:
+      - { id: m_free, deleted_at: 2026-11-20T00:00:00Z, reason: removed_by_admin, deletion: completed }
+      - { id: m_held, deleted_at: 2026-11-20T00:00:00Z, reason: removed_by_admin, deletion: completed,
+          attributes: { hold_until: "2027-01-01T00:00:00Z" } }
+      - { id: m_bad, deleted_at: 2026-11-20T00:00:00Z, reason: removed_by_admin, deletion: completed,
+          attributes: { hold_until: "SECRET-soon" } }
+"#,
+    )
+    .unwrap();
+    let memory = format!("memory:{}", snapshot.display());
+    let sqlite = format!("sqlite:{}", dir.path().join("d.db").display());
+    let out = restorectl(&[
+        "import",
+        "--from",
+        snapshot.to_str().unwrap(),
+        "--to",
+        &sqlite,
+    ]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let mut outputs = Vec::new();
+    for directory in [&memory, &sqlite] {
+        let out = restorectl(&[
+            "eval-all",
+            "--rules",
+            rules.to_str().unwrap(),
+            "--directory",
+            directory,
+            "--tenant",
+            "t",
+            "--actor",
+            "a",
+            "--at",
+            AT,
+        ]);
+        assert_eq!(code(&out), 2, "{directory}: {}", stderr(&out));
+        let lines: Vec<serde_json::Value> = stdout(&out)
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(lines.len(), 3, "{lines:?}");
+        let by = |id: &str| lines.iter().find(|l| l["member"] == id).unwrap().clone();
+        assert_eq!(by("m_free")["allowed"], true, "{lines:?}");
+        let held = by("m_held");
+        assert_eq!(held["allowed"], false);
+        assert_eq!(
+            held["blockers"][0]["message"],
+            "held until 2027-01-01T00:00:00Z in eu"
+        );
+        let bad = by("m_bad");
+        let error = bad["error"].as_str().unwrap();
+        assert!(
+            error.contains(
+                "`member.attributes.hold_until` is a string that is not an RFC 3339 timestamp"
+            ),
+            "{error}"
+        );
+        assert!(!stdout(&out).contains("SECRET"), "{}", stdout(&out));
+        outputs.push(stdout(&out));
+    }
+    assert_eq!(outputs[0], outputs[1], "memory: and sqlite: agree");
+    // Without an actor, `actor.attributes.mfa` takes its default.
+    let out = restorectl(&[
+        "eval",
+        "--rules",
+        rules.to_str().unwrap(),
+        "--directory",
+        &memory,
+        "--tenant",
+        "t",
+        "--member",
+        "m_free",
+        "--at",
+        AT,
+        "--explain",
+        "--output",
+        "text",
+    ]);
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("actor.attributes.mfa = false (absent: default) is false"),
+        "{}",
+        stdout(&out)
+    );
+}

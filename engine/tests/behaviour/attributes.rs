@@ -686,3 +686,58 @@ resources:
 fn text_value(s: &str) -> AttrValue {
     text(s)
 }
+
+#[test]
+fn warnings_read_attributes_and_context_too() {
+    let text = r#"format: restore-rules/v2
+policy: v2warn
+version: "1"
+effective_from: 2020-01-01T00:00:00Z
+tiers:
+  pro: {}
+attributes:
+  member:
+    suspended: { type: bool, default: false }
+context:
+  channel: { type: string, one_of: [console, open_api], default: console }
+blockers: []
+warnings:
+  - id: comes_back_suspended
+    source: G6
+    when:
+      all:
+        - { fact: member.attributes.suspended, is: true }
+        - { fact: request.context.channel, is: console }
+    message: "`{member.id}` comes back suspended (via {request.context.channel})"
+resources:
+  - { resource: member_account, source: F14, outcome: restored }
+"#;
+    let set = policy_from(text);
+    let policy = &set.policies()[0];
+    let mut facts = facts();
+    facts.tenant.plan = "pro".into();
+    let quiet = policy.evaluate(&facts, &Request::default(), at()).unwrap();
+    assert!(quiet.warnings.is_empty(), "{quiet:?}");
+    facts.member.attributes = attrs(&[("suspended", AttrValue::Bool(true))]);
+    let warned = policy.evaluate(&facts, &Request::default(), at()).unwrap();
+    assert!(warned.allowed);
+    assert_eq!(warned.warnings.len(), 1, "{warned:?}");
+    assert_eq!(
+        warned.warnings[0].message,
+        "`m` comes back suspended (via console)"
+    );
+    let explanation = policy.explain(&facts, &Request::default(), at()).unwrap();
+    let mut out = String::new();
+    explanation.warnings[0].condition.write_text(0, &mut out);
+    assert!(
+        out.contains("request.context.channel = console (absent: default) is console"),
+        "{out}"
+    );
+    // Not over the open API.
+    let api = request(&[("channel", text_value("open_api"))]);
+    assert!(policy
+        .evaluate(&facts, &api, at())
+        .unwrap()
+        .warnings
+        .is_empty());
+}
