@@ -253,6 +253,26 @@ pub fn first_alias(source: &str) -> Result<Option<(usize, usize)>, SyntaxError> 
     }
 }
 
+/// The line and column (1-based) where a second YAML document starts, if
+/// the text holds more than one. For error reports: serde's YAML reader
+/// refuses such a text without saying where.
+pub fn second_document(source: &str) -> Option<(usize, usize)> {
+    let mut parser = Parser::new_from_str(source);
+    let mut documents = 0_u32;
+    loop {
+        match parser.next_token() {
+            Ok((Event::DocumentStart, mark)) => {
+                documents += 1;
+                if documents == 2 {
+                    return Some((mark.line(), mark.col() + 1));
+                }
+            }
+            Ok((Event::StreamEnd, _)) | Err(_) => return None,
+            Ok(_) => {}
+        }
+    }
+}
+
 /// Parses one YAML document into a spanned tree. An empty document is `None`.
 pub fn parse(source: &str) -> Result<Option<Node>, SyntaxError> {
     let mut builder = TreeBuilder {
@@ -308,6 +328,13 @@ mod tests {
         let err = parse("a: [1, 2\nb: 3\n").unwrap_err();
         assert!(err.span.line >= 1, "{err:?}");
         assert!(!err.message.is_empty());
+    }
+
+    #[test]
+    fn finds_the_second_document() {
+        assert_eq!(second_document("a: 1\n---\nb: 2\n"), Some((2, 1)));
+        assert_eq!(second_document("---\na: 1\n"), None);
+        assert_eq!(second_document("a: [1\n"), None);
     }
 
     #[test]

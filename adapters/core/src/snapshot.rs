@@ -268,10 +268,16 @@ impl Snapshot {
             SnapshotSyntax::Yaml => {
                 refuse_aliases(text, file)?;
                 serde_yaml::from_str(text).map_err(|e| {
-                    let at = e.location().map_or(Position::default(), |l| Position {
-                        line: Some(l.line()),
-                        column: Some(l.column()),
-                    });
+                    // The reader gives no position for a second document;
+                    // find where it starts.
+                    let at = e
+                        .location()
+                        .map(|l| (l.line(), l.column()))
+                        .or_else(|| restore_engine::yaml::second_document(text))
+                        .map_or(Position::default(), |(line, column)| Position {
+                            line: Some(line),
+                            column: Some(column),
+                        });
                     SnapshotError::Parse {
                         file: file.to_owned(),
                         at,

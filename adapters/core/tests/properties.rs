@@ -229,3 +229,15 @@ fn the_unmutated_fixtures_parse() {
     Snapshot::parse(fixture(), FILE, SnapshotSyntax::Yaml).unwrap();
     Snapshot::parse(&fixture_json(), FILE, SnapshotSyntax::Json).unwrap();
 }
+
+#[test]
+fn a_second_yaml_document_is_reported_with_its_line() {
+    let text = format!("{}---\nformat: restore-directory/v1\n", fixture());
+    let err = Snapshot::parse(&text, FILE, SnapshotSyntax::Yaml).unwrap_err();
+    let SnapshotError::Parse { at, .. } = &err else {
+        panic!("a parse error, got {err:?}");
+    };
+    let second = fixture().lines().count() + 1;
+    assert_eq!(at.line, Some(second), "{err}");
+    assert!(err.to_string().contains("document"), "{err}");
+}
