@@ -193,7 +193,12 @@ pub fn decision_text(d: &Decision) -> String {
         }
     }
     let requires: Vec<String> = d.requires.iter().map(|r| escape_control(r)).collect();
-    let _ = writeln!(out, "requires:         {}", requires.join(", "));
+    let requires = if requires.is_empty() {
+        "none".to_owned()
+    } else {
+        requires.join(", ")
+    };
+    let _ = writeln!(out, "requires:         {requires}");
     let _ = writeln!(out, "resources:");
     let width = d
         .resources

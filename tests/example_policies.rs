@@ -516,3 +516,41 @@ fn scan(dir: &Path, visit: &mut dyn FnMut(&Path, &str)) {
         }
     }
 }
+
+#[test]
+fn request_context_turns_a_blocker_into_a_warning_from_the_command_line() {
+    let dir = policy_dir("entra-id");
+    let eval = |extra: &[&str]| {
+        let mut args = vec![
+            "eval",
+            "--rules",
+            "rules",
+            "--directory",
+            "memory:directory.yaml",
+            "--tenant",
+            "contoso",
+            "--member",
+            "e_alex",
+            "--at",
+            "2026-11-24T10:00:00Z",
+            "--output",
+            "text",
+        ];
+        args.extend_from_slice(extra);
+        restorectl_in(&dir, &args)
+    };
+    let (code, stdout, stderr) = eval(&[]);
+    assert_eq!(code, 1, "a proxy conflict denies: {stdout}{stderr}");
+    assert!(stdout.contains("  - proxy_conflict ("), "{stdout}");
+    // A policy without requirements says so rather than printing nothing.
+    assert!(stdout.contains("requires:         none\n"), "{stdout}");
+    let (code, stdout, stderr) = eval(&["--context", "auto_reconcile_proxy_conflict=true"]);
+    assert_eq!(code, 0, "reconciling allows: {stdout}{stderr}");
+    assert!(
+        stdout.contains("warning proxy_addresses_dropped: "),
+        "{stdout}"
+    );
+    let (code, _, stderr) = eval(&["--context", "auto_reconcile=maybe"]);
+    assert_eq!(code, 2, "an undeclared context name is bad input");
+    assert!(stderr.contains("not declared"), "{stderr}");
+}
