@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, TimeDelta, Utc};
 
-use crate::compile::{CompiledPolicy, CompiledTier, Computed, Cond, Piece, Term};
+use crate::compile::{CompiledBlocker, CompiledPolicy, CompiledTier, Computed, Cond, Piece, Term};
 use crate::decision::{BlockerHit, Decision, Outcome, ResourceDecision, WarningHit};
 use crate::declarations::{bind, stored};
 use crate::error::EvaluationError;
@@ -397,45 +397,46 @@ impl CompiledPolicy {
     }
 }
 
+/// A hit for every rule whose condition holds, in rule order. Nothing is
+/// allocated when none holds; the first hit allocates once, for at most the
+/// rules still to check.
+fn rules_that_hold<T>(
+    cx: &Context<'_>,
+    rules: &[CompiledBlocker],
+    hit: impl Fn(&CompiledBlocker) -> T,
+) -> Vec<T> {
+    let mut hits: Vec<T> = Vec::new();
+    for (i, rule) in rules.iter().enumerate() {
+        if !cx.holds(&rule.when) {
+            continue;
+        }
+        if hits.capacity() == 0 {
+            hits.reserve_exact(rules.len() - i);
+        }
+        hits.push(hit(rule));
+    }
+    hits
+}
+
 /// The decision, once the tier is known and its values bound.
 fn decide(cx: &Context<'_>) -> Decision {
     let (tier, facts) = (cx.tier, cx.facts);
-    let mut blockers: Vec<BlockerHit> = Vec::new();
-    for (i, b) in tier.blockers.iter().enumerate() {
-        if !cx.holds(&b.when) {
-            continue;
-        }
-        // Allowed decisions allocate nothing here; a denial allocates
-        // once, for at most the blockers still to check.
-        if blockers.capacity() == 0 {
-            blockers.reserve_exact(tier.blockers.len() - i);
-        }
-        blockers.push(BlockerHit {
-            rule: b.id.clone(),
-            fact: b.fact.clone(),
-            code: b.code.clone(),
-            message: cx.render(&b.message, b.message_capacity),
-            remedy: cx.render(&b.remedy, b.remedy_capacity),
-        });
-    }
+    let blockers = rules_that_hold(cx, &tier.blockers, |b| BlockerHit {
+        rule: b.id.clone(),
+        fact: b.fact.clone(),
+        code: b.code.clone(),
+        message: cx.render(&b.message, b.message_capacity),
+        remedy: cx.render(&b.remedy, b.remedy_capacity),
+    });
     // Warning rules: the same path, after the blockers; they never
     // change `allowed`, and none declared costs an empty loop.
-    let mut warnings: Vec<WarningHit> = Vec::new();
-    for (i, w) in tier.warnings.iter().enumerate() {
-        if !cx.holds(&w.when) {
-            continue;
-        }
-        if warnings.capacity() == 0 {
-            warnings.reserve_exact(tier.warnings.len() - i);
-        }
-        warnings.push(WarningHit {
-            rule: w.id.clone(),
-            fact: w.fact.clone(),
-            code: w.code.clone(),
-            message: cx.render(&w.message, w.message_capacity),
-            remedy: (!w.remedy.is_empty()).then(|| cx.render(&w.remedy, w.remedy_capacity)),
-        });
-    }
+    let warnings = rules_that_hold(cx, &tier.warnings, |w| WarningHit {
+        rule: w.id.clone(),
+        fact: w.fact.clone(),
+        code: w.code.clone(),
+        message: cx.render(&w.message, w.message_capacity),
+        remedy: (!w.remedy.is_empty()).then(|| cx.render(&w.remedy, w.remedy_capacity)),
+    });
     let resources = resource_decisions(cx);
     Decision {
         tenant: facts.tenant.id.clone(),
