@@ -202,49 +202,53 @@ pub(super) fn write_list<T>(
 }
 
 fn write_blockers(out: &mut Vec<u8>, blockers: &[BlockerHit]) {
-    write_list(out, blockers, |out, blocker| {
-        let BlockerHit {
-            rule,
-            fact,
-            code,
-            message,
-            remedy,
-        } = blocker;
-        out.extend_from_slice(b"{\"rule\":");
-        write_str(out, rule);
-        out.extend_from_slice(b",\"fact\":");
-        write_str(out, fact);
-        write_code(out, code.as_ref());
-        out.extend_from_slice(b",\"message\":");
-        write_str(out, message);
-        out.extend_from_slice(b",\"remedy\":");
-        write_str(out, remedy);
-        out.push(b'}');
+    write_list(out, blockers, |out, b| {
+        write_hit(
+            out,
+            &b.rule,
+            &b.fact,
+            b.code.as_ref(),
+            &b.message,
+            Some(&b.remedy),
+        );
     });
 }
 
 fn write_warnings(out: &mut Vec<u8>, warnings: &[WarningHit]) {
-    write_list(out, warnings, |out, warning| {
-        let WarningHit {
-            rule,
-            fact,
-            code,
-            message,
-            remedy,
-        } = warning;
-        out.extend_from_slice(b"{\"rule\":");
-        write_str(out, rule);
-        out.extend_from_slice(b",\"fact\":");
-        write_str(out, fact);
-        write_code(out, code.as_ref());
-        out.extend_from_slice(b",\"message\":");
-        write_str(out, message);
-        if let Some(remedy) = remedy {
-            out.extend_from_slice(b",\"remedy\":");
-            write_str(out, remedy);
-        }
-        out.push(b'}');
+    write_list(out, warnings, |out, w| {
+        write_hit(
+            out,
+            &w.rule,
+            &w.fact,
+            w.code.as_ref(),
+            &w.message,
+            w.remedy.as_deref(),
+        );
     });
+}
+
+/// One blocker or warning hit, fields in declaration order; a warning
+/// without a remedy has no `remedy` member.
+fn write_hit(
+    out: &mut Vec<u8>,
+    rule: &str,
+    fact: &str,
+    code: Option<&Code>,
+    message: &str,
+    remedy: Option<&str>,
+) {
+    out.extend_from_slice(b"{\"rule\":");
+    write_str(out, rule);
+    out.extend_from_slice(b",\"fact\":");
+    write_str(out, fact);
+    write_code(out, code);
+    out.extend_from_slice(b",\"message\":");
+    write_str(out, message);
+    if let Some(remedy) = remedy {
+        out.extend_from_slice(b",\"remedy\":");
+        write_str(out, remedy);
+    }
+    out.push(b'}');
 }
 
 /// `,"code":…` when there is one: a JSON number or string, as written.
